@@ -1,0 +1,258 @@
+// Package config is Albatross's resource model: load balancers, listeners, actions,
+// target groups and targets with the names, attribute keys, defaults and validation
+// rules AWS uses. It decodes the YAML file and validates it; it does no other I/O.
+// The YAML file and (later) the ELBv2 API are two doors into this one model.
+package config
+
+import "time"
+
+// Config is a validated configuration: every reference resolves, every value is in
+// range and every default is filled in. Values of this type are never mutated after
+// Parse returns them.
+type Config struct {
+	// Region is the AWS region written into ARNs (default "us-east-1").
+	Region string `yaml:"region"`
+	// AccountID is the 12-digit account written into ARNs (default "000000000000").
+	AccountID string `yaml:"account_id"`
+	// LoadBalancers has at least one load balancer, names unique.
+	LoadBalancers []LoadBalancer `yaml:"load_balancers"`
+	// TargetGroups may be empty; names are unique, and each group is used by at
+	// most one load balancer, as on AWS.
+	TargetGroups []TargetGroup `yaml:"target_groups"`
+}
+
+// LoadBalancer returns the load balancer named name, or nil. The result points
+// into c and must not be modified.
+func (c *Config) LoadBalancer(name string) *LoadBalancer {
+	for i := range c.LoadBalancers {
+		if c.LoadBalancers[i].Name == name {
+			return &c.LoadBalancers[i]
+		}
+	}
+	return nil
+}
+
+// TargetGroup returns the target group named name, or nil. The result points
+// into c and must not be modified.
+func (c *Config) TargetGroup(name string) *TargetGroup {
+	for i := range c.TargetGroups {
+		if c.TargetGroups[i].Name == name {
+			return &c.TargetGroups[i]
+		}
+	}
+	return nil
+}
+
+// LoadBalancer is one Application Load Balancer.
+type LoadBalancer struct {
+	// Name is 1-32 characters, alphanumerics and hyphens, not starting or ending
+	// with a hyphen and not starting with "internal-", as AWS requires.
+	Name string `yaml:"name"`
+	// Attributes holds every load balancer attribute by its AWS key, defaults
+	// filled in, values as AWS's API returns them ("60", "true").
+	Attributes map[string]string `yaml:"attributes"`
+	// Attrs is the typed form of Attributes, filled by validation.
+	Attrs LoadBalancerAttributes `yaml:"-"`
+	// AccessLog is where this load balancer's access log goes (default: none).
+	AccessLog AccessLog `yaml:"access_log"`
+	// Listeners may be empty (AWS allows a load balancer without listeners).
+	Listeners []Listener `yaml:"listeners"`
+}
+
+// LoadBalancerAttributes are the load balancer attributes the data plane reads.
+type LoadBalancerAttributes struct {
+	// IdleTimeout is idle_timeout.timeout_seconds (default 60 s, 1-4000 s): a client
+	// or target connection with no byte in either direction for this long is closed.
+	IdleTimeout time.Duration
+	// ClientKeepAlive is client_keep_alive.seconds (default 3600 s, 60-604800 s): the
+	// maximum life of a client connection, not reset by traffic.
+	ClientKeepAlive time.Duration
+	// DesyncMitigationMode is routing.http.desync_mitigation_mode: monitor,
+	// defensive (default) or strictest.
+	DesyncMitigationMode string
+	// DropInvalidHeaderFields is routing.http.drop_invalid_header_fields.enabled.
+	DropInvalidHeaderFields bool
+	// PreserveHostHeader is routing.http.preserve_host_header.enabled.
+	PreserveHostHeader bool
+	// XFFClientPort is routing.http.xff_client_port.enabled.
+	XFFClientPort bool
+	// XFFHeaderProcessingMode is routing.http.xff_header_processing.mode: append
+	// (default), preserve or remove.
+	XFFHeaderProcessingMode string
+	// TLSVersionAndCipherSuiteHeaders is
+	// routing.http.x_amzn_tls_version_and_cipher_suite.enabled.
+	TLSVersionAndCipherSuiteHeaders bool
+	// HTTP2Enabled is routing.http2.enabled (default true).
+	HTTP2Enabled bool
+	// WAFFailOpen is waf.fail_open.enabled (default false). Stored for API
+	// fidelity; Albatross has no WAF.
+	WAFFailOpen bool
+	// DeletionProtection is deletion_protection.enabled (default false): when true
+	// the ELBv2 API refuses DeleteLoadBalancer.
+	DeletionProtection bool
+	// AccessLogsS3, ConnectionLogsS3 and HealthCheckLogsS3 are the access_logs.s3.*,
+	// connection_logs.s3.* and health_check_logs.s3.* attributes (default off).
+	// Stored for API fidelity; the AccessLog field says where Albatross writes.
+	AccessLogsS3      S3LogAttributes
+	ConnectionLogsS3  S3LogAttributes
+	HealthCheckLogsS3 S3LogAttributes
+	// IPv6DenyAllIGWTraffic is ipv6.deny_all_igw_traffic (default false, AWS's
+	// value for an internet-facing load balancer). Network level; stored only.
+	IPv6DenyAllIGWTraffic bool
+	// ZonalShift is zonal_shift.config.enabled (default false). Stored only.
+	ZonalShift bool
+}
+
+// S3LogAttributes is one of the ALB's S3 log deliveries: the PREFIX.s3.enabled,
+// PREFIX.s3.bucket and PREFIX.s3.prefix attributes.
+type S3LogAttributes struct {
+	// Enabled defaults to false; when true Bucket is required.
+	Enabled bool
+	// Bucket is an S3 bucket name (3-63 characters), empty when unset.
+	Bucket string
+	// Prefix is the key prefix; it may not contain "AWSLogs".
+	Prefix string
+}
+
+// AccessLog says where a load balancer writes its access log. At most one of Path
+// and Directory is set; neither means no access log.
+type AccessLog struct {
+	// Path is a file that gets one ALB line per request, appended.
+	Path string `yaml:"path"`
+	// Directory receives gzip files every 5 minutes in ALB's S3 key layout.
+	Directory string `yaml:"directory"`
+}
+
+// Listener is one port a load balancer accepts connections on.
+type Listener struct {
+	// Port is 1-65535, unique per load balancer.
+	Port int `yaml:"port"`
+	// Address is the IP to bind (default "0.0.0.0"), in canonical form. No two
+	// listeners anywhere in a configuration may bind overlapping sockets.
+	Address string `yaml:"address"`
+	// Protocol is HTTP (the default; HTTPS arrives with a later change).
+	Protocol string `yaml:"protocol"`
+	// DefaultActions has exactly one action for now: a forward.
+	DefaultActions []Action `yaml:"default_actions"`
+}
+
+// Action is a listener or rule action.
+type Action struct {
+	// Type is the AWS action type; "forward" for now.
+	Type string `yaml:"type"`
+	// TargetGroup names the target group of a single-group forward action.
+	TargetGroup string `yaml:"target_group"`
+}
+
+// TargetGroup is a set of targets that a forward action balances over.
+type TargetGroup struct {
+	// Name follows the same rules as a load balancer name (ValidName), except
+	// that the "internal-" prefix is allowed.
+	Name string `yaml:"name"`
+	// Protocol is the protocol to the targets: HTTP (default).
+	Protocol string `yaml:"protocol"`
+	// Port is the default port of targets registered without one (1-65535).
+	Port int `yaml:"port"`
+	// HealthCheck holds the health check settings with AWS's defaults.
+	HealthCheck HealthCheck `yaml:"health_check"`
+	// Attributes holds every target group attribute by its AWS key, defaults
+	// filled in, values as AWS's API returns them.
+	Attributes map[string]string `yaml:"attributes"`
+	// Attrs is the typed form of Attributes, filled by validation.
+	Attrs TargetGroupAttributes `yaml:"-"`
+	// Targets are the registered targets, no (ID, Port) twice.
+	Targets []Target `yaml:"targets"`
+}
+
+// TargetGroupAttributes are the target group attributes the data plane reads.
+type TargetGroupAttributes struct {
+	// DeregistrationDelay is deregistration_delay.timeout_seconds (default 300 s).
+	DeregistrationDelay time.Duration
+	// SlowStart is slow_start.duration_seconds (default 0, off).
+	SlowStart time.Duration
+	// Algorithm is load_balancing.algorithm.type (default round_robin): one of
+	// AlgorithmRoundRobin, AlgorithmLeastOutstandingRequests, AlgorithmWeightedRandom.
+	Algorithm string
+	// AnomalyMitigation is load_balancing.algorithm.anomaly_mitigation == "on"
+	// (default off; only with weighted_random).
+	AnomalyMitigation bool
+	// CrossZone is load_balancing.cross_zone.enabled: "true", "false" or
+	// "use_load_balancer_configuration" (default).
+	CrossZone string
+	// Stickiness holds the stickiness.* attributes.
+	Stickiness Stickiness
+	// DNSFailoverMinHealthyCount and DNSFailoverMinHealthyPercentage are
+	// target_group_health.dns_failover.minimum_healthy_targets.count (default 1)
+	// and .percentage (default off); 0 means "off".
+	DNSFailoverMinHealthyCount      int
+	DNSFailoverMinHealthyPercentage int
+	// UnhealthyStateRoutingMinHealthyCount is
+	// target_group_health.unhealthy_state_routing.minimum_healthy_targets.count
+	// (default 1): below this many healthy targets, requests go to all targets.
+	UnhealthyStateRoutingMinHealthyCount int
+	// UnhealthyStateRoutingMinHealthyPercentage is the .percentage twin of
+	// UnhealthyStateRoutingMinHealthyCount (default off, 0 here).
+	UnhealthyStateRoutingMinHealthyPercentage int
+	// TargetIdleTimeout is the Albatross extension
+	// target_keep_alive.idle_timeout_seconds (default 0, unset): when set, idle
+	// connections to targets are closed after this long even if the load balancer
+	// idle timeout is longer. It exists because a target that closes keep-alive
+	// connections sooner than the load balancer causes 502s (see ARCHITECTURE.md,
+	// principle 4); it cannot be larger than the load balancer's idle timeout,
+	// which closes idle target connections anyway.
+	TargetIdleTimeout time.Duration
+	// RetryMode is the Albatross extension target_keep_alive.retry_mode:
+	// RetryModeSafe (default) retries a request on a fresh connection when a
+	// reused one fails and the retry is provably safe; RetryModeCompat never
+	// retries, as ALB does (the client gets the 502).
+	RetryMode string
+}
+
+// Stickiness is a target group's stickiness.* attributes.
+type Stickiness struct {
+	// Enabled is stickiness.enabled (default false).
+	Enabled bool
+	// Type is stickiness.type: "lb_cookie" (default) or "app_cookie".
+	Type string
+	// LBCookieDuration is stickiness.lb_cookie.duration_seconds (default 86400 s,
+	// 1-604800 s).
+	LBCookieDuration time.Duration
+	// AppCookieName is stickiness.app_cookie.cookie_name (default empty; required
+	// when Type is app_cookie and Enabled).
+	AppCookieName string
+	// AppCookieDuration is stickiness.app_cookie.duration_seconds (default
+	// 86400 s, 1-604800 s).
+	AppCookieDuration time.Duration
+}
+
+// HealthCheck is a target group's health check, with AWS's names and defaults.
+type HealthCheck struct {
+	// Enabled defaults to true.
+	Enabled *bool `yaml:"enabled"`
+	// Protocol is HTTP (default) or HTTPS.
+	Protocol string `yaml:"protocol"`
+	// Port is "traffic-port" (default) or a port number.
+	Port string `yaml:"port"`
+	// Path defaults to "/".
+	Path string `yaml:"path"`
+	// IntervalSeconds is 5-300, default 30.
+	IntervalSeconds int `yaml:"interval_seconds"`
+	// TimeoutSeconds is 2-120 and less than IntervalSeconds. Default 5 (AWS's),
+	// or IntervalSeconds-1 when the interval is 5 or less, so that a short
+	// interval alone is a valid setting.
+	TimeoutSeconds int `yaml:"timeout_seconds"`
+	// HealthyThresholdCount is 2-10, default 5.
+	HealthyThresholdCount int `yaml:"healthy_threshold_count"`
+	// UnhealthyThresholdCount is 2-10, default 2.
+	UnhealthyThresholdCount int `yaml:"unhealthy_threshold_count"`
+	// Matcher is the HTTP codes that mean healthy: "200", "200,202" or "200-299".
+	Matcher string `yaml:"matcher"`
+}
+
+// Target is one registered target: an IP address and a port.
+type Target struct {
+	// ID is the target's IP address (ip target type).
+	ID string `yaml:"id"`
+	// Port defaults to the target group's port.
+	Port int `yaml:"port"`
+}
