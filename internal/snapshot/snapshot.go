@@ -1,0 +1,239 @@
+// Package snapshot compiles a validated configuration, the resource ids assigned to
+// it and the node's runtime resources (connection pools, access log writers) into
+// the immutable form the data plane reads. A Snapshot is never modified after
+// Compile returns it: a change compiles a new one and the node swaps an atomic
+// pointer, so requests in flight finish on the snapshot they started with and the
+// request path takes no lock.
+package snapshot
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/balance"
+	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/state"
+	"github.com/albatross-lb/albatross/internal/upstream"
+)
+
+// EntryLogger receives a finished request's access log entry. *accesslog.Writer
+// implements it; Log must not block and must not retain e.
+type EntryLogger interface {
+	Log(e *accesslog.Entry)
+}
+
+// Snapshot is one compiled, immutable configuration.
+type Snapshot struct {
+	// Config is the configuration the snapshot was compiled from.
+	Config        *config.Config
+	LoadBalancers []*LoadBalancer
+	TargetGroups  []*TargetGroup
+	// Listeners are all listeners of all load balancers, keyed by bind address.
+	Listeners map[netip.AddrPort]*Listener
+}
+
+// LoadBalancer is a compiled load balancer.
+type LoadBalancer struct {
+	Name string
+	ID   string
+	ARN  string
+	// ResourceID is "app/NAME/ID", the access log's elb field and CloudWatch's
+	// LoadBalancer dimension.
+	ResourceID string
+	// DNSName is the name the load balancer answers to; it stands in for Host on
+	// HTTP/1.0 requests that carry none, as ALB's DNS name does.
+	DNSName   string
+	Attrs     config.LoadBalancerAttributes
+	Listeners []*Listener
+	// Log receives access log entries; nil when access logging is off.
+	Log EntryLogger
+}
+
+// Listener is a compiled listener.
+type Listener struct {
+	LB       *LoadBalancer
+	ARN      string
+	Addr     netip.AddrPort
+	Port     int
+	Protocol string
+	// Scheme is the URL scheme of the listener ("http"), used in the access log's
+	// request field and X-Forwarded-Proto.
+	Scheme string
+	// PortText is Port in decimal, precomputed for the request path.
+	PortText string
+	// DefaultAction is the listener's default rule's action.
+	DefaultAction *Action
+}
+
+// Action is a compiled action.
+type Action struct {
+	// Type is the AWS action type ("forward").
+	Type string
+	// TargetGroup is the destination of a forward action.
+	TargetGroup *TargetGroup
+}
+
+// TargetGroup is a compiled target group.
+type TargetGroup struct {
+	Name    string
+	ID      string
+	ARN     string
+	Attrs   config.TargetGroupAttributes
+	Targets []*Target
+	// Policy picks among Targets.
+	Policy balance.Policy
+}
+
+// Target is a compiled target.
+type Target struct {
+	Addr netip.AddrPort
+	Pool *upstream.Pool
+}
+
+// ID keys, as stored by state.IDs.
+
+// LoadBalancerKey is the id key of a load balancer.
+func LoadBalancerKey(name string) string { return "loadbalancer/" + name }
+
+// TargetGroupKey is the id key of a target group.
+func TargetGroupKey(name string) string { return "targetgroup/" + name }
+
+// ListenerKey is the id key of a listener: its load balancer and port identify it.
+func ListenerKey(lb string, port int) string { return "listener/" + lb + "/" + strconv.Itoa(port) }
+
+// IDKeys lists the id keys a configuration needs.
+func IDKeys(cfg *config.Config) []string {
+	var keys []string
+	for _, lb := range cfg.LoadBalancers {
+		keys = append(keys, LoadBalancerKey(lb.Name))
+		for _, l := range lb.Listeners {
+			keys = append(keys, ListenerKey(lb.Name, l.Port))
+		}
+	}
+	for _, tg := range cfg.TargetGroups {
+		keys = append(keys, TargetGroupKey(tg.Name))
+	}
+	return keys
+}
+
+// Resources are the node's long-lived runtime objects a snapshot points into.
+type Resources struct {
+	// IDs maps every key of IDKeys to its 16-hex-digit id.
+	IDs map[string]string
+	// Pools supplies the connection pool of each target.
+	Pools *upstream.Pools
+	// Logs maps a load balancer name to its access log writer (absent: no log).
+	Logs map[string]EntryLogger
+}
+
+// Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
+// Compile fails only when res lacks an id.
+func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
+	id := func(key string) (string, error) {
+		v, ok := res.IDs[key]
+		if !ok {
+			return "", fmt.Errorf("snapshot: no id for %s", key)
+		}
+		return v, nil
+	}
+	s := &Snapshot{Config: cfg, Listeners: make(map[netip.AddrPort]*Listener)}
+	groups := make(map[string]*TargetGroup, len(cfg.TargetGroups))
+	for i := range cfg.TargetGroups {
+		tg := &cfg.TargetGroups[i]
+		tgID, err := id(TargetGroupKey(tg.Name))
+		if err != nil {
+			return nil, err
+		}
+		ctg := &TargetGroup{
+			Name:   tg.Name,
+			ID:     tgID,
+			ARN:    state.TargetGroupARN(cfg.Region, cfg.AccountID, tg.Name, tgID),
+			Attrs:  tg.Attrs,
+			Policy: &balance.RoundRobin{},
+		}
+		for _, t := range tg.Targets {
+			ip, err := netip.ParseAddr(t.ID)
+			if err != nil {
+				return nil, fmt.Errorf("snapshot: target group %q: target %q: %w", tg.Name, t.ID, err)
+			}
+			addr := netip.AddrPortFrom(ip, uint16(t.Port))
+			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: res.Pools.Pool(addr.String())})
+		}
+		groups[tg.Name] = ctg
+		s.TargetGroups = append(s.TargetGroups, ctg)
+	}
+	for i := range cfg.LoadBalancers {
+		lb := &cfg.LoadBalancers[i]
+		lbID, err := id(LoadBalancerKey(lb.Name))
+		if err != nil {
+			return nil, err
+		}
+		clb := &LoadBalancer{
+			Name:       lb.Name,
+			ID:         lbID,
+			ARN:        state.LoadBalancerARN(cfg.Region, cfg.AccountID, lb.Name, lbID),
+			ResourceID: state.LoadBalancerResourceID(lb.Name, lbID),
+			DNSName:    fmt.Sprintf("%s-%s.%s.elb.localhost", lb.Name, lbID, cfg.Region),
+			Attrs:      lb.Attrs,
+			Log:        res.Logs[lb.Name],
+		}
+		for _, l := range lb.Listeners {
+			lID, err := id(ListenerKey(lb.Name, l.Port))
+			if err != nil {
+				return nil, err
+			}
+			ip, err := netip.ParseAddr(l.Address)
+			if err != nil {
+				return nil, fmt.Errorf("snapshot: load balancer %q: listener %d: address %q: %w", lb.Name, l.Port, l.Address, err)
+			}
+			cl := &Listener{
+				LB:       clb,
+				ARN:      state.ListenerARN(cfg.Region, cfg.AccountID, lb.Name, lbID, lID),
+				Addr:     netip.AddrPortFrom(ip, uint16(l.Port)),
+				Port:     l.Port,
+				Protocol: l.Protocol,
+				Scheme:   "http",
+				PortText: strconv.Itoa(l.Port),
+			}
+			act := l.DefaultActions[0]
+			cl.DefaultAction = &Action{Type: act.Type, TargetGroup: groups[act.TargetGroup]}
+			clb.Listeners = append(clb.Listeners, cl)
+			s.Listeners[cl.Addr] = cl
+		}
+		s.LoadBalancers = append(s.LoadBalancers, clb)
+	}
+	// Target connections obey the idle timeout of the load balancer in front of
+	// them; a target address shared by groups of several load balancers gets the
+	// shortest.
+	idle := make(map[*upstream.Pool]time.Duration)
+	for _, lb := range s.LoadBalancers {
+		for _, l := range lb.Listeners {
+			if tg := l.DefaultAction.TargetGroup; tg != nil {
+				for _, t := range tg.Targets {
+					if d, ok := idle[t.Pool]; !ok || lb.Attrs.IdleTimeout < d {
+						idle[t.Pool] = lb.Attrs.IdleTimeout
+					}
+				}
+			}
+		}
+	}
+	for p, d := range idle {
+		p.SetIdleTimeout(d)
+	}
+	return s, nil
+}
+
+// TargetAddrs is the set of target addresses the snapshot uses, for retiring the
+// pools of targets that left.
+func (s *Snapshot) TargetAddrs() map[string]bool {
+	m := make(map[string]bool)
+	for _, tg := range s.TargetGroups {
+		for _, t := range tg.Targets {
+			m[t.Addr.String()] = true
+		}
+	}
+	return m
+}

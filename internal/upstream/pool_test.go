@@ -1,0 +1,178 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// countingServer accepts connections and counts them; it answers nothing.
+type countingServer struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func startCounting(t *testing.T) *countingServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &countingServer{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.conns {
+			c.Close()
+		}
+		s.mu.Unlock()
+	})
+	return s
+}
+
+func (s *countingServer) accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func TestReleasedConnectionIsReusedMostRecentFirst(t *testing.T) {
+	s := startCounting(t)
+	p := NewPool(s.ln.Addr().String(), Options{})
+	defer p.Close()
+	a, err := p.Get(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := p.Get(context.Background())
+	if a.Reused || b.Reused {
+		t.Fatal("new connections reported as reused")
+	}
+	a.Release()
+	b.Release()
+	c, _ := p.Get(context.Background())
+	if c != b || !c.Reused {
+		t.Fatalf("got %p (reused %v), want the most recently released %p", c, c.Reused, b)
+	}
+	if p.Open() != 2 || p.Idle() != 1 {
+		t.Errorf("open %d idle %d, want 2 and 1", p.Open(), p.Idle())
+	}
+}
+
+func TestConnectionWithUnreadBytesIsNotReused(t *testing.T) {
+	s := startCounting(t)
+	p := NewPool(s.ln.Addr().String(), Options{})
+	defer p.Close()
+	c, _ := p.Get(context.Background())
+	c.W = 3 // the target sent more than the response
+	c.Release()
+	if p.Idle() != 0 || p.Open() != 0 {
+		t.Errorf("idle %d open %d: an out-of-step connection was kept", p.Idle(), p.Open())
+	}
+}
+
+func TestIdleTimeoutAppliesToPooledConnections(t *testing.T) {
+	s := startCounting(t)
+	p := NewPool(s.ln.Addr().String(), Options{})
+	defer p.Close()
+	p.SetIdleTimeout(50 * time.Millisecond)
+	c, _ := p.Get(context.Background())
+	c.Release()
+	// popIdle with a clock past the timeout discards instead of reusing.
+	if got := p.popIdle(time.Now().Add(time.Second)); got != nil {
+		t.Fatal("a connection idle beyond the idle timeout was handed out")
+	}
+	if p.Open() != 0 {
+		t.Errorf("open %d, want the stale connection closed", p.Open())
+	}
+	// EvictIdle closes stale ones in the background sweep.
+	d, _ := p.Get(context.Background())
+	d.Release()
+	p.EvictIdle(time.Now().Add(time.Second))
+	if p.Idle() != 0 || p.Open() != 0 {
+		t.Errorf("after eviction idle %d open %d, want 0 and 0", p.Idle(), p.Open())
+	}
+}
+
+func TestMaxIdleBoundsThePool(t *testing.T) {
+	s := startCounting(t)
+	p := NewPool(s.ln.Addr().String(), Options{MaxIdle: 2})
+	defer p.Close()
+	var cs []*Conn
+	for i := 0; i < 4; i++ {
+		c, err := p.Get(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		c.Release()
+	}
+	if p.Idle() != 2 || p.Open() != 2 {
+		t.Errorf("idle %d open %d, want 2 and 2", p.Idle(), p.Open())
+	}
+}
+
+func TestDialErrorsAreClassified(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := ln.Addr().String()
+	ln.Close()
+	_, err := NewPool(dead, Options{}).Get(context.Background())
+	var de *DialError
+	if !errors.As(err, &de) || de.Timeout {
+		t.Fatalf("refused: %v, want a DialError without Timeout", err)
+	}
+	// A context that has already expired stands in for the connect timeout.
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err = NewPool("127.0.0.1:9", Options{}).Get(ctx)
+	if !errors.As(err, &de) || !de.Timeout {
+		t.Fatalf("expired: %v, want a DialError with Timeout", err)
+	}
+}
+
+func TestClosedPoolKeepsNothing(t *testing.T) {
+	s := startCounting(t)
+	p := NewPool(s.ln.Addr().String(), Options{})
+	c, _ := p.Get(context.Background())
+	p.Close()
+	c.Release()
+	if p.Idle() != 0 || p.Open() != 0 {
+		t.Errorf("idle %d open %d after close", p.Idle(), p.Open())
+	}
+}
+
+func TestPoolsRetainClosesRetiredTargets(t *testing.T) {
+	s := startCounting(t)
+	ps := NewPools(Options{})
+	addr := s.ln.Addr().String()
+	p := ps.Pool(addr)
+	if ps.Pool(addr) != p {
+		t.Fatal("a second lookup made a new pool")
+	}
+	c, _ := p.Get(context.Background())
+	c.Release()
+	ps.Retain(map[string]bool{"127.0.0.1:1": true})
+	if p.Idle() != 0 {
+		t.Error("a retired target's idle connections stayed open")
+	}
+	if ps.Pool(addr) == p {
+		t.Error("a retired pool was handed out again")
+	}
+}

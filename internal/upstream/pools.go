@@ -1,0 +1,74 @@
+package upstream
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Pools keeps one Pool per target address across configuration changes, so that a
+// reload that keeps a target keeps its warm connections. It is touched when a
+// snapshot is compiled, never on the request path.
+type Pools struct {
+	opts Options
+
+	mu    sync.Mutex
+	pools map[string]*Pool
+}
+
+// NewPools returns an empty set of pools whose pools use opts.
+func NewPools(opts Options) *Pools {
+	return &Pools{opts: opts, pools: make(map[string]*Pool)}
+}
+
+// Pool returns the pool for addr ("ip:port"), creating it if needed.
+func (ps *Pools) Pool(addr string) *Pool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	p := ps.pools[addr]
+	if p == nil {
+		p = NewPool(addr, ps.opts)
+		ps.pools[addr] = p
+	}
+	return p
+}
+
+// Retain closes and forgets every pool whose address is not in keep.
+func (ps *Pools) Retain(keep map[string]bool) {
+	ps.mu.Lock()
+	var gone []*Pool
+	for addr, p := range ps.pools {
+		if !keep[addr] {
+			gone = append(gone, p)
+			delete(ps.pools, addr)
+		}
+	}
+	ps.mu.Unlock()
+	for _, p := range gone {
+		p.Close()
+	}
+}
+
+// Run evicts stale idle connections every interval until ctx is done, then closes
+// every pool.
+func (ps *Pools) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			ps.Retain(nil)
+			return
+		case now := <-t.C:
+			ps.mu.Lock()
+			all := make([]*Pool, 0, len(ps.pools))
+			for _, p := range ps.pools {
+				all = append(all, p)
+			}
+			ps.mu.Unlock()
+			for _, p := range all {
+				p.EvictIdle(now)
+			}
+		}
+	}
+}
