@@ -1,0 +1,798 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/http1"
+	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/upstream"
+)
+
+const (
+	// initialBufSize is a client connection's read buffer to start with; it grows
+	// up to the request head limit only for requests that need it.
+	initialBufSize = 4 << 10
+	// maxBufSize leaves room for a maximal head plus pipelined bytes behind it.
+	maxBufSize = http1.MaxRequestHead + 4<<10
+	// inlineBody is how many body bytes may ride in the same write as a head.
+	inlineBody = 16 << 10
+	// copyBufSize is the buffer used to stream large bodies.
+	copyBufSize = 32 << 10
+	// maxXFFAddresses is ALB's limit on X-Forwarded-For entries (463 above it).
+	maxXFFAddresses = 30
+)
+
+// Connection states, for graceful shutdown.
+const (
+	stateActive int32 = iota
+	stateIdle
+)
+
+// Outcomes of waiting for a request head that are not protocol errors.
+var (
+	// errNoRequest: the connection ended or timed out before any byte of a
+	// request; ALB closes such a connection silently, with no log line.
+	errNoRequest = errors.New("no request")
+	// errHeadTimeout: the idle timeout expired with part of a head received (408).
+	errHeadTimeout = errors.New("request head not completed within the idle timeout")
+	// errHeadClosed: the client closed the connection in the middle of a head.
+	errHeadClosed = errors.New("client closed the connection during the request head")
+)
+
+// conn is one client connection and the scratch space its requests reuse.
+type conn struct {
+	p      *Proxy
+	nc     net.Conn
+	ln     *atomic.Pointer[snapshot.Listener]
+	client netip.AddrPort
+	start  time.Time
+	tid    string
+
+	// buf[r:w] holds bytes read from the client and not yet consumed.
+	buf  []byte
+	r, w int
+
+	req  http1.Request
+	resp http1.Response
+	e    accesslog.Entry
+	// reqStart is when the first byte of the current request arrived.
+	reqStart time.Time
+
+	// Per-request scratch buffers, reused across requests.
+	logReq  []byte // access log field 13
+	ua      []byte // access log field 14
+	trace   []byte // X-Amzn-Trace-Id as forwarded, field 18
+	out     []byte // outgoing heads
+	chunks  http1.ChunkedScanner
+	copyBuf *[]byte
+
+	state atomic.Int32
+
+	// The 460 watcher: while a request waits on its target, a goroutine reads
+	// the client connection to notice it closing.
+	// isHead is whether the request in flight is a HEAD (its response has no
+	// body); kept apart because the request head's bytes are reused once sent.
+	isHead bool
+
+	watching  bool
+	watchDone chan struct{}
+	gone      atomic.Bool
+}
+
+func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn {
+	c := &conn{
+		p:         p,
+		nc:        nc,
+		ln:        ln,
+		client:    addrPortOf(nc.RemoteAddr()),
+		start:     time.Now(),
+		buf:       make([]byte, initialBufSize),
+		watchDone: make(chan struct{}, 1),
+	}
+	c.tid = newConnTraceID()
+	return c
+}
+
+// release returns pooled buffers.
+func (c *conn) release() {
+	if c.copyBuf != nil {
+		c.p.bufs.Put(c.copyBuf)
+		c.copyBuf = nil
+	}
+}
+
+// wakeIfIdle interrupts a connection waiting for its next request so that it
+// notices the shutdown.
+func (c *conn) wakeIfIdle() {
+	if c.state.Load() == stateIdle {
+		c.nc.SetReadDeadline(aLongTimeAgo)
+	}
+}
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	for c.serveRequest(c.ln.Load()) {
+		c.shrink()
+	}
+}
+
+// maxKeptHeaders bounds the header slices a connection keeps between requests:
+// a 64 K head can hold thousands of tiny fields, and an idle connection should
+// not pin what one such request grew.
+const maxKeptHeaders = 128
+
+// shrink drops buffers an unusual request grew, so that an idle connection
+// holds only its initial buffer.
+func (c *conn) shrink() {
+	if cap(c.req.Headers) > maxKeptHeaders {
+		c.req.Headers = nil
+	}
+	if cap(c.resp.Headers) > maxKeptHeaders {
+		c.resp.Headers = nil
+	}
+	if len(c.buf) > initialBufSize && c.r == c.w {
+		c.buf = make([]byte, initialBufSize)
+		c.r, c.w = 0, 0
+	}
+	if c.copyBuf != nil {
+		c.p.bufs.Put(c.copyBuf)
+		c.copyBuf = nil
+	}
+}
+
+// serveRequest handles one request on the connection and reports whether the
+// connection may carry another. The steps, in order:
+//
+//  1. wait for a complete request head (idle timeout: close, or 408 if part of
+//     a request arrived); a malformed head is a 400 (501/505 where ALB says so)
+//  2. check what ALB checks before routing (Host on HTTP/1.1, TRACE)
+//  3. route: the listener's default action
+//  4. forward: pick a target, answer Expect: 100-continue, get a connection,
+//     send the head and stream the body, wait for the response head while
+//     watching for the client to leave (460), stream the response back
+//  5. write the access log line
+func (c *conn) serveRequest(l *snapshot.Listener) bool {
+	lb := l.LB
+	idle := lb.Attrs.IdleTimeout
+	c.resetEntry(l)
+
+	// 1. The request head.
+	switch err := c.readHead(idle); {
+	case err == nil:
+	case errors.Is(err, errNoRequest):
+		return false
+	case errors.Is(err, errHeadTimeout):
+		c.e.RequestCreationTime = c.reqStart
+		c.e.ReceivedBytes = int64(c.w - c.r)
+		return c.answer(l, 408, true)
+	case errors.Is(err, errHeadClosed):
+		c.e.RequestCreationTime = c.reqStart
+		c.e.ReceivedBytes = int64(c.w - c.r)
+		c.e.ELBStatusCode = 400
+		c.finish(lb)
+		return false
+	default:
+		c.e.RequestCreationTime = c.reqStart
+		c.e.ReceivedBytes = int64(c.w - c.r)
+		status := 400
+		var perr *http1.Error
+		if errors.As(err, &perr) {
+			status = perr.Status
+		}
+		return c.answer(l, status, true)
+	}
+	req := &c.req
+	c.e.RequestCreationTime = c.reqStart
+	c.e.ReceivedBytes = int64(req.HeadLen)
+	c.recordRequest(l)
+	c.r += req.HeadLen
+
+	// 2. Checks before routing.
+	hasBody := req.Body == http1.BodyChunked || (req.Body == http1.BodyLength && req.ContentLength > 0)
+	if req.Major == 0 || (req.Minor >= 1 && req.HostCount == 0) {
+		// HTTP/1.1 requires Host; ALB answers 400 and closes. HTTP/0.9 has no
+		// way to carry the response framing Albatross needs.
+		return c.answer(l, 400, true)
+	}
+	if string(req.Method) == "TRACE" {
+		return c.answer(l, 405, hasBody)
+	}
+
+	// 3. Routing.
+	act := l.DefaultAction
+	c.e.MatchedRulePriority = accesslog.PriorityDefault
+	c.e.ActionsExecuted = "forward"
+	tg := act.TargetGroup
+	c.e.TargetGroupARN = tg.ARN
+	if countXFF(req) > maxXFFAddresses {
+		return c.answer(l, 463, hasBody)
+	}
+	if len(tg.Targets) == 0 {
+		return c.answer(l, 503, hasBody)
+	}
+
+	// 4. Forwarding.
+	t := tg.Targets[tg.Policy.Pick(len(tg.Targets))]
+	c.e.Target = t.Addr
+	return c.forward(l, t)
+}
+
+// resetEntry prepares the access log entry for a new request on listener l.
+func (c *conn) resetEntry(l *snapshot.Listener) {
+	attempts := c.e.Attempts[:0]
+	c.e = accesslog.Entry{
+		Type:                   l.Scheme,
+		ELB:                    l.LB.ResourceID,
+		Client:                 c.client,
+		RequestProcessingTime:  -1,
+		TargetProcessingTime:   -1,
+		ResponseProcessingTime: -1,
+		MatchedRulePriority:    accesslog.PriorityNone,
+		ConnTraceID:            c.tid,
+		Attempts:               attempts,
+	}
+}
+
+// readHead reads until c.buf[c.r:c.w] starts with a complete request head and
+// parses it into c.req.
+func (c *conn) readHead(idle time.Duration) error {
+	if c.r < c.w {
+		// A pipelined request that arrived with an earlier one: it is
+		// received, as far as the log is concerned, when its turn comes.
+		c.reqStart = time.Now()
+	}
+	for {
+		if c.r < c.w {
+			err := http1.ParseRequest(c.buf[c.r:c.w], &c.req)
+			if err == nil {
+				return nil
+			}
+			if err != http1.ErrIncomplete {
+				return err
+			}
+		}
+		c.makeRoom()
+		if c.w == len(c.buf) {
+			// The parser enforces the head limits, so a full maximal buffer
+			// cannot hold an incomplete head; guard against it anyway.
+			return &http1.Error{Status: 400, Reason: "request head too large"}
+		}
+		empty := c.r == c.w
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+		if empty {
+			c.state.Store(stateIdle)
+			if c.p.shutdown.Load() {
+				return errNoRequest
+			}
+		}
+		n, err := c.nc.Read(c.buf[c.w:])
+		if n > 0 {
+			if empty {
+				c.state.Store(stateActive)
+				c.reqStart = time.Now()
+			}
+			c.w += n
+		}
+		if err != nil {
+			if n > 0 {
+				continue // parse what arrived; the error repeats on the next read
+			}
+			switch {
+			case c.r == c.w:
+				return errNoRequest
+			case isTimeout(err) && !c.p.shutdown.Load():
+				return errHeadTimeout
+			default:
+				return errHeadClosed
+			}
+		}
+	}
+}
+
+// makeRoom compacts the client buffer and grows it when it is full.
+func (c *conn) makeRoom() {
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	} else if c.r > 0 && c.w == len(c.buf) {
+		c.w = copy(c.buf, c.buf[c.r:c.w])
+		c.r = 0
+	}
+	if c.w == len(c.buf) && len(c.buf) < maxBufSize {
+		nb := make([]byte, min(2*len(c.buf), maxBufSize))
+		c.w = copy(nb, c.buf[c.r:c.w])
+		c.r = 0
+		c.buf = nb
+	}
+}
+
+// recordRequest copies what the access log needs of the request head, which
+// lives in the read buffer, into the entry's own buffers.
+func (c *conn) recordRequest(l *snapshot.Listener) {
+	req := &c.req
+	b := c.logReq[:0]
+	b = append(b, req.Method...)
+	b = append(b, ' ')
+	b = append(b, l.Scheme...)
+	b = append(b, "://"...)
+	host, _ := splitHostPort(requestHost(req))
+	b = append(b, host...)
+	b = append(b, ':')
+	b = append(b, l.PortText...)
+	b = append(b, originForm(req.Target)...)
+	b = append(b, ' ')
+	if len(req.Proto) > 0 {
+		b = append(b, req.Proto...)
+	} else {
+		b = append(b, "HTTP/0.9"...)
+	}
+	c.logReq = b
+	c.e.Request = b
+	if ua := req.Header("User-Agent"); ua != nil {
+		if len(ua) > 8<<10 {
+			ua = ua[:8<<10]
+		}
+		c.ua = append(c.ua[:0], ua...)
+		c.e.UserAgent = c.ua
+	}
+}
+
+// answer sends an ELB-generated response with status code (nothing for 460),
+// logs the request and reports whether the connection stays open.
+func (c *conn) answer(l *snapshot.Listener, status int, closeConn bool) bool {
+	closeConn = closeConn || !c.req.KeepAlive || c.closing(l)
+	if status != 460 {
+		n, err := c.writeELBResponse(status, closeConn)
+		c.e.SentBytes += int64(n)
+		if err != nil {
+			closeConn = true
+		}
+	}
+	c.e.ELBStatusCode = status
+	c.finish(l.LB)
+	return !closeConn
+}
+
+// closing reports whether the connection must close after the current response:
+// the node is shutting down or the client keep-alive duration has passed.
+func (c *conn) closing(l *snapshot.Listener) bool {
+	return c.p.shutdown.Load() || time.Since(c.start) >= l.LB.Attrs.ClientKeepAlive
+}
+
+// finish completes the entry and hands it to the access log.
+func (c *conn) finish(lb *snapshot.LoadBalancer) {
+	c.e.Time = time.Now()
+	if lb.Log != nil {
+		lb.Log.Log(&c.e)
+	}
+}
+
+// forward sends the request to target t and relays the response.
+func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
+	req := &c.req
+	idle := l.LB.Attrs.IdleTimeout
+	received := time.Now()
+	c.isHead = string(req.Method) == "HEAD" // methods are case-sensitive
+	hasBody := req.Body == http1.BodyChunked || (req.Body == http1.BodyLength && req.ContentLength > 0)
+
+	if req.ExpectContinue {
+		// ALB answers 100 Continue itself and removes Expect (spec §2.1).
+		c.nc.SetWriteDeadline(time.Now().Add(idle))
+		n, err := io.WriteString(c.nc, "HTTP/1.1 100 Continue\r\n\r\n")
+		c.e.SentBytes += int64(n)
+		if err != nil {
+			c.e.ELBStatusCode = 460
+			c.finish(l.LB)
+			return false
+		}
+	}
+
+	uc, err := t.Pool.Get(context.Background())
+	if err != nil {
+		var de *upstream.DialError
+		if errors.As(err, &de) && de.Timeout {
+			return c.answer(l, 504, hasBody)
+		}
+		return c.answer(l, 502, hasBody)
+	}
+	c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
+
+	// The head, with as much of the body as is already here and fits.
+	c.out = c.appendRequestHead(c.out[:0], l)
+	remaining := req.ContentLength
+	if req.Body == http1.BodyLength && remaining > 0 {
+		var n int
+		c.out, n = appendInline(c.out, c.buf[c.r:c.w], remaining)
+		c.r += n
+		remaining -= int64(n)
+		c.e.ReceivedBytes += int64(n)
+	}
+	uc.SetWriteDeadline(time.Now().Add(idle))
+	if _, err := uc.Write(c.out); err != nil {
+		// The target closed or reset the connection before taking the request.
+		uc.Discard()
+		return c.answer(l, 502, true)
+	}
+	sent := time.Now()
+	c.e.RequestProcessingTime = sent.Sub(received)
+
+	// The rest of the body.
+	switch req.Body {
+	case http1.BodyLength:
+		if remaining > 0 {
+			if !c.streamLengthBody(l, uc, remaining) {
+				return false
+			}
+		}
+	case http1.BodyChunked:
+		if !c.streamChunkedBody(l, uc) {
+			return false
+		}
+	}
+
+	// The response head, watching for the client to leave meanwhile.
+	c.startWatch(uc)
+	err = c.readResponseHead(uc, idle)
+	gone := c.stopWatch()
+	if gone {
+		uc.Discard()
+		c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
+		return c.answer(l, 460, true)
+	}
+	if err != nil {
+		uc.Discard()
+		c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
+		if isTimeout(err) {
+			return c.answer(l, 504, false)
+		}
+		return c.answer(l, 502, false)
+	}
+	headAt := time.Now()
+	c.e.TargetProcessingTime = headAt.Sub(sent)
+	resp := &c.resp
+	c.e.TargetStatusCode = resp.Status
+	c.e.Attempts[len(c.e.Attempts)-1].Status = resp.Status
+	return c.relayResponse(l, uc, headAt)
+}
+
+// appendInline appends to a head in dst the first bytes of its body that are
+// already buffered, as many as the body has left and as fit beside the head, so
+// that a small message goes out in one write. It returns how many it took.
+func appendInline(dst, buffered []byte, remaining int64) ([]byte, int) {
+	n := int(min(remaining, int64(len(buffered)), inlineBody))
+	return append(dst, buffered[:n]...), n
+}
+
+// streamLengthBody copies the remaining n bytes of a Content-Length body from the
+// client to the target.
+func (c *conn) streamLengthBody(l *snapshot.Listener, uc *upstream.Conn, n int64) bool {
+	idle := l.LB.Attrs.IdleTimeout
+	for n > 0 {
+		if c.r == c.w {
+			if !c.fillBody(l, uc) {
+				return false
+			}
+		}
+		k := min(n, int64(c.w-c.r))
+		uc.SetWriteDeadline(time.Now().Add(idle))
+		if _, err := uc.Write(c.buf[c.r : c.r+int(k)]); err != nil {
+			uc.Discard()
+			return c.answer(l, 502, true)
+		}
+		c.r += int(k)
+		n -= k
+		c.e.ReceivedBytes += k
+	}
+	return true
+}
+
+// streamChunkedBody relays a chunked body verbatim from the client to the target.
+func (c *conn) streamChunkedBody(l *snapshot.Listener, uc *upstream.Conn) bool {
+	idle := l.LB.Attrs.IdleTimeout
+	c.chunks.Reset()
+	for {
+		if c.r == c.w {
+			if !c.fillBody(l, uc) {
+				return false
+			}
+		}
+		n, done, err := c.chunks.Scan(c.buf[c.r:c.w])
+		if err != nil {
+			uc.Discard()
+			c.e.ReceivedBytes += int64(n)
+			return c.answer(l, 400, true)
+		}
+		if n > 0 {
+			uc.SetWriteDeadline(time.Now().Add(idle))
+			if _, err := uc.Write(c.buf[c.r : c.r+n]); err != nil {
+				uc.Discard()
+				return c.answer(l, 502, true)
+			}
+			c.r += n
+			c.e.ReceivedBytes += int64(n)
+		}
+		if done {
+			return true
+		}
+	}
+}
+
+// fillBody reads more request body from the client. On failure it answers the
+// request (408 after the idle timeout, a logged 400 when the client closed
+// before sending the whole body) and discards the target connection.
+func (c *conn) fillBody(l *snapshot.Listener, uc *upstream.Conn) bool {
+	c.r, c.w = 0, 0
+	c.nc.SetReadDeadline(time.Now().Add(l.LB.Attrs.IdleTimeout))
+	n, err := c.nc.Read(c.buf)
+	c.w = n
+	if n > 0 {
+		return true
+	}
+	uc.Discard()
+	c.e.RequestProcessingTime = -1
+	if isTimeout(err) && !c.p.shutdown.Load() {
+		return c.answer(l, 408, true)
+	}
+	c.e.ELBStatusCode = 400
+	c.finish(l.LB)
+	return false
+}
+
+// readResponseHead reads and parses the target's response head into c.resp,
+// skipping interim 1xx responses. Every byte from the target pushes the idle
+// deadline forward.
+func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
+	for {
+		if uc.R < uc.W {
+			method := methodGET
+			if c.isHead {
+				method = methodHEAD
+			}
+			err := http1.ParseResponse(uc.Buf[uc.R:uc.W], &c.resp, method)
+			if err == nil {
+				if c.resp.Status >= 100 && c.resp.Status < 200 {
+					if c.resp.Status == 101 {
+						return &http1.Error{Status: 502, Reason: "target switched protocols without being asked"}
+					}
+					uc.R += c.resp.HeadLen
+					continue
+				}
+				return nil
+			}
+			if err != http1.ErrIncomplete {
+				return err
+			}
+		}
+		if uc.R == uc.W {
+			uc.R, uc.W = 0, 0
+		} else if uc.W == len(uc.Buf) {
+			if uc.R > 0 {
+				uc.W = copy(uc.Buf, uc.Buf[uc.R:uc.W])
+				uc.R = 0
+			} else {
+				nb := make([]byte, min(2*len(uc.Buf), http1.MaxResponseHead+4<<10))
+				uc.W = copy(nb, uc.Buf[:uc.W])
+				uc.Buf = nb
+			}
+		}
+		uc.SetReadDeadline(time.Now().Add(idle))
+		n, err := uc.Read(uc.Buf[uc.W:])
+		uc.W += n
+		if err != nil && n == 0 {
+			if errors.Is(err, io.EOF) {
+				return &http1.Error{Status: 502, Reason: "target closed the connection without a response"}
+			}
+			return err
+		}
+	}
+}
+
+// relayResponse sends the response head and body from the target to the client.
+func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt time.Time) bool {
+	req, resp := &c.req, &c.resp
+	idle := l.LB.Attrs.IdleTimeout
+	keep := req.KeepAlive && resp.Body != http1.BodyUntilClose && !c.closing(l)
+
+	c.out = appendResponseHead(c.out[:0], resp, keep, req.Minor == 0)
+	uc.R += resp.HeadLen
+	remaining := resp.ContentLength
+	if resp.Body == http1.BodyLength && remaining > 0 {
+		var n int
+		c.out, n = appendInline(c.out, uc.Buf[uc.R:uc.W], remaining)
+		uc.R += n
+		remaining -= int64(n)
+	}
+	c.e.ResponseProcessingTime = time.Since(headAt)
+	c.e.ELBStatusCode = resp.Status
+	if !c.writeClient(idle, c.out) {
+		uc.Discard()
+		c.finish(l.LB)
+		return false
+	}
+
+	var ok bool
+	switch resp.Body {
+	case http1.BodyNone:
+		ok = true
+	case http1.BodyLength:
+		ok = c.relayLength(uc, idle, remaining)
+	case http1.BodyChunked:
+		ok = c.relayChunked(uc, idle)
+	case http1.BodyUntilClose:
+		c.relayUntilClose(uc, idle)
+		keep, ok = false, false
+	}
+	if ok && resp.KeepAlive {
+		uc.Release()
+	} else {
+		uc.Discard()
+	}
+	c.finish(l.LB)
+	return ok && keep
+}
+
+// writeClient writes p to the client, counting sent bytes.
+func (c *conn) writeClient(idle time.Duration, p []byte) bool {
+	c.nc.SetWriteDeadline(time.Now().Add(idle))
+	n, err := c.nc.Write(p)
+	c.e.SentBytes += int64(n)
+	return err == nil
+}
+
+// bodyBuf returns the connection's buffer for streaming bodies.
+func (c *conn) bodyBuf() []byte {
+	if c.copyBuf == nil {
+		c.copyBuf = c.p.bufs.Get().(*[]byte)
+	}
+	return *c.copyBuf
+}
+
+// relayLength streams n more body bytes from the target to the client.
+func (c *conn) relayLength(uc *upstream.Conn, idle time.Duration, n int64) bool {
+	if k := min(n, int64(uc.W-uc.R)); k > 0 {
+		if !c.writeClient(idle, uc.Buf[uc.R:uc.R+int(k)]) {
+			return false
+		}
+		uc.R += int(k)
+		n -= k
+	}
+	buf := c.bodyBuf()
+	for n > 0 {
+		uc.SetReadDeadline(time.Now().Add(idle))
+		m, err := uc.Read(buf[:min(int64(len(buf)), n)])
+		if m > 0 {
+			if !c.writeClient(idle, buf[:m]) {
+				return false
+			}
+			n -= int64(m)
+		}
+		if err != nil && n > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// relayChunked streams a chunked body verbatim from the target to the client.
+func (c *conn) relayChunked(uc *upstream.Conn, idle time.Duration) bool {
+	c.chunks.Reset()
+	for {
+		if uc.R == uc.W {
+			uc.R, uc.W = 0, 0
+			uc.SetReadDeadline(time.Now().Add(idle))
+			n, err := uc.Read(uc.Buf)
+			uc.W = n
+			if n == 0 {
+				_ = err
+				return false
+			}
+		}
+		n, done, err := c.chunks.Scan(uc.Buf[uc.R:uc.W])
+		if err != nil {
+			return false
+		}
+		if n > 0 {
+			if !c.writeClient(idle, uc.Buf[uc.R:uc.R+n]) {
+				return false
+			}
+			uc.R += n
+		}
+		if done {
+			return true
+		}
+	}
+}
+
+// relayUntilClose streams the body of a response delimited by the target
+// closing its connection.
+func (c *conn) relayUntilClose(uc *upstream.Conn, idle time.Duration) {
+	if uc.R < uc.W {
+		if !c.writeClient(idle, uc.Buf[uc.R:uc.W]) {
+			return
+		}
+		uc.R = uc.W
+	}
+	buf := c.bodyBuf()
+	for {
+		uc.SetReadDeadline(time.Now().Add(idle))
+		m, err := uc.Read(buf)
+		if m > 0 && !c.writeClient(idle, buf[:m]) {
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// startWatch starts reading the client connection in the background while the
+// request waits for its target, so that a client that leaves is noticed at once
+// (ALB's 460). Bytes that arrive meanwhile (a pipelined request) are kept.
+func (c *conn) startWatch(uc *upstream.Conn) {
+	c.gone.Store(false)
+	if c.r == c.w {
+		c.r, c.w = 0, 0
+	}
+	if c.w == len(c.buf) {
+		c.watching = false // pipelined bytes fill the buffer: the client is alive
+		return
+	}
+	c.watching = true
+	c.nc.SetReadDeadline(time.Time{})
+	go c.watch(uc)
+}
+
+// watch is the watcher goroutine. Until stopWatch it owns c.w and c.buf[c.w:].
+func (c *conn) watch(uc *upstream.Conn) {
+	for c.w < len(c.buf) {
+		n, err := c.nc.Read(c.buf[c.w:])
+		c.w += n
+		if err != nil {
+			if !isTimeout(err) {
+				c.gone.Store(true)
+				uc.SetReadDeadline(aLongTimeAgo)
+			}
+			break
+		}
+	}
+	c.watchDone <- struct{}{}
+}
+
+// stopWatch stops the watcher and reports whether the client left.
+func (c *conn) stopWatch() bool {
+	if !c.watching {
+		return false
+	}
+	c.nc.SetReadDeadline(aLongTimeAgo)
+	<-c.watchDone
+	c.watching = false
+	return c.gone.Load()
+}
+
+// Methods as ParseResponse needs them: only HEAD changes a response's framing.
+var (
+	methodHEAD = []byte("HEAD")
+	methodGET  = []byte("GET")
+)
+
+// isTimeout reports whether err is a deadline expiry.
+func isTimeout(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// newConnTraceID returns a connection trace id: "TID_" and 32 lowercase hex digits.
+func newConnTraceID() string {
+	b := make([]byte, 0, 36)
+	b = append(b, "TID_"...)
+	b = appendHex64(b, rand.Uint64(), 16)
+	b = appendHex64(b, rand.Uint64(), 16)
+	return string(b)
+}

@@ -1,0 +1,116 @@
+// Package proxy is the per-connection loop of an ALB listener: read a request head,
+// check it, route it, forward it to a target, stream the response back, time out
+// as ALB does, and finish the request's access log entry. The steps of one request
+// are listed, in order, in (*conn).serveRequest.
+package proxy
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/snapshot"
+)
+
+// Proxy serves client connections for any number of listeners. It holds no
+// configuration of its own: each connection reads its listener's current compiled
+// form through an atomic pointer at the start of every request.
+type Proxy struct {
+	log *slog.Logger
+
+	// bufs holds *[]byte buffers of copyBufSize for streaming large bodies.
+	bufs sync.Pool
+
+	shutdown atomic.Bool
+	mu       sync.Mutex // guards conns; taken per connection, never per request
+	conns    map[*conn]struct{}
+	wg       sync.WaitGroup
+}
+
+// Options configures a Proxy.
+type Options struct {
+	// Logger receives the proxy's own diagnostics (not access log lines).
+	Logger *slog.Logger
+}
+
+// New returns a Proxy.
+func New(opts Options) *Proxy {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	p := &Proxy{log: opts.Logger, conns: make(map[*conn]struct{})}
+	p.bufs.New = func() any {
+		b := make([]byte, copyBufSize)
+		return &b
+	}
+	return p
+}
+
+// ServeConn serves one accepted client connection until the client or the
+// listener's timeouts end it, then closes it. ln is read at every request, so a
+// configuration change applies from the connection's next request on. ServeConn
+// returns at once, closing nc, when the proxy is shutting down.
+func (p *Proxy) ServeConn(nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) {
+	c := newConn(p, nc, ln)
+	p.mu.Lock()
+	if p.shutdown.Load() {
+		p.mu.Unlock()
+		nc.Close()
+		return
+	}
+	p.conns[c] = struct{}{}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.conns, c)
+		p.mu.Unlock()
+		c.release()
+		p.wg.Done()
+	}()
+	c.serve()
+}
+
+// Shutdown stops the proxy gracefully: idle client connections are closed at
+// once, connections with a request in flight finish that request (answered with
+// Connection: close) and then close. When ctx ends first, the remaining
+// connections are closed and ctx's error is returned.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.shutdown.Store(true)
+	p.mu.Lock()
+	for c := range p.conns {
+		c.wakeIfIdle()
+	}
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		for c := range p.conns {
+			c.nc.Close()
+		}
+		p.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// addrPortOf returns the IP and port of a TCP address, unmapping IPv4-in-IPv6.
+func addrPortOf(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ap := ta.AddrPort()
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
+}
+
+// aLongTimeAgo is a deadline in the past, used to interrupt a blocked read.
+var aLongTimeAgo = time.Unix(1, 0)

@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/balance"
+	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/upstream"
+)
+
+// testListener compiles by hand a listener forwarding to targets, with
+// attributes outside the configuration's ranges where a test needs them.
+func testListener(attrs config.LoadBalancerAttributes, log snapshot.EntryLogger, targets ...string) *atomic.Pointer[snapshot.Listener] {
+	tg := &snapshot.TargetGroup{Name: "tg", ARN: "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg/0123456789abcdef", Policy: &balance.RoundRobin{}}
+	for _, t := range targets {
+		ap := netip.MustParseAddrPort(t)
+		p := upstream.NewPool(t, upstream.Options{})
+		p.SetIdleTimeout(attrs.IdleTimeout)
+		tg.Targets = append(tg.Targets, &snapshot.Target{Addr: ap, Pool: p})
+	}
+	lb := &snapshot.LoadBalancer{Name: "lb", ResourceID: "app/lb/0123456789abcdef", DNSName: "lb.localhost", Attrs: attrs, Log: log}
+	l := &snapshot.Listener{LB: lb, Port: 8080, PortText: "8080", Scheme: "http", DefaultAction: &snapshot.Action{Type: "forward", TargetGroup: tg}}
+	var p atomic.Pointer[snapshot.Listener]
+	p.Store(l)
+	return &p
+}
+
+// serve runs the proxy on a loopback listener until the test ends.
+func serve(t testing.TB, p *Proxy, ln *atomic.Pointer[snapshot.Listener]) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.ServeConn(c, ln)
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		wg.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Shutdown(ctx)
+	})
+	return l.Addr().String()
+}
+
+func quietProxy() *Proxy {
+	return New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+}
+
+func TestClientKeepAliveCapsConnectionLife(t *testing.T) {
+	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	tl, _ := net.Listen("tcp", "127.0.0.1:0")
+	go target.Serve(tl)
+	defer target.Close()
+
+	const life = 300 * time.Millisecond
+	attrs := config.LoadBalancerAttributes{IdleTimeout: 10 * time.Second, ClientKeepAlive: life}
+	addr := serve(t, quietProxy(), testListener(attrs, nil, tl.Addr().String()))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	start := time.Now()
+	// Requests keep the connection until its life is over; the first request
+	// after that is answered with Connection: close and the connection ends.
+	for i := 0; ; i++ {
+		if i > 1000 {
+			t.Fatal("connection never closed")
+		}
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Close {
+			if since := time.Since(start); since < life {
+				t.Fatalf("closed after %v, before the %v keep-alive duration", since, life)
+			}
+			break
+		}
+		if time.Since(start) > life+2*time.Second {
+			t.Fatal("connection outlived its keep-alive duration by 2 s")
+		}
+		time.Sleep(20 * time.Millisecond) // pace of the client
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("after Connection: close read %d, %v; want EOF", n, err)
+	}
+}
+
+// fixedTarget answers every request on a connection with the same response; it
+// allocates nothing per request, so allocations measured around it are the
+// proxy's.
+func fixedTarget(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 64\r\nContent-Type: text/plain\r\n\r\n" + string(bytes.Repeat([]byte("x"), 64)))
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 8192)
+				n := 0
+				for {
+					m, err := c.Read(buf[n:])
+					if err != nil {
+						return
+					}
+					n += m
+					for {
+						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+						if i < 0 {
+							break
+						}
+						n = copy(buf, buf[i+4:n])
+						if _, err := c.Write(resp); err != nil {
+							return
+						}
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().String()
+}
+
+// BenchmarkProxyKeepAlive measures one proxied request on keep-alive client and
+// target connections, with the access log entry finished (to a counting logger).
+// allocs/op is the proxy's per-request allocation count.
+func BenchmarkProxyKeepAlive(b *testing.B) {
+	attrs := config.LoadBalancerAttributes{IdleTimeout: 60 * time.Second, ClientKeepAlive: time.Hour}
+	addr := serve(b, quietProxy(), testListener(attrs, discardLog{}, fixedTarget(b)))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("GET /bench HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n")
+	buf := make([]byte, 4096)
+	expect := 0
+	// Learn the response size once.
+	c.Write(req)
+	n, _ := c.Read(buf)
+	expect = n
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for got < expect {
+			m, err := c.Read(buf[got:])
+			if err != nil {
+				b.Fatal(err)
+			}
+			got += m
+		}
+	}
+	b.ReportMetric(float64(expect), "resp-bytes")
+}
+
+// discardLog drops entries.
+type discardLog struct{}
+
+func (discardLog) Log(*accesslog.Entry) {}
