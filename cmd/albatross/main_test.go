@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the albatross binary built once for these tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "albatross-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "albatross")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building albatross: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// proc is a running albatross process.
+type proc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func start(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(binary, args...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stderr = p.stderr
+	p.cmd.Stdout = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err
+		if err == nil {
+			return 0
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		t.Fatal(err)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("process did not exit; output:\n%s", p.stderr.String())
+	}
+	return -1
+}
+
+// eventually polls cond until it holds or 10 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// namedTarget answers every request with name after delay; each request's
+// arrival is announced on hits (when not full).
+func namedTarget(t *testing.T, name string, delay time.Duration, hits chan<- struct{}) string {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case hits <- struct{}{}:
+		default:
+		}
+		time.Sleep(delay) // the target's work
+		io.WriteString(w, name)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+func writeConfig(t *testing.T, path string, port int, target string) {
+	t.Helper()
+	host, tport, _ := net.SplitHostPort(target)
+	cfg := fmt.Sprintf(`load_balancers:
+  - name: web
+    access_log: {path: access.log}
+    listeners:
+      - port: %d
+        address: 127.0.0.1
+        protocol: HTTP
+        default_actions: [{type: forward, target_group: app}]
+target_groups:
+  - name: app
+    protocol: HTTP
+    port: 80
+    targets: [{id: %s, port: %s}]
+`, port, host, tport)
+	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(url string) (string, error) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary, "version").Output()
+	if err != nil || !regexp.MustCompile(`^albatross \S+ \(go1\.\d+`).Match(out) {
+		t.Fatalf("version printed %q, %v", out, err)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	err := exec.Command(binary, "frobnicate").Run()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("exit %v, want status 2", err)
+	}
+}
+
+func TestServeRejectsBadConfigNamingFileAndKey(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(path, []byte(`load_balancers:
+  - name: web
+    attributes:
+      idle_timeout.timeout_seconds: 0
+    listeners:
+      - port: 8080
+        protocol: HTTP
+        default_actions: [{type: forward, target_group: nope}]
+target_groups: []
+`), 0o644)
+	p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", "")
+	if code := p.wait(t); code != 2 {
+		t.Fatalf("exit %d, want 2; output:\n%s", code, p.stderr.String())
+	}
+	out := p.stderr.String()
+	for _, want := range []string{"bad.yaml:4:", "idle_timeout.timeout_seconds", "bad.yaml:8:", `"nope"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestServeReloadStopAndStableIDs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "albatross.yaml")
+	data := filepath.Join(dir, "data")
+	port := freePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	a := namedTarget(t, "A", 0, nil)
+	hitsB := make(chan struct{}, 1)
+	b := namedTarget(t, "B", 300*time.Millisecond, hitsB)
+	writeConfig(t, path, port, a)
+
+	p := start(t, "serve", "--config", path, "--data-dir", data, "--admin-addr", "")
+	eventually(t, "target A through the load balancer", func() bool { body, _ := get(url); return body == "A" })
+
+	// SIGHUP applies a changed file.
+	writeConfig(t, path, port, b)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, "target B after reload", func() bool { body, _ := get(url); return body == "B" })
+
+	// A bad file is rejected and B keeps serving.
+	os.WriteFile(path, []byte("load_balancers: [{name: -bad-}]\n"), 0o644)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	eventually(t, "the rejection logged", func() bool { return strings.Contains(p.stderr.String(), "reload rejected") })
+	if body, err := get(url); body != "B" {
+		t.Fatalf("after a bad reload got %q, %v; want B still", body, err)
+	}
+
+	// SIGTERM lets a request in flight finish.
+	select {
+	case <-hitsB: // forget earlier requests
+	default:
+	}
+	res := make(chan string, 1)
+	go func() { body, err := get(url); res <- fmt.Sprint(body, err) }()
+	select {
+	case <-hitsB:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached B")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if got := <-res; got != "B<nil>" {
+		t.Errorf("in-flight request during SIGTERM: %s", got)
+	}
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d after SIGTERM; output:\n%s", code, p.stderr.String())
+	}
+	elbID := func() string {
+		log, err := os.ReadFile(filepath.Join(dir, "access.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(` (app/web/[0-9a-f]{16}) `).FindSubmatch(log)
+		if m == nil {
+			t.Fatalf("no elb field in access log:\n%s", log)
+		}
+		return string(m[1])
+	}
+	first := elbID()
+
+	// Restarted on the same data dir, the load balancer keeps its id.
+	writeConfig(t, path, port, a)
+	os.Remove(filepath.Join(dir, "access.log"))
+	p2 := start(t, "serve", "--config", path, "--data-dir", data, "--admin-addr", "")
+	eventually(t, "restart", func() bool { body, _ := get(url); return body == "A" })
+	p2.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p2.wait(t); code != 0 {
+		t.Fatalf("second run exit %d:\n%s", code, p2.stderr.String())
+	}
+	if second := elbID(); second != first {
+		t.Errorf("load balancer id changed across restarts: %s then %s", first, second)
+	}
+}

@@ -1,0 +1,79 @@
+package demo
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestDemoBalancesAndTailsTheLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, Options{Addr: addr, Out: out, Ready: func(u string) { ready <- u }}) }()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		t.Fatalf("demo ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo not ready")
+	}
+	seen := map[string]bool{}
+	for i := 0; i < 4; i++ {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		seen[strings.SplitN(string(b), "\n", 2)[0]] = true
+	}
+	if !seen["Hello from target-1"] || !seen["Hello from target-2"] {
+		t.Errorf("answers %v, want both targets", seen)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(out.String(), "\nhttp ") < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("access log tail shows fewer than 4 lines:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	if !strings.Contains(out.String(), "Albatross demo: load balancer \"demo\" at "+url) {
+		t.Errorf("banner missing:\n%s", out.String())
+	}
+}

@@ -1,0 +1,328 @@
+// Package node runs one Albatross node: it binds the listeners a configuration
+// describes, opens the access logs, compiles configuration snapshots and swaps
+// them in atomically, and stops gracefully. A configuration is applied whole or
+// not at all: when any part fails (a port that cannot be bound, a log that cannot
+// be opened), the node keeps serving the configuration it had.
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/proxy"
+	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/state"
+	"github.com/albatross-lb/albatross/internal/upstream"
+)
+
+// Options configures a node.
+type Options struct {
+	// DataDir holds the node's durable state (resource ids).
+	DataDir string
+	// BaseDir resolves relative access log paths; normally the directory of the
+	// configuration file.
+	BaseDir string
+	// NodeIP is the address written into access log file names (default 127.0.0.1).
+	NodeIP string
+	// Listeners are already-bound sockets to use instead of binding, keyed by the
+	// listener address they serve (socket activation, and race-free tests).
+	Listeners map[netip.AddrPort]net.Listener
+	// ConnectTimeout overrides ALB's 10 s target connect timeout (tests).
+	ConnectTimeout time.Duration
+	// Logger receives the node's own logs.
+	Logger *slog.Logger
+}
+
+// Node is a running Albatross node.
+type Node struct {
+	opts  Options
+	log   *slog.Logger
+	ids   *state.IDs
+	pools *upstream.Pools
+	proxy *proxy.Proxy
+
+	snap atomic.Pointer[snapshot.Snapshot]
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	mu        sync.Mutex // serialises Apply and Shutdown
+	listeners map[netip.AddrPort]*boundListener
+	logs      map[string]*openLog
+	stopped   bool
+}
+
+// boundListener is one listening socket and the compiled listener it serves.
+type boundListener struct {
+	ln   net.Listener
+	cfg  atomic.Pointer[snapshot.Listener]
+	done chan struct{}
+}
+
+// openLog is an access log writer and what it was opened for.
+type openLog struct {
+	w   *accesslog.Writer
+	key string
+}
+
+// New opens the node's state and returns a node serving nothing yet; Apply gives
+// it a configuration.
+func New(opts Options) (*Node, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.NodeIP == "" {
+		opts.NodeIP = "127.0.0.1"
+	}
+	ids, err := state.OpenIDs(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		opts:      opts,
+		log:       opts.Logger,
+		ids:       ids,
+		pools:     upstream.NewPools(upstream.Options{ConnectTimeout: opts.ConnectTimeout}),
+		proxy:     proxy.New(proxy.Options{Logger: opts.Logger}),
+		listeners: make(map[netip.AddrPort]*boundListener),
+		logs:      make(map[string]*openLog),
+	}
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		n.pools.Run(n.ctx, time.Second)
+	}()
+	return n, nil
+}
+
+// Snapshot returns the configuration snapshot in force (nil before Apply).
+func (n *Node) Snapshot() *snapshot.Snapshot { return n.snap.Load() }
+
+// Addrs returns the addresses the node's listeners are bound to.
+func (n *Node) Addrs() []net.Addr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []net.Addr
+	for _, bl := range n.listeners {
+		out = append(out, bl.ln.Addr())
+	}
+	return out
+}
+
+// Apply makes cfg the node's configuration, all or nothing.
+func (n *Node) Apply(cfg *config.Config) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped {
+		return errors.New("node is stopped")
+	}
+	ids, err := n.ids.Assign(snapshot.IDKeys(cfg))
+	if err != nil {
+		return fmt.Errorf("assign resource ids: %w", err)
+	}
+
+	// Open what the new configuration needs and the old one lacks; undo all of
+	// it if anything fails.
+	var newLogs []*openLog
+	var newListeners []*boundListener
+	undo := func() {
+		for _, l := range newLogs {
+			l.w.Close(context.Background())
+		}
+		for _, bl := range newListeners {
+			bl.ln.Close()
+		}
+	}
+	logs := make(map[string]*openLog)
+	logOwner := make(map[string]string) // absolute log file path → load balancer
+	for _, lb := range cfg.LoadBalancers {
+		if lb.AccessLog.Path == "" && lb.AccessLog.Directory == "" {
+			continue
+		}
+		opts := n.logOptions(cfg, lb, ids[snapshot.LoadBalancerKey(lb.Name)])
+		// Directories may be shared (file names carry the load balancer id, as
+		// in a shared S3 bucket); one file may not.
+		if opts.Path != "" {
+			target := opts.Path
+			if abs, err := filepath.Abs(target); err == nil {
+				target = abs
+			}
+			if other, dup := logOwner[target]; dup {
+				undo()
+				return fmt.Errorf("load balancers %q and %q: both write their access log to %s", other, lb.Name, target)
+			}
+			logOwner[target] = lb.Name
+		}
+		key := fmt.Sprintf("%+v", opts)
+		if old := n.logs[lb.Name]; old != nil && old.key == key {
+			logs[lb.Name] = old
+			continue
+		}
+		w, err := accesslog.Open(opts)
+		if err != nil {
+			undo()
+			return fmt.Errorf("load balancer %q: access log: %w", lb.Name, err)
+		}
+		ol := &openLog{w: w, key: key}
+		newLogs = append(newLogs, ol)
+		logs[lb.Name] = ol
+	}
+	listeners := make(map[netip.AddrPort]*boundListener)
+	for _, lb := range cfg.LoadBalancers {
+		for _, l := range lb.Listeners {
+			ip, err := netip.ParseAddr(l.Address)
+			if err != nil {
+				undo()
+				return fmt.Errorf("load balancer %q: listener %d: address %q: %w", lb.Name, l.Port, l.Address, err)
+			}
+			addr := netip.AddrPortFrom(ip, uint16(l.Port))
+			if old := n.listeners[addr]; old != nil {
+				listeners[addr] = old
+				continue
+			}
+			ln, err := n.listen(addr)
+			if err != nil {
+				undo()
+				return fmt.Errorf("load balancer %q: listener %d: %w", lb.Name, l.Port, err)
+			}
+			bl := &boundListener{ln: ln, done: make(chan struct{})}
+			newListeners = append(newListeners, bl)
+			listeners[addr] = bl
+		}
+	}
+	loggers := make(map[string]snapshot.EntryLogger, len(logs))
+	for name, l := range logs {
+		loggers[name] = l.w
+	}
+	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers})
+	if err != nil {
+		undo()
+		return err
+	}
+
+	// Commit: from here nothing fails.
+	n.snap.Store(snap)
+	for addr, bl := range listeners {
+		bl.cfg.Store(snap.Listeners[addr])
+	}
+	for _, bl := range newListeners {
+		n.bg.Add(1)
+		go n.accept(bl)
+	}
+	for addr, bl := range n.listeners {
+		if listeners[addr] == nil {
+			bl.ln.Close()
+			<-bl.done
+		}
+	}
+	for name, l := range n.logs {
+		if logs[name] != l {
+			// Requests in flight may still log to it; Log after Close is safe
+			// and counted as dropped.
+			go l.w.Close(context.Background())
+		}
+	}
+	n.listeners, n.logs = listeners, logs
+	n.pools.Retain(snap.TargetAddrs())
+	n.log.Info("configuration applied", "load_balancers", len(cfg.LoadBalancers),
+		"listeners", len(listeners), "target_groups", len(cfg.TargetGroups))
+	return nil
+}
+
+// logOptions returns the access log options of load balancer lb.
+func (n *Node) logOptions(cfg *config.Config, lb config.LoadBalancer, id string) accesslog.Options {
+	opts := accesslog.Options{
+		AccountID:      cfg.AccountID,
+		Region:         cfg.Region,
+		LoadBalancerID: "app/" + lb.Name + "/" + id,
+		NodeIP:         n.opts.NodeIP,
+		Logger:         n.log,
+	}
+	if p := lb.AccessLog.Path; p != "" {
+		opts.Path = n.resolve(p)
+	} else {
+		opts.Directory = n.resolve(lb.AccessLog.Directory)
+	}
+	return opts
+}
+
+func (n *Node) resolve(p string) string {
+	if filepath.IsAbs(p) || n.opts.BaseDir == "" {
+		return p
+	}
+	return filepath.Join(n.opts.BaseDir, p)
+}
+
+func (n *Node) listen(addr netip.AddrPort) (net.Listener, error) {
+	if ln, ok := n.opts.Listeners[addr]; ok {
+		delete(n.opts.Listeners, addr)
+		return ln, nil
+	}
+	return net.Listen("tcp", addr.String())
+}
+
+// accept serves a listening socket until it is closed.
+func (n *Node) accept(bl *boundListener) {
+	defer n.bg.Done()
+	defer close(bl.done)
+	backoff := 5 * time.Millisecond
+	for {
+		nc, err := bl.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait and try again, as
+			// net/http does, rather than spin or give up the port.
+			n.log.Warn("accept failed", "listener", bl.ln.Addr().String(), "err", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-n.ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 5 * time.Millisecond
+		go n.proxy.ServeConn(nc, &bl.cfg)
+	}
+}
+
+// Shutdown stops the node: it stops accepting, lets requests in flight finish
+// until ctx ends, flushes and closes the access logs and releases the state.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return nil
+	}
+	n.stopped = true
+	for _, bl := range n.listeners {
+		bl.ln.Close()
+	}
+	n.mu.Unlock()
+	err := n.proxy.Shutdown(ctx)
+	n.cancel()
+	n.bg.Wait()
+	for _, l := range n.logs {
+		if cerr := l.w.Close(context.WithoutCancel(ctx)); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
+	if cerr := n.ids.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return err
+}
