@@ -327,7 +327,7 @@ func (c *conn) recordRequest(l *snapshot.Listener) {
 	b = append(b, host...)
 	b = append(b, ':')
 	b = append(b, l.PortText...)
-	b = append(b, originForm(req.Target)...)
+	b = appendOriginForm(b, req.Target)
 	b = append(b, ' ')
 	if len(req.Proto) > 0 {
 		b = append(b, req.Proto...)

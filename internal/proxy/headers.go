@@ -22,7 +22,7 @@ func (c *conn) appendRequestHead(b []byte, l *snapshot.Listener) []byte {
 	attrs := &l.LB.Attrs
 	b = append(b, req.Method...)
 	b = append(b, ' ')
-	b = append(b, originForm(req.Target)...)
+	b = appendOriginForm(b, req.Target)
 	b = append(b, " HTTP/1.1\r\n"...)
 	if !attrs.PreserveHostHeader {
 		b = append(b, "Host: "...)
@@ -156,24 +156,24 @@ func requestHost(req *http1.Request) []byte {
 	return req.Host
 }
 
-// originForm returns the path and query of a request target: the target itself
-// unless it is in absolute form.
-func originForm(target []byte) []byte {
+// appendOriginForm appends the path and query of a request target: the target
+// itself unless it is in absolute form, whose authority is dropped ("/" stands
+// for an empty path, so "http://host?q" becomes "/?q").
+func appendOriginForm(b, target []byte) []byte {
 	rest, ok := cutScheme(target)
 	if !ok {
-		return target
+		return append(b, target...)
 	}
 	for i, ch := range rest {
-		if ch == '/' {
-			return rest[i:]
-		}
-		if ch == '?' {
-			// "http://host?q" has an empty path, which is "/" in origin form;
-			// keep the query by answering from the '?' on.
-			return rest[i:]
+		switch ch {
+		case '/':
+			return append(b, rest[i:]...)
+		case '?':
+			b = append(b, '/')
+			return append(b, rest[i:]...)
 		}
 	}
-	return []byte("/")
+	return append(b, '/')
 }
 
 // cutScheme strips a leading "http://" or "https://" (any case).
