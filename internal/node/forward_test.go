@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -320,6 +321,9 @@ func TestBodiesBothWays(t *testing.T) {
 			w.Header().Set("Content-Length", "1234")
 		case "/204":
 			w.WriteHeader(204)
+		case "/304":
+			w.Header().Set("ETag", `"v1"`)
+			w.WriteHeader(304)
 		default:
 			w.Write(b)
 		}
@@ -357,7 +361,22 @@ func TestBodiesBothWays(t *testing.T) {
 		t.Fatalf("204: %v %v", err, resp)
 	}
 	resp.Body.Close()
-	lines := f.logLines(5)
+	// 204 and 304 have no body whatever their headers say: the connection
+	// stays in step for the next request.
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /304 HTTP/1.1\r\nHost: x\r\n\r\nGET /204 HTTP/1.1\r\nHost: x\r\n\r\n")
+	br := bufio.NewReader(c)
+	if r, body := readResponse(t, br, "GET"); r.StatusCode != 304 || body != "" || r.Header.Get("ETag") != `"v1"` {
+		t.Fatalf("304: %d %q %q", r.StatusCode, body, r.Header.Get("ETag"))
+	}
+	if r, _ := readResponse(t, br, "GET"); r.StatusCode != 204 {
+		t.Fatalf("after the 304: %d, want 204 on the same connection", r.StatusCode)
+	}
+	lines := f.logLines(7)
 	if lines[0].ReceivedBytes < int64(len(big)) || lines[0].SentBytes < int64(len(big)) {
 		t.Errorf("byte counts %d/%d, want at least the body sizes", lines[0].ReceivedBytes, lines[0].SentBytes)
 	}
@@ -523,5 +542,51 @@ func TestMethodsAreCaseSensitive(t *testing.T) {
 	raw := rawExchange(t, f.addr, "head / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
 	if !strings.HasSuffix(raw, "\r\n\r\nhello") {
 		t.Errorf("response %q, want the body of a method that is not HEAD", raw)
+	}
+}
+
+// TestReloadKeepsWarmConnectionsAndMovesTheLog: applying a new configuration
+// adds a target without closing the pooled connection to the one that stays,
+// and a new access log path takes the lines from then on.
+func TestReloadKeepsWarmConnectionsAndMovesTheLog(t *testing.T) {
+	a := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
+	b := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
+	f := startLB(t, []string{a.addr}, 60, nil)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	get := func() string {
+		resp, err := client.Get(f.url("/"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return string(body)
+	}
+	if got := get(); got != "a" {
+		t.Fatalf("before reload: %q", got)
+	}
+	newLog := filepath.Join(f.dir, "second.log")
+	yaml := renderConfig(t, defaultTemplate, fixtureData{Port: f.port, LogPath: newLog, Targets: []string{a.addr, b.addr}, Idle: 60})
+	cfg, err := config.Parse("reload.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.node.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	seen := get() + get()
+	if seen != "ab" && seen != "ba" {
+		t.Fatalf("after reload the targets answered %q, want both", seen)
+	}
+	if n := a.connCount(); n != 1 {
+		t.Errorf("target a saw %d connections, want 1: the reload closed its warm connection", n)
+	}
+	if lines := f.rawLogLines(1); len(lines) != 1 {
+		t.Errorf("first log has %d lines, want only the request before the reload", len(lines))
+	}
+	second := &lbFixture{t: t, logPath: newLog}
+	if lines := second.logLines(2); len(lines) != 2 {
+		t.Errorf("second log has %d lines, want 2", len(lines))
 	}
 }

@@ -25,6 +25,10 @@ import (
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
+// logCloseTimeout bounds how long flushing an access log may take when it is
+// closed.
+const logCloseTimeout = 10 * time.Second
+
 // Options configures a node.
 type Options struct {
 	// DataDir holds the node's durable state (resource ids).
@@ -231,7 +235,15 @@ func (n *Node) Apply(cfg *config.Config) error {
 		if logs[name] != l {
 			// Requests in flight may still log to it; Log after Close is safe
 			// and counted as dropped.
-			go l.w.Close(context.Background())
+			n.bg.Add(1)
+			go func(w *accesslog.Writer) {
+				defer n.bg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), logCloseTimeout)
+				defer cancel()
+				if err := w.Close(ctx); err != nil {
+					n.log.Warn("closing a retired access log", "err", err)
+				}
+			}(l.w)
 		}
 	}
 	n.listeners, n.logs = listeners, logs
@@ -316,8 +328,12 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	err := n.proxy.Shutdown(ctx)
 	n.cancel()
 	n.bg.Wait()
+	// The logs get their own time to flush: lines of requests that finished
+	// within the grace period must not be lost because it ran out.
+	lctx, cancel := context.WithTimeout(context.Background(), logCloseTimeout)
+	defer cancel()
 	for _, l := range n.logs {
-		if cerr := l.w.Close(context.WithoutCancel(ctx)); cerr != nil {
+		if cerr := l.w.Close(lctx); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 	}

@@ -120,7 +120,7 @@ func (c *conn) wakeIfIdle() {
 
 func (c *conn) serve() {
 	defer c.nc.Close()
-	for c.serveRequest(c.ln.Load()) {
+	for c.serveRequest() {
 		c.shrink()
 	}
 }
@@ -160,13 +160,14 @@ func (c *conn) shrink() {
 //     send the head and stream the body, wait for the response head while
 //     watching for the client to leave (460), stream the response back
 //  5. write the access log line
-func (c *conn) serveRequest(l *snapshot.Listener) bool {
+func (c *conn) serveRequest() bool {
+	// 1. The request head. The configuration in force when it has arrived
+	// serves it; a connection waiting when a reload happens gets the new one.
+	err := c.readHead(c.ln.Load().LB.Attrs.IdleTimeout)
+	l := c.ln.Load()
 	lb := l.LB
-	idle := lb.Attrs.IdleTimeout
 	c.resetEntry(l)
-
-	// 1. The request head.
-	switch err := c.readHead(idle); {
+	switch {
 	case err == nil:
 	case errors.Is(err, errNoRequest):
 		return false
