@@ -119,7 +119,7 @@ func (t *codings) add(v []byte) {
 	listed := false
 	for len(v) > 0 {
 		var item []byte
-		item, v = nextListItem(v)
+		item, v = NextListItem(v)
 		switch {
 		case len(item) == 0:
 			continue // RFC 9110 §5.6.1: empty list elements are ignored
@@ -147,7 +147,7 @@ type connOptions struct {
 func (c *connOptions) add(v []byte) {
 	for len(v) > 0 {
 		var item []byte
-		item, v = nextListItem(v)
+		item, v = NextListItem(v)
 		switch {
 		case EqualFold(item, "close"):
 			c.close = true
@@ -174,9 +174,10 @@ func (c *connOptions) keepAliveFor(minor int, te bool) bool {
 	return true
 }
 
-// nextListItem splits the first element off a comma-separated list (RFC 9110
-// §5.6.1) and returns it without surrounding whitespace, and the rest.
-func nextListItem(v []byte) (item, rest []byte) {
+// NextListItem splits the first element off a comma-separated list (RFC 9110
+// §5.6.1) and returns it without surrounding whitespace, and the rest (nil
+// after the last element). Empty elements come back empty: callers skip them.
+func NextListItem(v []byte) (item, rest []byte) {
 	for i, c := range v {
 		if c == ',' {
 			return trimOWS(v[:i]), v[i+1:]
@@ -192,7 +193,7 @@ func nextListItem(v []byte) (item, rest []byte) {
 func keepAliveTimeout(v []byte) int {
 	for len(v) > 0 {
 		var item []byte
-		item, v = nextListItem(v)
+		item, v = NextListItem(v)
 		eq := -1
 		for i, c := range item {
 			if c == '=' {

@@ -5,8 +5,9 @@ package http1
 // EqualFold reports whether b equals s under ASCII case folding. HTTP field
 // names, methods' well-known spellings and list tokens are ASCII; bytes outside
 // ASCII compare exactly (unlike bytes.EqualFold, no Unicode folding, so
-// "Transfer-Encodıng" with a dotless ı never matches).
-func EqualFold(b []byte, s string) bool {
+// "Transfer-Encodıng" with a dotless ı never matches). s may be a string or a
+// byte slice (another header's name, say), without conversion.
+func EqualFold[S ~string | ~[]byte](b []byte, s S) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -33,11 +34,11 @@ func lower(c byte) byte {
 // HasToken reports whether the comma-separated list value (RFC 9110 §5.6.1)
 // has an element equal to token, ignoring ASCII case and the whitespace around
 // elements. Use it on each field line of a list-valued field such as
-// Connection.
-func HasToken(value []byte, token string) bool {
+// Connection. token may be a string or a byte slice.
+func HasToken[S ~string | ~[]byte](value []byte, token S) bool {
 	for len(value) > 0 {
 		var item []byte
-		item, value = nextListItem(value)
+		item, value = NextListItem(value)
 		if EqualFold(item, token) {
 			return true
 		}

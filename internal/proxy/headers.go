@@ -93,20 +93,8 @@ func validHeaderName(name []byte) bool {
 // which makes it hop-by-hop.
 func listedInConnection(headers []http1.Header, name []byte) bool {
 	for _, h := range headers {
-		if !http1.EqualFold(h.Name, "Connection") {
-			continue
-		}
-		v := h.Value
-		for len(v) > 0 {
-			var tok []byte
-			if i := bytes.IndexByte(v, ','); i >= 0 {
-				tok, v = v[:i], v[i+1:]
-			} else {
-				tok, v = v, nil
-			}
-			if equalFoldBytes(trimOWS(tok), name) {
-				return true
-			}
+		if http1.EqualFold(h.Name, "Connection") && http1.HasToken(h.Value, name) {
+			return true
 		}
 	}
 	return false
@@ -214,15 +202,9 @@ func countXFF(req *http1.Request) int {
 		if !http1.EqualFold(h.Name, "X-Forwarded-For") {
 			continue
 		}
-		v := h.Value
-		for len(v) > 0 {
+		for v := h.Value; len(v) > 0; {
 			var item []byte
-			if i := bytes.IndexByte(v, ','); i >= 0 {
-				item, v = v[:i], v[i+1:]
-			} else {
-				item, v = v, nil
-			}
-			if len(trimOWS(item)) > 0 {
+			if item, v = http1.NextListItem(v); len(item) > 0 {
 				n++
 			}
 		}
@@ -291,7 +273,7 @@ func (c *conn) appendTraceID(t []byte) []byte {
 		if next >= 0 {
 			field = rest[:next]
 		}
-		f := trimOWS(field)
+		f := bytes.Trim(field, " \t")
 		switch {
 		case len(f) >= 5 && http1.EqualFold(f[:5], "Root="):
 			hasRoot = true
@@ -390,33 +372,4 @@ func appendHex64(b []byte, v uint64, digits int) []byte {
 		b = append(b, hexDigits[(v>>(4*uint(i)))&0xf])
 	}
 	return b
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if x >= 'A' && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if y >= 'A' && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
