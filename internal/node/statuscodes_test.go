@@ -311,8 +311,11 @@ func TestClientGivesUpIs460(t *testing.T) {
 	if e.ReceivedBytes == 0 {
 		t.Error("received_bytes 0, want the request's bytes")
 	}
+	// The request lived as long as the client waited: not the target's time
+	// (it never answers) nor the idle timeout (60 s). The upper slack allows
+	// for a loaded CI machine.
 	d := e.Time.Sub(e.RequestCreationTime)
-	if d < giveUp-10*time.Millisecond || d > giveUp+250*time.Millisecond {
+	if d < giveUp-10*time.Millisecond || d > giveUp+time.Second {
 		t.Errorf("time - request_creation_time = %v, want about %v", d, giveUp)
 	}
 	if !strings.HasPrefix(string(e.Request), "GET http://127.0.0.1:") || !strings.HasSuffix(string(e.Request), "/slow/report?id=7 HTTP/1.1") {
