@@ -287,3 +287,16 @@ func TestServeReloadStopAndStableIDs(t *testing.T) {
 		t.Errorf("load balancer id changed across restarts: %s then %s", first, second)
 	}
 }
+
+func TestServeAdminHealthz(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "albatross.yaml")
+	writeConfig(t, path, freePort(t), namedTarget(t, "A", 0, nil))
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", admin)
+	eventually(t, "the admin server", func() bool { body, _ := get("http://" + admin + "/healthz"); return body == "ok\n" })
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+}

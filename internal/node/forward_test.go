@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -588,5 +589,53 @@ func TestReloadKeepsWarmConnectionsAndMovesTheLog(t *testing.T) {
 	second := &lbFixture{t: t, logPath: newLog}
 	if lines := second.logLines(2); len(lines) != 2 {
 		t.Errorf("second log has %d lines, want 2", len(lines))
+	}
+}
+
+// TestIPv6Client: an IPv6 client is logged without brackets (split at the last
+// colon, as ALB writes it) and appended to X-Forwarded-For as a bare address.
+func TestIPv6Client(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback on this machine: %v", err)
+	}
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+	dir := t.TempDir()
+	host, port, _ := net.SplitHostPort(target.addr)
+	yaml := fmt.Sprintf(`load_balancers:
+  - name: v6
+    access_log: {path: %s/access.log}
+    listeners: [{port: %d, address: "::1", protocol: HTTP, default_actions: [{type: forward, target_group: app}]}]
+target_groups:
+  - {name: app, protocol: HTTP, port: 80, targets: [{id: %s, port: %s}]}
+`, dir, addr.Port(), host, port)
+	cfg, err := config.Parse("v6.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(node.Options{DataDir: dir + "/data", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Listeners: map[netip.AddrPort]net.Listener{addr: ln}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown(context.Background())
+	if err := n.Apply(cfg); err != nil {
+		t.Fatal(err)
+	}
+	raw := rawExchange(t, addr.String(), "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n", 5*time.Second)
+	if !strings.HasPrefix(raw, "HTTP/1.1 200 ") {
+		t.Fatalf("response %q", raw)
+	}
+	if xff := target.requests()[0].Header.Get("X-Forwarded-For"); xff != "::1" {
+		t.Errorf("X-Forwarded-For %q, want ::1", xff)
+	}
+	f := &lbFixture{t: t, logPath: dir + "/access.log"}
+	line := f.rawLogLines(1)[0]
+	if !regexp.MustCompile(`^http \S+ app/v6/[0-9a-f]{16} ::1:\d+ 127\.0\.0\.1:\d+ `).MatchString(line) {
+		t.Errorf("line %q: want the IPv6 client without brackets", line)
+	}
+	if e := f.logLines(1)[0]; e.Client.Addr().String() != "::1" {
+		t.Errorf("parsed client %v", e.Client)
 	}
 }
