@@ -22,6 +22,7 @@ import (
 )
 
 func TestRoundRobinWithKeepAliveBothSides(t *testing.T) {
+	t.Parallel()
 	a := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
 	b := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
 	f := startLB(t, []string{a.addr, b.addr}, 60, nil)
@@ -53,6 +54,7 @@ func TestRoundRobinWithKeepAliveBothSides(t *testing.T) {
 }
 
 func TestAccessLogLineOfForwardedRequest(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "5")
 		w.WriteHeader(201)
@@ -132,6 +134,7 @@ func TestAccessLogLineOfForwardedRequest(t *testing.T) {
 }
 
 func TestForwardedHeaders(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
 	f := startLB(t, []string{target.addr}, 60, nil)
 	req := "GET /h HTTP/1.1\r\nHost: WWW.Example.com\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\n" +
@@ -170,6 +173,7 @@ func TestForwardedHeaders(t *testing.T) {
 }
 
 func TestForwardedForModes(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		attrs map[string]string
 		sent  string
@@ -199,6 +203,7 @@ func TestForwardedForModes(t *testing.T) {
 }
 
 func TestHostOnPort80AndPreserve(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
 	f := startLB(t, []string{target.addr}, 60, map[string]string{"routing.http.preserve_host_header.enabled": "true"})
 	rawExchange(t, f.addr, "GET / HTTP/1.1\r\nHost: Mixed.Case:1234\r\nConnection: close\r\n\r\n", 5*time.Second)
@@ -208,6 +213,7 @@ func TestHostOnPort80AndPreserve(t *testing.T) {
 }
 
 func TestStreamingOutlivesShortIdleTimeout(t *testing.T) {
+	t.Parallel()
 	// A target that sends a chunk every 400 ms for 3 s behind a 1 s idle
 	// timeout: every byte pushes the timeout forward, so the stream lives.
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
@@ -240,6 +246,7 @@ func TestStreamingOutlivesShortIdleTimeout(t *testing.T) {
 }
 
 func TestStreamStallBeyondIdleTimeoutIsCut(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	defer close(release)
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
@@ -267,6 +274,7 @@ func TestStreamStallBeyondIdleTimeoutIsCut(t *testing.T) {
 }
 
 func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, r.URL.Path) })
 	f := startLB(t, []string{target.addr}, 60, nil)
 	c, err := net.Dial("tcp", f.addr)
@@ -284,6 +292,7 @@ func TestPipelinedRequestsAnsweredInOrder(t *testing.T) {
 }
 
 func TestExpectContinueAnsweredByLoadBalancer(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		fmt.Fprintf(w, "%s expect=%q", b, r.Header.Get("Expect"))
@@ -309,6 +318,7 @@ func TestExpectContinueAnsweredByLoadBalancer(t *testing.T) {
 }
 
 func TestBodiesBothWays(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		switch r.URL.Path {
@@ -384,6 +394,7 @@ func TestBodiesBothWays(t *testing.T) {
 }
 
 func TestTargetKeepAliveCloseIsHonoured(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		io.WriteString(w, "bye")
@@ -406,6 +417,7 @@ func TestTargetKeepAliveCloseIsHonoured(t *testing.T) {
 }
 
 func TestGracefulShutdownFinishesInFlight(t *testing.T) {
+	t.Parallel()
 	started := make(chan struct{})
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		close(started)
@@ -450,6 +462,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 }
 
 func TestTwoLoadBalancersCannotShareALogFile(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	yaml := `load_balancers:
   - name: a
@@ -485,6 +498,7 @@ target_groups:
 // TestManyConcurrentClients runs 64 keep-alive clients at once through one
 // target group: every request is answered by a target and logged exactly once.
 func TestManyConcurrentClients(t *testing.T) {
+	t.Parallel()
 	a := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	b := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	f := startLB(t, []string{a.addr, b.addr}, 60, nil)
@@ -531,6 +545,7 @@ func TestManyConcurrentClients(t *testing.T) {
 
 // TestMethodsAreCaseSensitive: "head" is not HEAD, so its response has a body.
 func TestMethodsAreCaseSensitive(t *testing.T) {
+	t.Parallel()
 	rt := startRawTarget(t, func(c *net.TCPConn) {
 		for {
 			if _, err := readHead(c); err != nil {
@@ -550,6 +565,7 @@ func TestMethodsAreCaseSensitive(t *testing.T) {
 // adds a target without closing the pooled connection to the one that stays,
 // and a new access log path takes the lines from then on.
 func TestReloadKeepsWarmConnectionsAndMovesTheLog(t *testing.T) {
+	t.Parallel()
 	a := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") })
 	b := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "b") })
 	f := startLB(t, []string{a.addr}, 60, nil)
@@ -595,6 +611,7 @@ func TestReloadKeepsWarmConnectionsAndMovesTheLog(t *testing.T) {
 // TestIPv6Client: an IPv6 client is logged without brackets (split at the last
 // colon, as ALB writes it) and appended to X-Forwarded-For as a bare address.
 func TestIPv6Client(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		t.Skipf("no IPv6 loopback on this machine: %v", err)

@@ -24,6 +24,7 @@ import (
 // TestAccessLogDirectoryInS3Layout: directory mode writes gzip files named and
 // placed as ALB's S3 delivery does, holding one line per request.
 func TestAccessLogDirectoryInS3Layout(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -40,6 +40,7 @@ func checkErrorLine(t *testing.T, e accesslog.Entry, code int, target string) {
 }
 
 func TestMalformedRequestIs400(t *testing.T) {
+	t.Parallel()
 	f := startLB(t, []string{closedPort(t)}, 60, nil)
 	raw := rawExchange(t, f.addr, "GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", 5*time.Second)
 	checkELBPage(t, raw, 400, "Bad Request", "close")
@@ -60,6 +61,7 @@ func TestMalformedRequestIs400(t *testing.T) {
 }
 
 func TestMissingHostIs400AndCloses(t *testing.T) {
+	t.Parallel()
 	f := startLB(t, []string{closedPort(t)}, 60, nil)
 	raw := rawExchange(t, f.addr, "GET / HTTP/1.1\r\nUser-Agent: t\r\n\r\n", 5*time.Second)
 	checkELBPage(t, raw, 400, "Bad Request", "close")
@@ -67,6 +69,7 @@ func TestMissingHostIs400AndCloses(t *testing.T) {
 }
 
 func TestUnsupportedVersionAndCodings(t *testing.T) {
+	t.Parallel()
 	f := startLB(t, []string{closedPort(t)}, 60, nil)
 	checkELBPage(t, rawExchange(t, f.addr, "GET / HTTP/2.0\r\nHost: x\r\n\r\n", 5*time.Second), 505, "HTTP Version Not Supported", "close")
 	checkELBPage(t, rawExchange(t, f.addr, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 5*time.Second), 501, "Not Implemented", "close")
@@ -77,6 +80,7 @@ func TestUnsupportedVersionAndCodings(t *testing.T) {
 }
 
 func TestTraceIs405(t *testing.T) {
+	t.Parallel()
 	f := startLB(t, []string{closedPort(t)}, 60, nil)
 	checkELBPage(t, rawExchange(t, f.addr, "TRACE / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second), 405, "Not Allowed", "close")
 	if e := f.logLines(1)[0]; e.ELBStatusCode != 405 {
@@ -85,6 +89,7 @@ func TestTraceIs405(t *testing.T) {
 }
 
 func TestTooManyForwardedForIs463(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
 	f := startLB(t, []string{target.addr}, 60, nil)
 	var ips []string
@@ -106,6 +111,7 @@ func TestTooManyForwardedForIs463(t *testing.T) {
 }
 
 func TestHeadTimeoutIs408(t *testing.T) {
+	t.Parallel()
 	f := startLB(t, []string{closedPort(t)}, 1, nil)
 	start := time.Now()
 	raw := rawExchange(t, f.addr, "GET / HTTP/1.1\r\nHost: x\r\n", 10*time.Second)
@@ -119,6 +125,7 @@ func TestHeadTimeoutIs408(t *testing.T) {
 }
 
 func TestIdleKeepAliveConnectionClosesSilently(t *testing.T) {
+	t.Parallel()
 	f := startLB(t, []string{closedPort(t)}, 1, nil)
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {
@@ -140,6 +147,7 @@ func TestIdleKeepAliveConnectionClosesSilently(t *testing.T) {
 }
 
 func TestNoTargetsIs503(t *testing.T) {
+	t.Parallel()
 	f := startLB(t, nil, 60, nil)
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {
@@ -165,6 +173,7 @@ func TestNoTargetsIs503(t *testing.T) {
 }
 
 func TestTargetRefusedIs502(t *testing.T) {
+	t.Parallel()
 	dead := closedPort(t)
 	f := startLB(t, []string{dead}, 60, nil)
 	resp, err := http.Get(f.url("/refused"))
@@ -180,6 +189,7 @@ func TestTargetRefusedIs502(t *testing.T) {
 }
 
 func TestTargetClosesWithoutResponseIs502(t *testing.T) {
+	t.Parallel()
 	rt := startRawTarget(t, func(c *net.TCPConn) {
 		readHead(c)
 		c.Close() // FIN with the request outstanding
@@ -191,6 +201,7 @@ func TestTargetClosesWithoutResponseIs502(t *testing.T) {
 }
 
 func TestTargetResetIs502(t *testing.T) {
+	t.Parallel()
 	rt := startRawTarget(t, func(c *net.TCPConn) {
 		readHead(c)
 		c.SetLinger(0) // close sends RST
@@ -203,6 +214,7 @@ func TestTargetResetIs502(t *testing.T) {
 }
 
 func TestTargetGarbageIs502(t *testing.T) {
+	t.Parallel()
 	rt := startRawTarget(t, func(c *net.TCPConn) {
 		readHead(c)
 		io.WriteString(c, "THIS IS NOT HTTP\r\n\r\n")
@@ -214,6 +226,7 @@ func TestTargetGarbageIs502(t *testing.T) {
 }
 
 func TestOversizedResponseHeadIs502(t *testing.T) {
+	t.Parallel()
 	rt := startRawTarget(t, func(c *net.TCPConn) {
 		readHead(c)
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nX-Big: "+strings.Repeat("a", 33<<10)+"\r\nContent-Length: 0\r\n\r\n")
@@ -224,6 +237,7 @@ func TestOversizedResponseHeadIs502(t *testing.T) {
 }
 
 func TestTargetSilentIs504AtIdleTimeout(t *testing.T) {
+	t.Parallel()
 	rt := startRawTarget(t, func(c *net.TCPConn) {
 		readHead(c)
 		io.Copy(io.Discard, c) // hang until the load balancer gives up
@@ -244,6 +258,7 @@ func TestTargetSilentIs504AtIdleTimeout(t *testing.T) {
 }
 
 func TestConnectTimeoutIs504(t *testing.T) {
+	t.Parallel()
 	// A listener whose accept queue is full and never drained: further SYNs are
 	// dropped by the kernel, so a connect hangs as it does towards a host that
 	// does not answer.
@@ -288,6 +303,7 @@ func TestConnectTimeoutIs504(t *testing.T) {
 // after 300 ms on a slow target is logged as 460 with target status -, the three
 // processing times -1, sent_bytes 0, and time - request_creation_time ≈ 300 ms.
 func TestClientGivesUpIs460(t *testing.T) {
+	t.Parallel()
 	release := make(chan struct{})
 	defer close(release)
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
@@ -326,6 +342,7 @@ func TestClientGivesUpIs460(t *testing.T) {
 // TestClientClosesMidBodyIs400 covers ALB's 400 for a client that closes before
 // sending the whole body.
 func TestClientClosesMidBodyIs400(t *testing.T) {
+	t.Parallel()
 	got := make(chan struct{}, 1)
 	rt := startRawTarget(t, func(c *net.TCPConn) {
 		readHead(c)
@@ -351,6 +368,7 @@ func TestClientClosesMidBodyIs400(t *testing.T) {
 }
 
 func TestHeaderLimitsAre400(t *testing.T) {
+	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
 	f := startLB(t, []string{target.addr}, 60, nil)
 	cases := map[string]string{
