@@ -328,10 +328,11 @@ func TestClientGivesUpIs460(t *testing.T) {
 		t.Error("received_bytes 0, want the request's bytes")
 	}
 	// The request lived as long as the client waited: not the target's time
-	// (it never answers) nor the idle timeout (60 s). The upper slack allows
-	// for a loaded CI machine.
+	// (it never answers) nor the idle timeout (60 s). The client's timer starts
+	// before it dials, so on a loaded machine the request arrives some way into
+	// the 300 ms; the slack both ways allows for that.
 	d := e.Time.Sub(e.RequestCreationTime)
-	if d < giveUp-10*time.Millisecond || d > giveUp+time.Second {
+	if d < giveUp/2 || d > giveUp+time.Second {
 		t.Errorf("time - request_creation_time = %v, want about %v", d, giveUp)
 	}
 	if !strings.HasPrefix(string(e.Request), "GET http://127.0.0.1:") || !strings.HasSuffix(string(e.Request), "/slow/report?id=7 HTTP/1.1") {
