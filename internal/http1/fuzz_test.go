@@ -34,7 +34,10 @@ package http1
 //   - SpaceInFieldName: net/http accepts SP inside a field name or before the
 //     colon (Go issue 34540); we reject it (RFC 9112 §5.1, spec §2.1).
 //   - MajorVersionNot1: we answer 505 (502 for a response) to any HTTP/D.D
-//     other than 1.x; net/http accepts HTTP/0.x and HTTP/2.x to 9.x heads.
+//     other than 1.x; net/http accepts HTTP/0.x and HTTP/2.x to 9.x heads. We
+//     refuse such a head whichever of its faults we find first.
+//   - EmptyConnectTarget: we reject an empty request target (RFC 9112 §3.2);
+//     net/http lets an empty one through for CONNECT.
 //   - SizeLimit: we enforce ALB's limits (spec §7.7); http.ReadRequest has none.
 //   - TrailerFraming: net/http rejects a chunked message whose Trailer field
 //     announces Transfer-Encoding, Content-Length or Trailer; we do not
@@ -94,6 +97,7 @@ const (
 	diffTEOnHTTP10         = "TEOnHTTP10"
 	diffSpaceInFieldName   = "SpaceInFieldName"
 	diffMajorVersionNot1   = "MajorVersionNot1"
+	diffEmptyConnectTarget = "EmptyConnectTarget"
 	diffSizeLimit          = "SizeLimit"
 	diffStatusOutOfRange   = "StatusOutOfRange"
 	diffStatusLineSpaces   = "StatusLineSpaces"
@@ -210,14 +214,18 @@ func checkRequestConsistency(t *testing.T, data []byte, req *Request) {
 // requestStricter names the intended difference that explains why we rejected
 // a head net/http accepted, or returns "".
 func requestStricter(data []byte, e *Error, theirs *http.Request) string {
+	if theirs.ProtoMajor != 1 {
+		// We refuse every such version; another fault may be found first.
+		return diffMajorVersionNot1
+	}
 	switch e {
+	case &requestErrors[errMissingTarget]:
+		if theirs.Method == "CONNECT" && theirs.RequestURI == "" {
+			return diffEmptyConnectTarget
+		}
 	case &requestErrors[errSpaceBeforeColon]:
 		if hasSpaceInFieldName(data) {
 			return diffSpaceInFieldName
-		}
-	case &requestErrors[errUnsupportedVersion]:
-		if theirs.ProtoMajor != 1 {
-			return diffMajorVersionNot1
 		}
 	case &requestErrors[errUnsupportedTransferEncoding], &requestErrors[errChunkedTwice]:
 		if theirs.ProtoMajor == 1 && theirs.ProtoMinor == 0 && hasField(data, "Transfer-Encoding") {
@@ -346,14 +354,14 @@ func checkResponse(t *testing.T, data []byte, method string) {
 }
 
 func responseStricter(data []byte, e *Error, theirs *http.Response) string {
+	if theirs.ProtoMajor != 1 {
+		// We refuse every such version; another fault may be found first.
+		return diffMajorVersionNot1
+	}
 	switch e {
 	case &responseErrors[errSpaceBeforeColon]:
 		if hasSpaceInFieldName(data) {
 			return diffSpaceInFieldName
-		}
-	case &responseErrors[errUnsupportedVersion]:
-		if theirs.ProtoMajor != 1 {
-			return diffMajorVersionNot1
 		}
 	case &responseErrors[errBadStatusCode], &responseErrors[errBadStatusLine]:
 		if theirs.StatusCode < 100 || theirs.StatusCode > 599 {
