@@ -209,6 +209,10 @@ func appendPriority(dst []byte, p int) []byte {
 // (Microsecond or Millisecond) but always with six fractional digits. It is
 // hand-rolled because time.AppendFormat is several times slower.
 func appendTime(dst []byte, t time.Time, unit time.Duration) []byte {
+	// Decide "absent" on the value as it will be written: a time that
+	// truncates to the zero time would otherwise be written once as a date and,
+	// parsed back, as "-".
+	t = t.Truncate(unit)
 	if t.IsZero() {
 		return append(dst, '-')
 	}
