@@ -167,23 +167,21 @@ func (c *conn) serveRequest() bool {
 	l := c.ln.Load()
 	lb := l.LB
 	c.resetEntry(l)
-	switch {
-	case err == nil:
-	case errors.Is(err, errNoRequest):
-		return false
-	case errors.Is(err, errHeadTimeout):
-		c.e.RequestCreationTime = c.reqStart
+	c.e.RequestCreationTime = c.reqStart
+	if err != nil {
+		if errors.Is(err, errNoRequest) {
+			return false
+		}
+		// What arrived of the head that failed.
 		c.e.ReceivedBytes = int64(c.w - c.r)
-		return c.answer(l, 408, true)
-	case errors.Is(err, errHeadClosed):
-		c.e.RequestCreationTime = c.reqStart
-		c.e.ReceivedBytes = int64(c.w - c.r)
-		c.e.ELBStatusCode = 400
-		c.finish(lb)
-		return false
-	default:
-		c.e.RequestCreationTime = c.reqStart
-		c.e.ReceivedBytes = int64(c.w - c.r)
+		switch {
+		case errors.Is(err, errHeadTimeout):
+			return c.answer(l, 408, true)
+		case errors.Is(err, errHeadClosed):
+			c.e.ELBStatusCode = 400
+			c.finish(lb)
+			return false
+		}
 		status := 400
 		var perr *http1.Error
 		if errors.As(err, &perr) {
@@ -192,7 +190,6 @@ func (c *conn) serveRequest() bool {
 		return c.answer(l, status, true)
 	}
 	req := &c.req
-	c.e.RequestCreationTime = c.reqStart
 	c.e.ReceivedBytes = int64(req.HeadLen)
 	c.recordRequest(l)
 	c.r += req.HeadLen
