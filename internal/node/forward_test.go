@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -627,19 +626,7 @@ func TestIPv6Client(t *testing.T) {
 target_groups:
   - {name: app, protocol: HTTP, port: 80, targets: [{id: %s, port: %s}]}
 `, dir, addr.Port(), host, port)
-	cfg, err := config.Parse("v6.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(node.Options{DataDir: dir + "/data", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Listeners: map[netip.AddrPort]net.Listener{addr: ln}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Shutdown(context.Background())
-	if err := n.Apply(cfg); err != nil {
-		t.Fatal(err)
-	}
+	startNode(t, ln, dir, yaml)
 	raw := rawExchange(t, addr.String(), "GET / HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n", 5*time.Second)
 	if !strings.HasPrefix(raw, "HTTP/1.1 200 ") {
 		t.Fatalf("response %q", raw)

@@ -75,14 +75,30 @@ target_groups:
 // (seconds) and extra load balancer attributes.
 func startLB(t *testing.T, targets []string, idle int, attrs map[string]string, opts ...func(*node.Options)) *lbFixture {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t, "127.0.0.1:0")
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
 	dir := t.TempDir()
 	f := &lbFixture{t: t, addr: addr.String(), port: int(addr.Port()), logPath: filepath.Join(dir, "access.log"), dir: dir}
 	yaml := renderConfig(t, defaultTemplate, fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: idle, Attrs: attrs})
+	f.node = startNode(t, ln, dir, yaml, opts...)
+	return f
+}
+
+// listenLoopback binds addr, a loopback address with port 0.
+func listenLoopback(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
+}
+
+// startNode starts a node on the configuration yaml, serving its listener from
+// the already-bound ln, with its data in dir. The node is shut down when the
+// test ends (Shutdown may also be called earlier).
+func startNode(t *testing.T, ln net.Listener, dir, yaml string, opts ...func(*node.Options)) *node.Node {
+	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)
@@ -90,7 +106,7 @@ func startLB(t *testing.T, targets []string, idle int, attrs map[string]string, 
 	o := node.Options{
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DataDir:   filepath.Join(dir, "data"),
-		Listeners: map[netip.AddrPort]net.Listener{addr: ln},
+		Listeners: map[netip.AddrPort]net.Listener{ln.Addr().(*net.TCPAddr).AddrPort(): ln},
 	}
 	for _, fn := range opts {
 		fn(&o)
@@ -99,7 +115,6 @@ func startLB(t *testing.T, targets []string, idle int, attrs map[string]string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.node = n
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -110,7 +125,7 @@ func startLB(t *testing.T, targets []string, idle int, attrs map[string]string, 
 	if err := n.Apply(cfg); err != nil {
 		t.Fatal(err)
 	}
-	return f
+	return n
 }
 
 func renderConfig(t *testing.T, tmpl string, d fixtureData) string {

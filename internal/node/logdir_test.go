@@ -5,10 +5,8 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,8 +15,6 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
-	"github.com/albatross-lb/albatross/internal/config"
-	"github.com/albatross-lb/albatross/internal/node"
 )
 
 // TestAccessLogDirectoryInS3Layout: directory mode writes gzip files named and
@@ -26,10 +22,7 @@ import (
 func TestAccessLogDirectoryInS3Layout(t *testing.T) {
 	t.Parallel()
 	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := listenLoopback(t, "127.0.0.1:0")
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
 	dir := t.TempDir()
 	host, port, _ := net.SplitHostPort(target.addr)
@@ -43,18 +36,7 @@ load_balancers:
 target_groups:
   - {name: app, protocol: HTTP, port: 80, targets: [{id: ` + host + `, port: ` + port + `}]}
 `
-	cfg, err := config.Parse("dir.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(node.Options{DataDir: filepath.Join(dir, "data"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Listeners: map[netip.AddrPort]net.Listener{addr: ln}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := n.Apply(cfg); err != nil {
-		t.Fatal(err)
-	}
+	n := startNode(t, ln, dir, yaml)
 	for i := 0; i < 3; i++ {
 		resp, err := http.Get("http://" + addr.String() + "/x")
 		if err != nil {
