@@ -194,7 +194,7 @@ func orNode(n, fallback *yaml.Node) *yaml.Node {
 func (d *decoder) loadBalancer(n *yaml.Node, path string) (LoadBalancer, lbPos) {
 	lb := LoadBalancer{}
 	pos := lbPos{node: n}
-	f, ok := d.mapping(n, path, "name", "attributes", "access_log", "listeners")
+	f, ok := d.mapping(n, path, "name", "attributes", "access_log", "connection_log", "listeners")
 	if !ok {
 		lb.Attributes = LoadBalancerAttributeDefaults()
 		return lb, pos
@@ -213,6 +213,9 @@ func (d *decoder) loadBalancer(n *yaml.Node, path string) (LoadBalancer, lbPos) 
 	lb.Attributes, lb.Attrs, pos.attrsValid, _ = d.loadBalancerAttributes(f["attributes"], n, join(path, "attributes"))
 	if al, ok := f["access_log"]; ok {
 		lb.AccessLog = d.accessLog(al.val, join(path, "access_log"))
+	}
+	if cl, ok := f["connection_log"]; ok {
+		lb.ConnectionLog = d.accessLog(cl.val, join(path, "connection_log"))
 	}
 	for i, ln := range d.list(f["listeners"].val, join(path, "listeners")) {
 		l, lp := d.listener(ln, index(join(path, "listeners"), i))
@@ -249,7 +252,7 @@ func (d *decoder) accessLog(n *yaml.Node, path string) AccessLog {
 func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 	l := Listener{Address: DefaultListenerAddress, Protocol: DefaultProtocol}
 	pos := listenerPos{node: n, port: n}
-	f, ok := d.mapping(n, path, "port", "address", "protocol", "default_actions")
+	f, ok := d.mapping(n, path, "port", "address", "protocol", "certificates", "ssl_policy", "default_actions")
 	if !ok {
 		return l, pos
 	}
@@ -275,6 +278,7 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 			d.checkProtocol(p.val, join(path, "protocol"), s, "listeners")
 		}
 	}
+	d.listenerTLS(f, n, path, &l)
 	actionsPath := join(path, "default_actions")
 	items := d.list(f["default_actions"].val, actionsPath)
 	if len(items) == 0 {
@@ -297,7 +301,9 @@ func (d *decoder) checkProtocol(n *yaml.Node, path, s, what string) {
 	switch s {
 	case "HTTP":
 	case "HTTPS":
-		d.add(n, path, "HTTPS %s are not supported yet; use HTTP", what)
+		if what != "listeners" {
+			d.add(n, path, "HTTPS %s are not supported yet; use HTTP", what)
+		}
 	default:
 		hint := ""
 		if s == "http" || s == "https" {

@@ -14,6 +14,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
@@ -76,6 +77,15 @@ type conn struct {
 	copyBuf *[]byte
 
 	state atomic.Int32
+
+	// tls describes the TLS connection the requests arrive on (nil for HTTP
+	// listeners); h2 is the HTTP/2 stream a conn of one request stands for
+	// (nil for HTTP/1.x). See tls.go and h2.go.
+	tls *tlsconf.ConnInfo
+	h2  *streamConn
+	// h2Shutdown starts a graceful shutdown (GOAWAY) of an HTTP/2 client
+	// connection; set and read under p.mu.
+	h2Shutdown func()
 
 	// The 460 watcher: while a request waits on its target, a goroutine reads
 	// the client connection to notice it closing.
@@ -238,6 +248,9 @@ func (c *conn) resetEntry(l *snapshot.Listener) {
 		ConnTraceID:            c.tid,
 		Attempts:               attempts,
 	}
+	if c.tls != nil {
+		c.setTLSFields()
+	}
 }
 
 // readHead reads until c.buf[c.r:c.w] starts with a complete request head and
@@ -327,7 +340,9 @@ func (c *conn) recordRequest(l *snapshot.Listener) {
 	b = append(b, l.PortText...)
 	b = appendOriginForm(b, req.Target)
 	b = append(b, ' ')
-	if len(req.Proto) > 0 {
+	if c.h2 != nil {
+		b = append(b, "HTTP/2.0"...)
+	} else if len(req.Proto) > 0 {
 		b = append(b, req.Proto...)
 	} else {
 		b = append(b, "HTTP/0.9"...)

@@ -72,6 +72,10 @@ func (p *Proxy) ServeConn(nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) {
 		c.release()
 		p.wg.Done()
 	}()
+	if l := ln.Load(); l.TLS != nil {
+		c.serveTLS(l)
+		return
+	}
 	c.serve()
 }
 
@@ -83,6 +87,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.shutdown.Store(true)
 	p.mu.Lock()
 	for c := range p.conns {
+		if c.h2Shutdown != nil {
+			go c.h2Shutdown()
+			continue
+		}
 		c.wakeIfIdle()
 	}
 	p.mu.Unlock()

@@ -9,13 +9,16 @@ package snapshot
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/state"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
@@ -50,6 +53,20 @@ type LoadBalancer struct {
 	Listeners []*Listener
 	// Log receives access log entries; nil when access logging is off.
 	Log EntryLogger
+	// ConnLog receives connection log entries; nil when connection logging is
+	// off.
+	ConnLog ConnLogger
+	// TLSNegotiationErrors counts failed client TLS handshakes on the load
+	// balancer's HTTPS listeners (CloudWatch's ClientTLSNegotiationErrorCount).
+	// The counter outlives snapshots: every snapshot of the same load balancer
+	// compiled with the same Resources shares it.
+	TLSNegotiationErrors *atomic.Uint64
+}
+
+// ConnLogger receives a client connection's connection log entry.
+// *accesslog.Writer implements it; LogConn must not block or retain e.
+type ConnLogger interface {
+	LogConn(e *accesslog.ConnEntry)
 }
 
 // Listener is a compiled listener.
@@ -59,9 +76,13 @@ type Listener struct {
 	Addr     netip.AddrPort
 	Port     int
 	Protocol string
-	// Scheme is the URL scheme of the listener ("http"), used in the access log's
-	// request field and X-Forwarded-Proto.
+	// Scheme is the URL scheme of the listener ("http" or "https"), used in the
+	// access log's type and request fields and in X-Forwarded-Proto.
 	Scheme string
+	// TLS is an HTTPS listener's policy and certificates; nil on HTTP.
+	TLS *tlsconf.Listener
+	// HTTP2 is whether an HTTPS listener offers HTTP/2 (routing.http2.enabled).
+	HTTP2 bool
 	// PortText is Port in decimal, precomputed for the request path.
 	PortText string
 	// DefaultAction is the listener's default rule's action.
@@ -127,6 +148,13 @@ type Resources struct {
 	Pools *upstream.Pools
 	// Logs maps a load balancer name to its access log writer (absent: no log).
 	Logs map[string]EntryLogger
+	// ConnLogs maps a load balancer name to its connection log (absent: none).
+	ConnLogs map[string]ConnLogger
+	// TLSErrors maps a load balancer name to its TLS negotiation error counter;
+	// a load balancer missing from it gets a new counter.
+	TLSErrors map[string]*atomic.Uint64
+	// BaseDir resolves relative certificate file names.
+	BaseDir string
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -179,6 +207,12 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			DNSName:    fmt.Sprintf("%s-%s.%s.elb.localhost", lb.Name, lbID, cfg.Region),
 			Attrs:      lb.Attrs,
 			Log:        res.Logs[lb.Name],
+			ConnLog:    res.ConnLogs[lb.Name],
+
+			TLSNegotiationErrors: res.TLSErrors[lb.Name],
+		}
+		if clb.TLSNegotiationErrors == nil {
+			clb.TLSNegotiationErrors = new(atomic.Uint64)
 		}
 		for _, l := range lb.Listeners {
 			lID, err := id(ListenerKey(lb.Name, l.Port))
@@ -197,6 +231,13 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				Protocol: l.Protocol,
 				Scheme:   "http",
 				PortText: strconv.Itoa(l.Port),
+			}
+			if l.Protocol == "HTTPS" {
+				cl.Scheme = "https"
+				cl.HTTP2 = lb.Attrs.HTTP2Enabled
+				if cl.TLS, err = compileTLS(cfg, l, lb.Attrs.HTTP2Enabled, res.BaseDir); err != nil {
+					return nil, fmt.Errorf("load balancer %q: listener %d: %w", lb.Name, l.Port, err)
+				}
 			}
 			act := l.DefaultActions[0]
 			cl.DefaultAction = &Action{Type: act.Type, TargetGroup: groups[act.TargetGroup]}
@@ -224,6 +265,29 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 		p.SetIdleTimeout(d)
 	}
 	return s, nil
+}
+
+// compileTLS loads an HTTPS listener's certificates and policy.
+func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir string) (*tlsconf.Listener, error) {
+	p, err := tlsconf.Lookup(l.SSLPolicy)
+	if err != nil {
+		return nil, err
+	}
+	resolve := func(f string) string {
+		if filepath.IsAbs(f) || baseDir == "" {
+			return f
+		}
+		return filepath.Join(baseDir, f)
+	}
+	var certs []*tlsconf.Cert
+	for i, c := range l.Certificates {
+		cert, err := tlsconf.LoadCert(resolve(c.Cert), resolve(c.Key), c.ARN, cfg.Region, cfg.AccountID)
+		if err != nil {
+			return nil, fmt.Errorf("certificates[%d]: %w", i, err)
+		}
+		certs = append(certs, cert)
+	}
+	return tlsconf.NewListener(p, certs, http2)
 }
 
 // TargetAddrs is the set of target addresses the snapshot uses, for retiring the

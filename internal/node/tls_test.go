@@ -1,0 +1,292 @@
+package node_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/node"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
+	"golang.org/x/net/http2"
+)
+
+// tlsFixture is a node with one HTTPS listener and three certificates: the
+// default (default.test), an exact name (a.example.com) and a wildcard
+// (*.example.com).
+type tlsFixture struct {
+	*lbFixture
+	certs   map[string]*x509.Certificate // by first name
+	connLog string
+	cfgPath string
+}
+
+// tlsTemplate is defaultTemplate with an HTTPS listener (ssl_policy POLICY)
+// and a connection log.
+var tlsTemplate = strings.NewReplacer(
+	"        protocol: HTTP\n", `        protocol: HTTPS
+        ssl_policy: POLICY
+        certificates:
+          - {cert: default.crt, key: default.key}
+          - {cert: a.crt, key: a.key, arn: "arn:aws:acm:us-east-1:000000000000:certificate/aaaaaaaa-0000-0000-0000-000000000001"}
+          - {cert: wild.crt, key: wild.key}
+`,
+	"    listeners:\n", "    connection_log:\n      path: conn.log\n    listeners:\n",
+).Replace(defaultTemplate)
+
+// writeCert writes a self-signed certificate for names as dir/base.crt and
+// dir/base.key and returns it parsed.
+func writeCert(t *testing.T, dir, base string, names ...string) *x509.Certificate {
+	t.Helper()
+	certPEM, keyPEM, err := tlsconf.SelfSigned(names, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, base+".crt"), certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, base+".key"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(certPEM)
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func startTLSLB(t *testing.T, targets []string, policy string, attrs map[string]string) *tlsFixture {
+	t.Helper()
+	ln := listenLoopback(t, "127.0.0.1:0")
+	addr := ln.Addr().(*net.TCPAddr).AddrPort()
+	dir := t.TempDir()
+	f := &tlsFixture{
+		lbFixture: &lbFixture{t: t, addr: addr.String(), port: int(addr.Port()), logPath: filepath.Join(dir, "access.log"), dir: dir},
+		certs:     map[string]*x509.Certificate{},
+		connLog:   filepath.Join(dir, "conn.log"),
+	}
+	f.certs["default.test"] = writeCert(t, dir, "default", "default.test")
+	f.certs["a.example.com"] = writeCert(t, dir, "a", "a.example.com")
+	f.certs["*.example.com"] = writeCert(t, dir, "wild", "*.example.com")
+	yaml := renderConfig(t, strings.Replace(tlsTemplate, "POLICY", policy, 1), fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: 60, Attrs: attrs})
+	f.cfgPath = filepath.Join(dir, "albatross.yaml")
+	os.WriteFile(f.cfgPath, []byte(yaml), 0o600)
+	f.node = startNode(t, ln, dir, yaml, func(o *node.Options) { o.BaseDir = dir })
+	return f
+}
+
+// client returns an HTTP client that trusts nothing in particular (the
+// certificates are self-signed) and sends serverName as SNI.
+func tlsClient(serverName string, h2 bool, mod func(*tls.Config)) *http.Client {
+	cfg := &tls.Config{InsecureSkipVerify: true, ServerName: serverName}
+	if mod != nil {
+		mod(cfg)
+	}
+	var rt http.RoundTripper
+	if h2 {
+		rt = &http2.Transport{TLSClientConfig: cfg}
+	} else {
+		rt = &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: false, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}
+	}
+	return &http.Client{Transport: rt, Timeout: 10 * time.Second}
+}
+
+func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(body)
+}
+
+func TestHTTPSChoosesCertificateBySNI(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	cases := []struct {
+		sni, wantCert, wantDomain string
+	}{
+		{"a.example.com", "a.example.com", "a.example.com"},
+		{"B.Example.com", "*.example.com", "b.example.com"},
+		{"x.y.example.com", "default.test", ""}, // a wildcard covers one label only
+		{"other.test", "default.test", ""},
+		{"", "default.test", ""},
+	}
+	for i, tc := range cases {
+		c := tlsClient(tc.sni, false, func(cfg *tls.Config) { cfg.ClientSessionCache = nil })
+		resp, body := get(t, c, "https://"+f.addr+"/sni")
+		if resp.StatusCode != 200 || body != "ok" {
+			t.Fatalf("%q: %d %q", tc.sni, resp.StatusCode, body)
+		}
+		if got := resp.TLS.PeerCertificates[0]; !got.Equal(f.certs[tc.wantCert]) {
+			t.Errorf("SNI %q: served the certificate for %v, want %q", tc.sni, got.DNSNames, tc.wantCert)
+		}
+		c.CloseIdleConnections()
+		e := f.logLines(i + 1)[i]
+		if e.Type != "https" || e.SSLProtocol != "TLSv1.3" || e.SSLCipher != "TLS_AES_128_GCM_SHA256" {
+			t.Errorf("SNI %q: type %q protocol %q cipher %q", tc.sni, e.Type, e.SSLProtocol, e.SSLCipher)
+		}
+		if e.DomainName != tc.wantDomain {
+			t.Errorf("SNI %q: domain_name %q, want %q", tc.sni, e.DomainName, tc.wantDomain)
+		}
+		wantARN := tlsconf.CertificateARN("us-east-1", "000000000000", f.certs[tc.wantCert].Raw)
+		if tc.wantCert == "a.example.com" {
+			wantARN = "arn:aws:acm:us-east-1:000000000000:certificate/aaaaaaaa-0000-0000-0000-000000000001"
+		}
+		if e.ChosenCertARN != wantARN {
+			t.Errorf("SNI %q: chosen_cert_arn %q, want %q", tc.sni, e.ChosenCertARN, wantARN)
+		}
+		if want := "GET https://" + strings.Split(f.addr, ":")[0] + ":" + portOf(f.addr) + "/sni HTTP/1.1"; string(e.Request) != want {
+			t.Errorf("request %q, want %q", e.Request, want)
+		}
+	}
+	if got := target.requests()[0].Header.Get("X-Forwarded-Proto"); got != "https" {
+		t.Errorf("X-Forwarded-Proto %q, want https", got)
+	}
+}
+
+func portOf(addr string) string { _, p, _ := net.SplitHostPort(addr); return p }
+
+func TestHTTPSPolicyEnforcesVersions(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	strict := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	tls10 := func(cfg *tls.Config) { cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, tls.VersionTLS10 }
+	if _, err := tlsClient("a.example.com", false, tls10).Get("https://" + strict.addr + "/"); err == nil {
+		t.Fatal("TLS 1.0 handshake succeeded on a TLS 1.2+ policy")
+	}
+	// A CBC suite that the policy does not list.
+	sha1 := func(cfg *tls.Config) {
+		cfg.MaxVersion = tls.VersionTLS12
+		cfg.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}
+	}
+	if _, err := tlsClient("a.example.com", false, sha1).Get("https://" + strict.addr + "/"); err == nil {
+		t.Fatal("ECDHE-ECDSA-AES128-SHA accepted by a policy without it")
+	}
+	waitFor(t, "two TLS negotiation errors counted", func() bool {
+		return strict.node.ClientTLSNegotiationErrors()["web"] == 2
+	})
+	lines := waitLines(t, strict.connLog, 2)
+	for _, l := range lines {
+		fields := strings.Fields(l)
+		if len(fields) != 15 || fields[4] != "-" || fields[6] != "-" || fields[10] != "Failed:UnmappedConnectionError" || fields[3] != portOf(strict.addr) {
+			t.Errorf("connection log line for a failed handshake: %q", l)
+		}
+	}
+
+	old := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-2016-08", nil)
+	resp, _ := get(t, tlsClient("a.example.com", false, tls10), "https://"+old.addr+"/")
+	if resp.TLS.Version != tls.VersionTLS10 {
+		t.Fatalf("negotiated %x", resp.TLS.Version)
+	}
+	e := old.logLines(1)[0]
+	if e.SSLProtocol != "TLSv1" || e.SSLCipher != "ECDHE-ECDSA-AES128-SHA" {
+		t.Errorf("TLS 1.0 logged as %q %q", e.SSLProtocol, e.SSLCipher)
+	}
+	conn := waitLines(t, old.connLog, 1)[0]
+	if f := strings.Fields(conn); f[4] != "TLSv1" || f[5] != "ECDHE-ECDSA-AES128-SHA" || f[10] != "Success" || f[11] != e.ConnTraceID {
+		t.Errorf("connection log line %q (access log conn_trace_id %s)", conn, e.ConnTraceID)
+	}
+}
+
+// waitFor polls cond until it holds or 10 s pass.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// waitLines returns the lines of a log file once it has n.
+func waitLines(t *testing.T, path string, n int) []string {
+	t.Helper()
+	var lines []string
+	waitFor(t, "log lines in "+path, func() bool {
+		data, _ := os.ReadFile(path)
+		lines = strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		return len(data) > 0 && len(lines) >= n
+	})
+	return lines
+}
+
+func TestHTTP2ToHTTP1Target(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Proto", r.Proto)
+		w.Header().Set("X-Body", string(body))
+		if r.URL.Path == "/chunked" {
+			w.(http.Flusher).Flush() // forces a chunked response
+		}
+		io.WriteString(w, "hello from "+r.URL.Path)
+	})
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	c := tlsClient("a.example.com", true, nil)
+	for i, path := range []string{"/plain", "/chunked"} {
+		resp, body := get(t, c, "https://"+f.addr+path+"?q=1")
+		if resp.ProtoMajor != 2 || resp.StatusCode != 200 || body != "hello from "+path || resp.Header.Get("X-Proto") != "HTTP/1.1" {
+			t.Fatalf("%s: %s %d %q %v", path, resp.Proto, resp.StatusCode, body, resp.Header)
+		}
+		e := f.logLines(i + 1)[i]
+		if e.Type != "h2" || !strings.HasSuffix(string(e.Request), path+"?q=1 HTTP/2.0") || e.ELBStatusCode != 200 || e.TargetStatusCode != 200 {
+			t.Errorf("log: type %q request %q status %d/%d", e.Type, e.Request, e.ELBStatusCode, e.TargetStatusCode)
+		}
+	}
+	// A body of unknown length travels chunked to the target.
+	req, _ := http.NewRequest("POST", "https://"+f.addr+"/upload", io.NopCloser(strings.NewReader("streamed body")))
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Body"); got != "streamed body" {
+		t.Errorf("target got body %q", got)
+	}
+	reqs := target.requests()
+	last := reqs[len(reqs)-1]
+	if last.Header.Get("X-Forwarded-Proto") != "https" || len(last.TransferEncoding) == 0 || last.TransferEncoding[0] != "chunked" {
+		t.Errorf("target saw XFP %q TE %v", last.Header.Get("X-Forwarded-Proto"), last.TransferEncoding)
+	}
+}
+
+// ELB-generated answers reach HTTP/2 clients with ALB's headers minus
+// Connection.
+func TestHTTP2ELBPage(t *testing.T) {
+	f := startTLSLB(t, []string{closedPort(t)}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	resp, body := get(t, tlsClient("a.example.com", true, nil), "https://"+f.addr+"/")
+	if resp.StatusCode != 502 || resp.Header.Get("Server") != "awselb/2.0" || !strings.Contains(body, "502 Bad Gateway") || resp.Header.Get("Connection") != "" {
+		t.Fatalf("%d %v %q", resp.StatusCode, resp.Header, body)
+	}
+	e := f.logLines(1)[0]
+	if e.Type != "h2" || e.ELBStatusCode != 502 {
+		t.Errorf("logged %q %d", e.Type, e.ELBStatusCode)
+	}
+}
+
+func TestHTTP2Disabled(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", map[string]string{"routing.http2.enabled": "false"})
+	c, err := tls.Dial("tcp", f.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Fatalf("ALPN chose %q with routing.http2.enabled false", p)
+	}
+}
