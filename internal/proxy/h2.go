@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -41,7 +42,7 @@ func (c *conn) serveH2(tc *tls.Conn) {
 		MaxReadFrameSize: 1 << 14,
 		IdleTimeout:      l.LB.Attrs.IdleTimeout,
 	}
-	base := &http.Server{MaxHeaderBytes: h2MaxHeaderBytes, ErrorLog: nil}
+	base := &http.Server{MaxHeaderBytes: h2MaxHeaderBytes, ErrorLog: slog.NewLogLogger(c.p.log.Handler(), slog.LevelDebug)}
 	if err := http2.ConfigureServer(base, srv); err != nil {
 		c.p.log.Error("HTTP/2 setup failed", "err", err)
 		return
