@@ -86,6 +86,9 @@ type conn struct {
 	// h2Shutdown starts a graceful shutdown (GOAWAY) of an HTTP/2 client
 	// connection; set and read under p.mu.
 	h2Shutdown func()
+	// upgrade is whether the request in flight asks for a WebSocket tunnel
+	// (websocket.go).
+	upgrade bool
 
 	// The 460 watcher: while a request waits on its target, a goroutine reads
 	// the client connection to notice it closing.
@@ -394,6 +397,7 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 	idle := l.LB.Attrs.IdleTimeout
 	received := time.Now()
 	c.isHead = string(req.Method) == "HEAD" // methods are case-sensitive
+	c.upgrade = c.h2 == nil && isWebSocketUpgrade(req)
 	hasBody := req.Body == http1.BodyChunked || (req.Body == http1.BodyLength && req.ContentLength > 0)
 
 	if req.ExpectContinue {
@@ -473,6 +477,9 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 	resp := &c.resp
 	c.e.TargetStatusCode = resp.Status
 	c.e.Attempts[len(c.e.Attempts)-1].Status = resp.Status
+	if resp.Status == 101 {
+		return c.tunnel(l, uc, headAt)
+	}
 	return c.relayResponse(l, uc, headAt)
 }
 
@@ -572,6 +579,9 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
 			err := http1.ParseResponse(uc.Buf[uc.R:uc.W], &c.resp, method)
 			if err == nil {
 				if c.resp.Status >= 100 && c.resp.Status < 200 {
+					if c.resp.Status == 101 && c.upgrade {
+						return nil
+					}
 					if c.resp.Status == 101 {
 						return &http1.Error{Status: 502, Reason: "target switched protocols without being asked"}
 					}

@@ -38,6 +38,7 @@ func (c *conn) appendRequestHead(b []byte, l *snapshot.Listener) []byte {
 	if req.Body == http1.BodyChunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
+	b = c.appendUpgradeHeaders(b)
 	b = c.appendXFF(b, attrs.XFFHeaderProcessingMode, attrs.XFFClientPort)
 	b = append(b, "X-Forwarded-Proto: "...)
 	b = append(b, l.Scheme...)
