@@ -299,11 +299,7 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 // checkProtocol checks a listener or target group protocol.
 func (d *decoder) checkProtocol(n *yaml.Node, path, s, what string) {
 	switch s {
-	case "HTTP":
-	case "HTTPS":
-		if what != "listeners" {
-			d.add(n, path, "HTTPS %s are not supported yet; use HTTP", what)
-		}
+	case "HTTP", "HTTPS":
 	default:
 		hint := ""
 		if s == "http" || s == "https" {

@@ -146,8 +146,6 @@ func TestValidationErrors(t *testing.T) {
 		// Target groups and targets.
 		{"target group port missing", "target_groups:\n  - name: app\nload_balancers: [{name: web}]\n",
 			[]string{`2: target_groups[0].port: is required (it is the port of targets listed without one)`}},
-		{"target group HTTPS", "target_groups:\n  - {name: app, port: 443, protocol: HTTPS}\nload_balancers: [{name: web}]\n",
-			[]string{`2: target_groups[0].protocol: HTTPS target groups are not supported yet; use HTTP`}},
 		{"target id", skeleton + "    targets:\n      - id: i-0123456789abcdef0\n",
 			[]string{`10: target_groups[0].targets[0].id: must be an IP address (target groups are of type ip), got "i-0123456789abcdef0"`}},
 		{"target id missing", skeleton + "    targets:\n      - port: 80\n",

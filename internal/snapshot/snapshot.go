@@ -188,7 +188,11 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				return nil, fmt.Errorf("snapshot: target group %q: target %q: %w", tg.Name, t.ID, err)
 			}
 			addr := netip.AddrPortFrom(ip, uint16(t.Port))
-			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: res.Pools.Pool(addr.String())})
+			pool := res.Pools.Pool(addr.String())
+			if tg.Protocol == "HTTPS" {
+				pool = res.Pools.TLSPool(addr.String())
+			}
+			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: pool})
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
@@ -290,13 +294,13 @@ func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir strin
 	return tlsconf.NewListener(p, certs, http2)
 }
 
-// TargetAddrs is the set of target addresses the snapshot uses, for retiring the
-// pools of targets that left.
+// TargetAddrs is the set of target pool keys the snapshot uses (addresses,
+// prefixed for HTTPS targets), for retiring the pools of targets that left.
 func (s *Snapshot) TargetAddrs() map[string]bool {
 	m := make(map[string]bool)
 	for _, tg := range s.TargetGroups {
 		for _, t := range tg.Targets {
-			m[t.Addr.String()] = true
+			m[t.Pool.Key()] = true
 		}
 	}
 	return m

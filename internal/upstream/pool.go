@@ -7,6 +7,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -91,6 +92,10 @@ type Pool struct {
 	mu     sync.Mutex
 	idle   []*Conn // most recently used last
 	closed bool
+
+	// tls is set for HTTPS targets (tls.go); key is then the pool's key.
+	tls *tls.Config
+	key string
 }
 
 // NewPool returns an empty pool for the target at addr ("ip:port").
@@ -141,6 +146,11 @@ func (p *Pool) Get(ctx context.Context) (*Conn, error) {
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
+	}
+	if p.tls != nil {
+		if nc, err = p.handshake(ctx, nc); err != nil {
+			return nil, err
+		}
 	}
 	p.open.Add(1)
 	return &Conn{Conn: nc, Buf: make([]byte, readBufSize), pool: p}, nil
