@@ -10,9 +10,9 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
-	"syscall"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
