@@ -73,13 +73,14 @@ func (c *conn) serveStream(w http.ResponseWriter, r *http.Request) {
 		client:    c.client,
 		start:     c.start,
 		tid:       c.tid,
-		buf:       make([]byte, initialBufSize),
+		work:      c.p.getWork(),
 		watchDone: make(chan struct{}, 1),
 		tls:       c.tls,
 		h2:        s,
 	}
 	sc.serveRequest()
-	sc.release()
+	c.p.putWork(sc.work)
+	sc.work = nil
 	if !s.complete() {
 		// Nothing, or only part of a response, was sent: reset the stream
 		// rather than let the client take it for a complete response.

@@ -14,13 +14,16 @@ import (
 // closes the connection without an access log line, as on ALB.
 func (c *conn) serveTLS(l *snapshot.Listener) {
 	raw := c.nc
-	defer raw.Close()
+	// A TLS connection may hold decrypted bytes the poller cannot see: it
+	// waits for its next request on its goroutine.
+	c.parkable = false
 	hs := l.TLS.NewHandshake()
 	tc := tls.Server(raw, hs.Config)
 	// Until the handshake completes the connection counts as idle: a shutdown
 	// ends it at once.
 	c.state.Store(stateIdle)
 	if c.p.shutdown.Load() {
+		c.close()
 		return
 	}
 	raw.SetDeadline(time.Now().Add(l.LB.Attrs.IdleTimeout))
@@ -35,6 +38,7 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 		ELB:              l.LB.ResourceID,
 	}
 	if err != nil {
+		defer c.close()
 		if c.p.shutdown.Load() {
 			return
 		}
@@ -63,13 +67,14 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 	c.p.mu.Unlock()
 	c.state.Store(stateActive)
 	if info.ALPN == "h2" {
+		// Streams take their own scratch space; the connection needs none.
+		c.p.putWork(c.work)
+		c.work = nil
 		c.serveH2(tc)
+		c.close()
 		return
 	}
-	for c.serveRequest() {
-		c.shrink()
-	}
-	tc.Close()
+	c.serve()
 }
 
 // keyExchangeName names a key exchange group as OpenSSL does.
