@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/node"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"golang.org/x/net/http2"
@@ -288,5 +290,116 @@ func TestHTTP2Disabled(t *testing.T) {
 	defer c.Close()
 	if p := c.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
 		t.Fatalf("ALPN chose %q with routing.http2.enabled false", p)
+	}
+}
+
+// Applying a configuration again reads the certificate files again: new
+// handshakes get the new certificate, connections already open keep working,
+// and a broken certificate file leaves the node serving the old one.
+func TestCertificateReload(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	old := tlsClient("a.example.com", false, nil)
+	resp, _ := get(t, old, "https://"+f.addr+"/")
+	if !resp.TLS.PeerCertificates[0].Equal(f.certs["a.example.com"]) {
+		t.Fatal("unexpected certificate before the reload")
+	}
+
+	renewed := writeCert(t, f.dir, "a", "a.example.com")
+	apply := func() error {
+		cfg, err := config.Load(f.cfgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.node.Apply(cfg)
+	}
+	if err := apply(); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = get(t, tlsClient("a.example.com", false, nil), "https://"+f.addr+"/")
+	if !resp.TLS.PeerCertificates[0].Equal(renewed) {
+		t.Error("a new connection did not get the reloaded certificate")
+	}
+	// The connection opened before the reload still carries requests, on
+	// the certificate it negotiated.
+	resp, body := get(t, old, "https://"+f.addr+"/again")
+	if body != "ok" || !resp.TLS.PeerCertificates[0].Equal(f.certs["a.example.com"]) {
+		t.Errorf("old connection after reload: %q, certificate renewed: %v", body, resp.TLS.PeerCertificates[0].Equal(renewed))
+	}
+	if target.connCount() == 0 {
+		t.Fatal("no target connection")
+	}
+
+	os.WriteFile(filepath.Join(f.dir, "a.crt"), []byte("not a certificate"), 0o600)
+	if err := apply(); err == nil || !strings.Contains(err.Error(), "certificates[1]") {
+		t.Fatalf("applying a broken certificate: %v", err)
+	}
+	resp, _ = get(t, tlsClient("a.example.com", false, nil), "https://"+f.addr+"/")
+	if !resp.TLS.PeerCertificates[0].Equal(renewed) {
+		t.Error("after a failed reload the listener does not serve the last good certificate")
+	}
+}
+
+// A client that resets its HTTP/2 stream while the target works is a 460, as
+// a client closing an HTTP/1.1 connection is.
+func TestHTTP2ClientGone460(t *testing.T) {
+	release := make(chan struct{})
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/slow" {
+			return
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	c := tlsClient("a.example.com", true, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+f.addr+"/slow", nil)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	waitFor(t, "the request to reach the target", func() bool { return len(target.requests()) == 1 })
+	// target.requests counts from the handler's start; the load balancer is
+	// then waiting for the response head.
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("request succeeded after it was cancelled")
+	}
+	e := f.logLines(1)[0]
+	if e.Type != "h2" || e.ELBStatusCode != 460 || e.SentBytes != 0 || e.Target.String() != target.addr {
+		t.Errorf("logged %q %d sent %d target %v", e.Type, e.ELBStatusCode, e.SentBytes, e.Target)
+	}
+	// The connection itself stays usable.
+	if resp, body := get(t, c, "https://"+f.addr+"/"); resp.StatusCode != 200 || body != "" {
+		t.Errorf("after a reset stream: %d %q", resp.StatusCode, body)
+	}
+}
+
+func TestTLSVersionAndCipherHeaders(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06",
+		map[string]string{"routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "true"})
+	c := tlsClient("a.example.com", false, func(cfg *tls.Config) { cfg.MaxVersion = tls.VersionTLS12 })
+	req, _ := http.NewRequest("GET", "https://"+f.addr+"/", nil)
+	req.Header.Set("X-Amzn-Tls-Version", "spoofed")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := target.requests()[0].Header
+	if v := h.Values("X-Amzn-Tls-Version"); len(v) != 1 || v[0] != "TLSv1.2" {
+		t.Errorf("X-Amzn-Tls-Version %q", v)
+	}
+	if v := h.Get("X-Amzn-Tls-Cipher-Suite"); v != "ECDHE-ECDSA-AES128-GCM-SHA256" {
+		t.Errorf("X-Amzn-Tls-Cipher-Suite %q", v)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 )
 
@@ -109,4 +110,26 @@ func (c *conn) setTLSFields() {
 	if c.h2 != nil {
 		c.e.Type = "h2"
 	}
+}
+
+// appendTLSHeaders appends X-Amzn-Tls-Version and X-Amzn-Tls-Cipher-Suite
+// (OpenSSL names) for a request on a TLS connection when the load balancer's
+// routing.http.x_amzn_tls_version_and_cipher_suite.enabled is on.
+func (c *conn) appendTLSHeaders(b []byte, enabled bool) []byte {
+	if c.tls == nil || !enabled {
+		return b
+	}
+	b = append(b, "X-Amzn-Tls-Version: "...)
+	b = append(b, c.tls.Protocol...)
+	b = append(b, "\r\nX-Amzn-Tls-Cipher-Suite: "...)
+	b = append(b, c.tls.Cipher...)
+	return append(b, "\r\n"...)
+}
+
+// isTLSHeader reports whether a client header is one the load balancer sets
+// itself from the TLS connection; a client's own is not forwarded when the
+// load balancer adds them.
+func (c *conn) isTLSHeader(name []byte) bool {
+	return c.ln.Load().LB.Attrs.TLSVersionAndCipherSuiteHeaders &&
+		(http1.EqualFold(name, "X-Amzn-Tls-Version") || http1.EqualFold(name, "X-Amzn-Tls-Cipher-Suite"))
 }
