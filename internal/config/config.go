@@ -177,6 +177,11 @@ type TargetGroup struct {
 	// Protocol is the protocol to the targets: HTTP (default) or HTTPS (TLS
 	// without certificate verification, as ALB).
 	Protocol string `yaml:"protocol"`
+	// ProtocolVersion is how requests reach the targets: ProtocolVersionHTTP1
+	// (default; HTTP/2 requests are converted to HTTP/1.1), ProtocolVersionHTTP2
+	// or ProtocolVersionGRPC (HTTP/2 to the targets, h2c over HTTP or h2 over
+	// TLS; only behind HTTPS listeners, only HTTP/2 clients).
+	ProtocolVersion string `yaml:"protocol_version"`
 	// Port is the default port of targets registered without one (1-65535).
 	Port int `yaml:"port"`
 	// HealthCheck holds the health check settings with AWS's defaults.

@@ -178,6 +178,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		}
 		d.crossCheckListeners(path, lb, pos, &sockets)
 		d.crossCheckActions(path, i, lb, pos, c.TargetGroups, tgs, tgNames)
+		d.checkProtocolVersions(path, lb, pos, c.TargetGroups, tgs)
 		c.LoadBalancers = append(c.LoadBalancers, lb)
 	}
 	return c
@@ -428,7 +429,7 @@ func (d *decoder) crossCheckActions(path string, lbIndex int, lb LoadBalancer, p
 func (d *decoder) targetGroup(n *yaml.Node, path string) (TargetGroup, *tgInfo) {
 	tg := TargetGroup{Protocol: DefaultProtocol, HealthCheck: DefaultHealthCheck()}
 	info := &tgInfo{usedBy: -1}
-	f, ok := d.mapping(n, path, "name", "protocol", "port", "health_check", "attributes", "targets")
+	f, ok := d.mapping(n, path, "name", "protocol", "protocol_version", "port", "health_check", "attributes", "targets")
 	if !ok {
 		tg.Attributes = TargetGroupAttributeDefaults()
 		return tg, info
@@ -450,6 +451,7 @@ func (d *decoder) targetGroup(n *yaml.Node, path string) (TargetGroup, *tgInfo) 
 			d.checkProtocol(p.val, join(path, "protocol"), s, "target groups")
 		}
 	}
+	tg.ProtocolVersion = d.protocolVersion(f, path)
 	if p, ok := f["port"]; ok {
 		tg.Port, _ = d.intIn(p.val, join(path, "port"), 1, 65535)
 	} else {

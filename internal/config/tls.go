@@ -83,3 +83,48 @@ func CheckSSLPolicy(name string) error {
 	}
 	return err
 }
+
+// Target group protocol versions.
+const (
+	ProtocolVersionHTTP1 = "HTTP1"
+	ProtocolVersionHTTP2 = "HTTP2"
+	ProtocolVersionGRPC  = "GRPC"
+)
+
+// protocolVersion decodes a target group's protocol_version.
+func (d *decoder) protocolVersion(f map[string]field, path string) string {
+	pv, ok := f["protocol_version"]
+	if !ok {
+		return ProtocolVersionHTTP1
+	}
+	s, ok := d.scalar(pv.val, join(path, "protocol_version"))
+	if !ok {
+		return ProtocolVersionHTTP1
+	}
+	switch s {
+	case ProtocolVersionHTTP1, ProtocolVersionHTTP2, ProtocolVersionGRPC:
+	default:
+		d.add(pv.val, join(path, "protocol_version"), "must be HTTP1, HTTP2 or GRPC, got %q", s)
+	}
+	return s
+}
+
+// checkProtocolVersions reports HTTP listeners that forward to HTTP2 or GRPC
+// target groups: AWS allows those only behind HTTPS listeners.
+func (d *decoder) checkProtocolVersions(path string, lb LoadBalancer, pos lbPos, groups []TargetGroup, tgs map[string]*tgInfo) {
+	for i, l := range lb.Listeners {
+		if l.Protocol == "HTTPS" {
+			continue
+		}
+		for j, a := range l.DefaultActions {
+			info, ok := tgs[a.TargetGroup]
+			if a.Type != ActionForward || !ok {
+				continue
+			}
+			if pv := groups[info.index].ProtocolVersion; pv == ProtocolVersionHTTP2 || pv == ProtocolVersionGRPC {
+				ap := join(index(join(index(join(path, "listeners"), i), "default_actions"), j), "target_group")
+				d.add(pos.listeners[i].targetGroups[j], ap, "target group %q has protocol_version %s, which needs an HTTPS listener (this one is %s)", a.TargetGroup, pv, l.Protocol)
+			}
+		}
+	}
+}

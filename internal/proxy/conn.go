@@ -478,6 +478,12 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 	received := time.Now()
 	c.isHead = string(req.Method) == "HEAD" // methods are case-sensitive
 	c.upgrade = c.h2 == nil && isWebSocketUpgrade(req)
+	if t.H2 != nil || c.h2 != nil {
+		// Target protocol versions HTTP2 and GRPC, and gRPC requests.
+		if handled, keep := c.forwardVersion(l, t); handled {
+			return keep
+		}
+	}
 	hasBody := req.Body == http1.BodyChunked || (req.Body == http1.BodyLength && req.ContentLength > 0)
 
 	if req.ExpectContinue {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +79,7 @@ func (c *conn) serveStream(w http.ResponseWriter, r *http.Request) {
 		tls:       c.tls,
 		h2:        s,
 	}
+	s.sc = sc
 	sc.serveRequest()
 	c.p.putWork(sc.work)
 	sc.work = nil
@@ -108,6 +110,11 @@ type streamConn struct {
 	deadline time.Time     // read deadline once the body is done
 	wake     chan struct{} // signals a deadline change to a blocked Read
 
+	// grpc is whether the request is gRPC (content type application/grpc).
+	grpc bool
+	// sc is the conn serving the stream's request.
+	sc *conn
+
 	// Response side.
 	method    []byte
 	rbuf      []byte // response head bytes until complete
@@ -122,6 +129,7 @@ type streamConn struct {
 func newStreamConn(parent *conn, w http.ResponseWriter, r *http.Request) *streamConn {
 	s := &streamConn{parent: parent, w: w, r: r, rc: http.NewResponseController(w), wake: make(chan struct{}, 1)}
 	s.method = []byte(r.Method)
+	s.grpc = isGRPC(r.Header.Get("Content-Type"))
 	s.head = s.appendRequestHead(nil)
 	return s
 }
@@ -334,6 +342,15 @@ func (s *streamConn) writeHead() {
 		}
 		name := http.CanonicalHeaderKey(string(f.Name))
 		h[name] = append(h[name], string(f.Value))
+	}
+	if s.grpc && s.sc.e.TargetStatusCode == 0 && s.resp.Status >= 400 {
+		// A gRPC client reads the outcome from grpc-status (ALB: 502 with
+		// grpc-status 14, grpc-message unavailable).
+		h["Grpc-Status"] = []string{grpcStatus(s.resp.Status)}
+		h["Grpc-Message"] = []string{"unavailable"}
+		if s.resp.Status != 502 && s.resp.Status != 503 && s.resp.Status != 504 {
+			h["Grpc-Message"] = []string{strings.ToLower(http1.StatusText(s.resp.Status))}
+		}
 	}
 	s.body = s.resp.Body
 	s.remaining = s.resp.ContentLength

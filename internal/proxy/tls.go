@@ -109,6 +109,9 @@ func (c *conn) setTLSFields() {
 	c.e.ChosenCertARN = c.tls.CertARN
 	if c.h2 != nil {
 		c.e.Type = "h2"
+		if c.h2.grpc {
+			c.e.Type = "grpcs"
+		}
 	}
 }
 

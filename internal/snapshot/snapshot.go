@@ -106,12 +106,19 @@ type TargetGroup struct {
 	Targets []*Target
 	// Policy picks among Targets.
 	Policy balance.Policy
+	// ProtocolVersion is config.ProtocolVersionHTTP1, HTTP2 or GRPC.
+	ProtocolVersion string
 }
 
 // Target is a compiled target.
 type Target struct {
 	Addr netip.AddrPort
 	Pool *upstream.Pool
+	// H2 sends requests to the target over HTTP/2; set for HTTP2 and GRPC
+	// target groups.
+	H2 *upstream.H2Client
+	// ProtocolVersion is its target group's.
+	ProtocolVersion string
 }
 
 // ID keys, as stored by state.IDs.
@@ -181,6 +188,11 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			ARN:    state.TargetGroupARN(cfg.Region, cfg.AccountID, tg.Name, tgID),
 			Attrs:  tg.Attrs,
 			Policy: &balance.RoundRobin{},
+
+			ProtocolVersion: tg.ProtocolVersion,
+		}
+		if ctg.ProtocolVersion == "" {
+			ctg.ProtocolVersion = config.ProtocolVersionHTTP1
 		}
 		for _, t := range tg.Targets {
 			ip, err := netip.ParseAddr(t.ID)
@@ -192,7 +204,11 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			if tg.Protocol == "HTTPS" {
 				pool = res.Pools.TLSPool(addr.String())
 			}
-			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: pool})
+			ct := &Target{Addr: addr, Pool: pool, ProtocolVersion: ctg.ProtocolVersion}
+			if ctg.ProtocolVersion != config.ProtocolVersionHTTP1 {
+				ct.H2 = res.Pools.H2(addr.String(), tg.Protocol == "HTTPS")
+			}
+			ctg.Targets = append(ctg.Targets, ct)
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
@@ -301,6 +317,9 @@ func (s *Snapshot) TargetAddrs() map[string]bool {
 	for _, tg := range s.TargetGroups {
 		for _, t := range tg.Targets {
 			m[t.Pool.Key()] = true
+			if t.H2 != nil {
+				m[t.H2.Key()] = true
+			}
 		}
 	}
 	return m
