@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,4 +404,59 @@ func TestTLSVersionAndCipherHeaders(t *testing.T) {
 	if v := h.Get("X-Amzn-Tls-Cipher-Suite"); v != "ECDHE-ECDSA-AES128-GCM-SHA256" {
 		t.Errorf("X-Amzn-Tls-Cipher-Suite %q", v)
 	}
+}
+
+// An HTTP/2 connection carries at most 10,000 requests, as on ALB: then the
+// load balancer sends GOAWAY and the client opens a new connection.
+func TestHTTP2GoAwayAfter10000Requests(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10,000 requests")
+	}
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	var handshakes atomic.Int64
+	c := tlsClient("a.example.com", true, func(cfg *tls.Config) {
+		cfg.VerifyConnection = func(tls.ConnectionState) error { handshakes.Add(1); return nil }
+	})
+	const n = 10000
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 32)
+	var failed atomic.Int64
+	for range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			resp, err := c.Get("https://" + f.addr + "/")
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d requests failed", failed.Load())
+	}
+	if got := handshakes.Load(); got != 1 {
+		t.Fatalf("10,000 requests took %d connections, want 1", got)
+	}
+	// The next request goes on a new connection (the old one's GOAWAY may
+	// still be on its way: a request the server refuses is retried).
+	resp, _ := get(t, c, "https://"+f.addr+"/")
+	if resp.StatusCode != 200 || handshakes.Load() != 2 {
+		t.Errorf("request 10,001: status %d on connection %d, want a second connection", resp.StatusCode, handshakes.Load())
+	}
+}
+
+func mustLoad(t *testing.T, path string) *config.Config {
+	t.Helper()
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/http1"
@@ -31,6 +32,9 @@ const (
 	h2MaxConcurrentStreams = 128
 	// h2MaxHeaderBytes matches the HTTP/1.1 request head limit.
 	h2MaxHeaderBytes = http1.MaxRequestHead
+	// h2MaxRequests is how many requests one HTTP/2 connection carries
+	// before the load balancer sends GOAWAY.
+	h2MaxRequests = 10000
 )
 
 // serveH2 serves an HTTP/2 client connection until it ends.
@@ -48,17 +52,28 @@ func (c *conn) serveH2(tc *tls.Conn) {
 		c.p.log.Error("HTTP/2 setup failed", "err", err)
 		return
 	}
+	var goAway sync.Once
+	shutdown := func() { goAway.Do(func() { go base.Shutdown(context.Background()) }) }
 	c.p.mu.Lock()
-	c.h2Shutdown = func() { base.Shutdown(context.Background()) }
+	c.h2Shutdown = shutdown
 	c.p.mu.Unlock()
 	if c.p.shutdown.Load() {
-		go base.Shutdown(context.Background())
+		shutdown()
 	}
+	var requests atomic.Int64
 	fc := newFrameFilter(tc)
 	srv.ServeConn(fc, &http2.ServeConnOpts{
 		Context:    context.Background(),
 		BaseConfig: base,
-		Handler:    http.HandlerFunc(c.serveStream),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// ALB ends an HTTP/2 connection with GOAWAY after 10,000
+			// requests or once the client keep-alive duration has passed;
+			// streams in flight finish.
+			if requests.Add(1) >= h2MaxRequests || time.Since(c.start) >= c.ln.Load().LB.Attrs.ClientKeepAlive {
+				shutdown()
+			}
+			c.serveStream(w, r)
+		}),
 	})
 }
 

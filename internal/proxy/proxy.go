@@ -121,7 +121,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	for c := range p.conns {
 		if c.h2Shutdown != nil {
-			go c.h2Shutdown()
+			c.h2Shutdown()
 			continue
 		}
 		c.wakeIfIdle()
