@@ -25,7 +25,7 @@ func TestAppendSettings(t *testing.T) {
 	}{
 		{"no repeats pass unchanged", settingsFrame(4, 100, 3, 10), settingsFrame(4, 100, 3, 10)},
 		{"the last value wins", settingsFrame(4, 100, 3, 10, 4, 1), settingsFrame(4, 1, 3, 10)},
-		{"an invalid value is kept", settingsFrame(4, 1<<31, 4, 1), settingsFrame(4, 1 << 31)},
+		{"an invalid value is kept", settingsFrame(4, 1<<31, 4, 1), settingsFrame(4, 1<<31)},
 	} {
 		if got := appendSettings(nil, tc.in); !bytes.Equal(got, tc.want) {
 			t.Errorf("%s: got % x, want % x", tc.name, got, tc.want)
