@@ -720,3 +720,25 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// TargetGroupNames lists the target groups the listener's default actions and
+// rules forward to, each once, in the order first named.
+func (l Listener) TargetGroupNames() []string {
+	var out []string
+	add := func(a Action) {
+		for _, t := range a.ForwardTargetGroups() {
+			if !contains(out, t.Name) {
+				out = append(out, t.Name)
+			}
+		}
+	}
+	for _, a := range l.DefaultActions {
+		add(a)
+	}
+	for _, r := range l.Rules {
+		for _, a := range r.Actions {
+			add(a)
+		}
+	}
+	return out
+}
