@@ -41,6 +41,46 @@ func (s *spots) at(path string) *yaml.Node {
 	}
 }
 
+// scalarAt decodes the scalar under key of mapping m, whose path is kp, and
+// records where it was written; "" when the key is absent.
+func (d *decoder) scalarAt(sp *spots, m map[string]field, key, kp string) string {
+	v, ok := m[key]
+	if !ok {
+		return ""
+	}
+	sp.set(kp, v.val)
+	s, ok := d.scalar(v.val, kp)
+	if !ok {
+		sp.reported[kp] = true
+	}
+	return s
+}
+
+// mappingItem is one item of a list of mappings.
+type mappingItem struct {
+	node   *yaml.Node
+	path   string
+	fields map[string]field
+}
+
+// mappingItems decodes a list of mappings with the given keys, recording where
+// each item was written; items that are not mappings are reported and left
+// out.
+func (d *decoder) mappingItems(sp *spots, n *yaml.Node, path string, keys ...string) []mappingItem {
+	var out []mappingItem
+	for i, item := range d.list(n, path) {
+		ip := index(path, i)
+		sp.set(ip, item)
+		f, ok := d.mapping(item, ip, keys...)
+		if !ok {
+			sp.reported[ip] = true
+			continue
+		}
+		out = append(out, mappingItem{item, ip, f})
+	}
+	return out
+}
+
 // report records value problems found by CheckRule or CheckAction for the
 // rule or action at base.
 func (d *decoder) report(sp *spots, base string, probs []FieldProblem) {
@@ -166,10 +206,7 @@ func (d *decoder) condition(n *yaml.Node, path string, sp *spots) Condition {
 			if !ok {
 				sp.reported[kp] = true
 			}
-			if nf, ok := hf["name"]; ok {
-				sp.set(join(kp, "name"), nf.val)
-				h.Name, _ = d.scalar(nf.val, join(kp, "name"))
-			}
+			h.Name = d.scalarAt(sp, hf, "name", join(kp, "name"))
 			vp := join(kp, "values")
 			if vf, ok := hf["values"]; ok {
 				sp.set(vp, vf.val)
@@ -178,27 +215,11 @@ func (d *decoder) condition(n *yaml.Node, path string, sp *spots) Condition {
 			c.HTTPHeader = h
 		case "query_string":
 			c.QueryString = []QueryStringPair{}
-			for i, qn := range d.list(v.val, kp) {
-				qp := index(kp, i)
-				sp.set(qp, qn)
-				qf, ok := d.mapping(qn, qp, "key", "value")
-				if !ok {
-					sp.reported[qp] = true
-					continue
-				}
-				var q QueryStringPair
-				for _, k := range []string{"key", "value"} {
-					if kv, ok := qf[k]; ok {
-						sp.set(join(qp, k), kv.val)
-						s, _ := d.scalar(kv.val, join(qp, k))
-						if k == "key" {
-							q.Key = s
-						} else {
-							q.Value = s
-						}
-					}
-				}
-				c.QueryString = append(c.QueryString, q)
+			for _, q := range d.mappingItems(sp, v.val, kp, "key", "value") {
+				c.QueryString = append(c.QueryString, QueryStringPair{
+					Key:   d.scalarAt(sp, q.fields, "key", join(q.path, "key")),
+					Value: d.scalarAt(sp, q.fields, "value", join(q.path, "value")),
+				})
 			}
 		}
 	}
@@ -249,18 +270,7 @@ func (d *decoder) actionIn(n *yaml.Node, path string, sp *spots) (Action, []tgRe
 		sp.reported[join(path, "type")] = true
 		return a, nil
 	}
-	str := func(m map[string]field, key, kp string) string {
-		v, ok := m[key]
-		if !ok {
-			return ""
-		}
-		sp.set(kp, v.val)
-		s, ok := d.scalar(v.val, kp)
-		if !ok {
-			sp.reported[kp] = true
-		}
-		return s
-	}
+	str := func(m map[string]field, key, kp string) string { return d.scalarAt(sp, m, key, kp) }
 	a.Type = str(f, "type", join(path, "type"))
 	if _, ok := f["type"]; !ok {
 		d.add(n, join(path, "type"), "is required")
@@ -279,14 +289,8 @@ func (d *decoder) actionIn(n *yaml.Node, path string, sp *spots) (Action, []tgRe
 		tgp := join(fp, "target_groups")
 		if tl, ok := ff["target_groups"]; ok {
 			sp.set(tgp, tl.val)
-			for i, tn := range d.list(tl.val, tgp) {
-				tp := index(tgp, i)
-				sp.set(tp, tn)
-				tf, ok := d.mapping(tn, tp, "name", "weight")
-				if !ok {
-					sp.reported[tp] = true
-					continue
-				}
+			for _, item := range d.mappingItems(sp, tl.val, tgp, "name", "weight") {
+				tn, tp, tf := item.node, item.path, item.fields
 				t := TargetGroupTuple{Name: str(tf, "name", join(tp, "name")), Weight: 1}
 				if _, ok := tf["name"]; !ok {
 					d.add(tn, join(tp, "name"), "is required")

@@ -331,19 +331,6 @@ func shares(t *testing.T, f *lbFixture, n, workers int) map[string]int {
 	return counts
 }
 
-const algorithmConfig = `load_balancers:
-  - name: algo
-    listeners:
-      - port: {{.Port}}
-        address: 127.0.0.1
-        default_actions: [{type: forward, target_group: app}]
-target_groups:
-  - name: app
-    port: 80
-    attributes: {load_balancing.algorithm.type: ALGO}
-    targets: [{{target "a"}}, {{target "b"}}, {{target "c"}}]
-`
-
 // TestAlgorithmsSpreadEvenly sends 9,000 requests from 9 parallel clients
 // over three equal targets with each algorithm: every target must get a third
 // within 3 percentage points (5 for least outstanding requests; 1,800 requests
@@ -352,7 +339,7 @@ func TestAlgorithmsSpreadEvenly(t *testing.T) {
 	t.Parallel()
 	targets := map[string]*httpTarget{"a": nameTarget(t, "a", nil), "b": nameTarget(t, "b", nil), "c": nameTarget(t, "c", nil)}
 	for _, algo := range []string{config.AlgorithmRoundRobin, config.AlgorithmLeastOutstandingRequests, config.AlgorithmWeightedRandom} {
-		f := startRulesLB(t, strings.Replace(algorithmConfig, "ALGO", algo, 1), targets)
+		f := startRulesLB(t, groupTemplate("load_balancing.algorithm.type: "+algo, "a", "b", "c"), targets)
 		n, tol := 9000, 0.03
 		if raceEnabled {
 			n, tol = 1800, 0.05
@@ -387,9 +374,7 @@ func TestLeastOutstandingAvoidsBusyTarget(t *testing.T) {
 		}
 	}
 	targets := map[string]*httpTarget{"a": nameTarget(t, "a", hold("a")), "b": nameTarget(t, "b", hold("b")), "c": nameTarget(t, "c", hold("c"))}
-	cfg := strings.Replace(algorithmConfig, "ALGO", config.AlgorithmLeastOutstandingRequests, 1)
-	cfg = strings.Replace(cfg, `, {{target "c"}}`, "", 1)
-	f := startRulesLB(t, cfg, targets)
+	f := startRulesLB(t, groupTemplate("load_balancing.algorithm.type: "+config.AlgorithmLeastOutstandingRequests, "a", "b"), targets)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -534,8 +519,10 @@ func TestTargetGroupStickiness(t *testing.T) {
 	}
 }
 
-const stickyConfig = `load_balancers:
-  - name: sticky
+// groupConfig is a listener forwarding to one target group with attributes
+// ATTRS and targets TARGETS (see groupTemplate).
+const groupConfig = `load_balancers:
+  - name: group
     listeners:
       - port: {{.Port}}
         address: 127.0.0.1
@@ -547,12 +534,25 @@ target_groups:
     targets: [TARGETS]
 `
 
-func stickyTemplate(attrs string, names ...string) string {
+// without returns names without drop.
+func without(names []string, drop string) []string {
+	var out []string
+	for _, n := range names {
+		if n != drop {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// groupTemplate is groupConfig with the attributes attrs and the named
+// targets.
+func groupTemplate(attrs string, names ...string) string {
 	var ts []string
 	for _, n := range names {
 		ts = append(ts, `{{target "`+n+`"}}`)
 	}
-	return strings.NewReplacer("ATTRS", attrs, "TARGETS", strings.Join(ts, ", ")).Replace(stickyConfig)
+	return strings.NewReplacer("ATTRS", attrs, "TARGETS", strings.Join(ts, ", ")).Replace(groupConfig)
 }
 
 // TestLBCookieStickiness: AWSALB binds a client to its target across requests,
@@ -561,7 +561,7 @@ func TestLBCookieStickiness(t *testing.T) {
 	t.Parallel()
 	targets := map[string]*httpTarget{"a": nameTarget(t, "a", nil), "b": nameTarget(t, "b", nil), "c": nameTarget(t, "c", nil)}
 	attrs := "stickiness.enabled: true, stickiness.type: lb_cookie, stickiness.lb_cookie.duration_seconds: 600"
-	f := startRulesLB(t, stickyTemplate(attrs, "a", "b", "c"), targets)
+	f := startRulesLB(t, groupTemplate(attrs, "a", "b", "c"), targets)
 	client := &http.Client{}
 	defer client.CloseIdleConnections()
 	resp, first := f.do(client, "GET", "", "/", nil)
@@ -583,13 +583,7 @@ func TestLBCookieStickiness(t *testing.T) {
 		t.Errorf("without the cookie requests went to %v, want all three targets", seen)
 	}
 	// The sticky target leaves: the client moves and gets a new binding.
-	var rest []string
-	for _, n := range []string{"a", "b", "c"} {
-		if n != first {
-			rest = append(rest, n)
-		}
-	}
-	f.reload(stickyTemplate(attrs, rest...), targets)
+	f.reload(groupTemplate(attrs, without([]string{"a", "b", "c"}, first)...), targets)
 	resp, moved := f.do(client, "GET", "", "/", http.Header{"Cookie": {"AWSALB=" + cookie}})
 	if moved == first || moved == "" {
 		t.Fatalf("after %s left, the sticky request went to %q", first, moved)
@@ -615,7 +609,7 @@ func TestAppCookieStickiness(t *testing.T) {
 	}
 	targets := map[string]*httpTarget{"a": nameTarget(t, "a", setSession), "b": nameTarget(t, "b", setSession), "c": nameTarget(t, "c", setSession)}
 	attrs := "stickiness.enabled: true, stickiness.type: app_cookie, stickiness.app_cookie.cookie_name: SESSION"
-	f := startRulesLB(t, stickyTemplate(attrs, "a", "b", "c"), targets)
+	f := startRulesLB(t, groupTemplate(attrs, "a", "b", "c"), targets)
 	client := &http.Client{}
 	defer client.CloseIdleConnections()
 
@@ -650,20 +644,14 @@ func TestAppCookieStickiness(t *testing.T) {
 	if len(seen) < 2 {
 		t.Errorf("without the application cookie requests all went to %v; the client must return both cookies to be sticky", seen)
 	}
-	var rest []string
-	for _, n := range []string{"a", "b", "c"} {
-		if n != first {
-			rest = append(rest, n)
-		}
-	}
-	f.reload(stickyTemplate(attrs, rest...), targets)
+	f.reload(groupTemplate(attrs, without([]string{"a", "b", "c"}, first)...), targets)
 	resp, moved := f.do(client, "GET", "", "/", both)
 	newApp := setCookie(resp, "AWSALBAPP-0")
 	if moved == first || newApp == "" {
 		t.Fatalf("after %s left: answered by %q with AWSALBAPP-0 %q", first, moved, newApp)
 	}
 	// The session stays on the new target, even when the old one returns.
-	f.reload(stickyTemplate(attrs, "a", "b", "c"), targets)
+	f.reload(groupTemplate(attrs, "a", "b", "c"), targets)
 	both = http.Header{"Cookie": {"SESSION=s1; AWSALBAPP-0=" + cookieValueOf(newApp)}}
 	for i := 0; i < 10; i++ {
 		if _, body := f.do(client, "GET", "", "/", both); body != moved {
@@ -679,8 +667,8 @@ func TestSlowStartHoldsBackANewTarget(t *testing.T) {
 	t.Parallel()
 	targets := map[string]*httpTarget{"a": nameTarget(t, "a", nil), "b": nameTarget(t, "b", nil), "new": nameTarget(t, "new", nil)}
 	attrs := "slow_start.duration_seconds: 900"
-	f := startRulesLB(t, stickyTemplate(attrs, "a", "b"), targets)
-	f.reload(stickyTemplate(attrs, "a", "b", "new"), targets)
+	f := startRulesLB(t, groupTemplate(attrs, "a", "b"), targets)
+	f.reload(groupTemplate(attrs, "a", "b", "new"), targets)
 	const n = 600
 	counts := shares(t, f, n, 3)
 	// 900 s window: within the first seconds the new target's weight is below
@@ -693,7 +681,7 @@ func TestSlowStartHoldsBackANewTarget(t *testing.T) {
 	}
 	t.Logf("slow start just begun: %v", counts)
 	// Without slow start the new target gets its third at once.
-	f.reload(stickyTemplate("slow_start.duration_seconds: 0", "a", "b", "new"), targets)
+	f.reload(groupTemplate("slow_start.duration_seconds: 0", "a", "b", "new"), targets)
 	counts = shares(t, f, n, 3)
 	if math.Abs(float64(counts["new"])-n/3) > n/20 {
 		t.Errorf("without slow start the new target got %d of %d, want a third", counts["new"], n)

@@ -19,6 +19,7 @@ package route
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -52,7 +53,7 @@ type Request struct {
 // "/p?q", absolute form "http://host/p?q" (path "/" when it has none) and the
 // asterisk form "*". A fragment is not part of either.
 func ParseTarget(target []byte) (path, query []byte) {
-	if rest, ok := cutScheme(target); ok {
+	if rest, ok := CutScheme(target); ok {
 		i := bytes.IndexAny(rest, "/?#")
 		if i < 0 {
 			return slash, nil
@@ -79,7 +80,9 @@ func ParseTarget(target []byte) (path, query []byte) {
 
 var slash = []byte("/")
 
-func cutScheme(t []byte) ([]byte, bool) {
+// CutScheme strips a leading "http://" or "https://" (any case) from an
+// absolute-form request target.
+func CutScheme(t []byte) ([]byte, bool) {
 	switch {
 	case len(t) >= 7 && http1.EqualFold(t[:7], "http://"):
 		return t[7:], true
@@ -445,26 +448,15 @@ func (c *cond) matchQuery(r *Request) bool {
 func percentDecode(dst, s []byte) []byte {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			dst = append(dst, unhex(s[i+1])<<4|unhex(s[i+2]))
-			i += 2
-			continue
+		if c == '%' && i+2 < len(s) {
+			var b [1]byte
+			if _, err := hex.Decode(b[:], s[i+1:i+3]); err == nil {
+				dst = append(dst, b[0])
+				i += 2
+				continue
+			}
 		}
 		dst = append(dst, c)
 	}
 	return dst
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	}
-	return c - 'A' + 10
 }
