@@ -36,6 +36,23 @@ type routing struct {
 	loc []byte // redirect URL
 }
 
+// maxKeptRouting bounds the routing buffers a connection keeps between
+// requests (a long query string or redirect URL grows them).
+const maxKeptRouting = 4 << 10
+
+// shrink drops routing buffers an unusual request grew.
+func (r *routing) shrink() {
+	if cap(r.req.Scratch) > maxKeptRouting {
+		r.req.Scratch = nil
+	}
+	if cap(r.loc) > maxKeptRouting {
+		r.loc = nil
+	}
+	if cap(r.cookies) > maxKeptRouting {
+		r.cookies = nil
+	}
+}
+
 // appSticky is a pending AWSALBAPP cookie.
 type appSticky struct {
 	on bool

@@ -212,6 +212,7 @@ func (c *conn) shrink() {
 		c.p.bufs.Put(c.copyBuf)
 		c.copyBuf = nil
 	}
+	c.rt.shrink()
 }
 
 // serveRequest handles one request on the connection and reports whether the
