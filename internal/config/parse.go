@@ -301,6 +301,9 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 		l.Rules, refs = d.rules(r.val, join(path, "rules"))
 		pos.refs = append(pos.refs, refs...)
 	}
+	if l.Protocol == "HTTPS" {
+		d.checkHTTPSRedirects(l, n, path)
+	}
 	return l, pos
 }
 

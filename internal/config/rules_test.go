@@ -224,3 +224,18 @@ target_groups:
 		t.Fatalf("got %v, want %s", err, want)
 	}
 }
+
+func TestHTTPSListenerCannotRedirectToHTTP(t *testing.T) {
+	y := `load_balancers:
+  - name: web
+    listeners:
+      - port: 443
+        protocol: HTTPS
+        default_actions: [{type: redirect, redirect: {protocol: HTTP, status_code: HTTP_301}}]
+`
+	_, err := Parse("albatross.yaml", []byte(y))
+	want := `load_balancers[0].listeners[0].default_actions[0].redirect.protocol: an HTTPS listener cannot redirect to HTTP`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want a problem %q", err, want)
+	}
+}

@@ -355,3 +355,21 @@ func (d *decoder) number(n *yaml.Node, path string, sp *spots, want string) int 
 	}
 	return v
 }
+
+// checkHTTPSRedirects reports redirects of an HTTPS listener to plain HTTP,
+// which AWS refuses.
+func (d *decoder) checkHTTPSRedirects(l Listener, n *yaml.Node, path string) {
+	check := func(a Action, ap string) {
+		if a.Redirect != nil && a.Redirect.Protocol == "HTTP" {
+			d.add(n, join(ap, "redirect.protocol"), "an HTTPS listener cannot redirect to HTTP")
+		}
+	}
+	for i, a := range l.DefaultActions {
+		check(a, index(join(path, "default_actions"), i))
+	}
+	for i, r := range l.Rules {
+		for j, a := range r.Actions {
+			check(a, index(join(index(join(path, "rules"), i), "actions"), j))
+		}
+	}
+}
