@@ -108,8 +108,14 @@ func NewTarget(addr netip.AddrPort, pool *upstream.Pool, rt *balance.Runtime) *T
 }
 
 // Runtime returns the target's balancing state (requests in flight, slow
-// start).
-func (t *Target) Runtime() *balance.Runtime { return t.rt }
+// start). A Target built as a literal rather than by NewTarget has none; it
+// gets a throwaway state per call, so it works but is not counted.
+func (t *Target) Runtime() *balance.Runtime {
+	if t.rt == nil {
+		return &balance.Runtime{}
+	}
+	return t.rt
+}
 
 // ID keys, as stored by state.IDs.
 
