@@ -9,12 +9,13 @@
 // '*' matches any run of characters and '?' exactly one; query keys and values
 // are percent-decoded before they are compared; source_ip uses the TCP peer.
 //
-// Cost: rules are indexed by exact host name and by the first path segment of
-// their path patterns, so a request is checked only against the rules that could
-// match its host and first segment, plus the rules that cannot be indexed (a
-// wildcard host, a pattern with a wildcard in its first segment, or neither
-// condition). Host- and path-heavy tables therefore match in time that does
-// not grow with the number of rules.
+// Cost: rules are indexed by host (exact names, and *.SUFFIX names by suffix)
+// and by the first path segment of their path patterns, so a request is checked
+// only against the rules that could match its host and first segment, plus the
+// rules that cannot be indexed (another host wildcard such as "api-*.example.com",
+// a pattern with a wildcard in its first segment, or neither condition). Host-
+// and path-heavy tables therefore match in time that does not grow with the
+// number of rules.
 package route
 
 import (
@@ -130,10 +131,13 @@ type queryPair struct {
 // concurrent use.
 type Table struct {
 	rules []Rule
-	// byHost indexes the rules whose host condition lists only exact names
-	// (lower-cased); anyHost holds every other rule.
-	byHost  map[string]*segIndex
-	anyHost segIndex
+	// byHost and bySuffix index the rules whose host condition lists only
+	// exact names (byHost, lower-cased) and names of the form *.SUFFIX
+	// (bySuffix, keyed by SUFFIX); anyHost holds every other rule. A rule is
+	// in one entry per host value.
+	byHost   map[string]*segIndex
+	bySuffix map[string]*segIndex
+	anyHost  segIndex
 }
 
 // segIndex indexes rules by the first path segment their path patterns
@@ -160,7 +164,7 @@ func (s *segIndex) add(segs []string, i int32) {
 // Compile compiles a listener's rules, which must have passed validation
 // (config.CheckRule); it fails only on values validation would have refused.
 func Compile(rules []config.Rule) (*Table, error) {
-	t := &Table{byHost: make(map[string]*segIndex)}
+	t := &Table{byHost: make(map[string]*segIndex), bySuffix: make(map[string]*segIndex)}
 	order := make([]int, len(rules))
 	for i := range order {
 		order[i] = i
@@ -169,7 +173,8 @@ func Compile(rules []config.Rule) (*Table, error) {
 	for _, idx := range order {
 		r := rules[idx]
 		cr := Rule{Priority: r.Priority, Index: idx}
-		var hosts, segs []string
+		var hosts, suffixes, segs []string
+		indexed := false
 		for _, c := range r.Conditions {
 			cc, err := compileCondition(c)
 			if err != nil {
@@ -178,42 +183,65 @@ func Compile(rules []config.Rule) (*Table, error) {
 			cr.conds = append(cr.conds, cc)
 			switch cc.kind {
 			case condHost:
-				hosts = exactHosts(cc.globs)
+				hosts, suffixes, indexed = hostKeys(cc.globs)
 			case condPath:
 				segs = firstSegments(cc.globs)
 			}
 		}
 		i := int32(len(t.rules))
 		t.rules = append(t.rules, cr)
-		if hosts == nil {
+		if !indexed {
 			t.anyHost.add(segs, i)
 			continue
 		}
 		for _, h := range hosts {
-			s := t.byHost[h]
-			if s == nil {
-				s = &segIndex{}
-				t.byHost[h] = s
-			}
-			s.add(segs, i)
+			bucket(t.byHost, h).add(segs, i)
+		}
+		for _, sfx := range suffixes {
+			bucket(t.bySuffix, sfx).add(segs, i)
 		}
 	}
 	return t, nil
 }
 
-// exactHosts returns the host names of a host condition without wildcards,
-// deduplicated, or nil when any value has one.
-func exactHosts(gs []glob) []string {
-	out := []string{}
+func bucket(m map[string]*segIndex, key string) *segIndex {
+	s := m[key]
+	if s == nil {
+		s = &segIndex{}
+		m[key] = s
+	}
+	return s
+}
+
+// hostKeys sorts a host condition's values into exact names and the SUFFIX
+// of *.SUFFIX names, each deduplicated; indexed is false when some value has
+// another shape ("*x.example.com", "a.exa?ple.com"), which the index cannot
+// hold.
+func hostKeys(gs []glob) (exact, suffixes []string, indexed bool) {
 	for _, g := range gs {
-		if !g.exact {
-			return nil
-		}
-		if !contains(out, g.lit) {
-			out = append(out, g.lit)
+		switch {
+		case g.exact:
+			if !contains(exact, g.lit) {
+				exact = append(exact, g.lit)
+			}
+		case len(g.wild) > 2 && g.wild[0] == '*' && g.lit[1] == '.' && !hasWildcard(g.wild[1:]):
+			if sfx := g.lit[2:]; !contains(suffixes, sfx) {
+				suffixes = append(suffixes, sfx)
+			}
+		default:
+			return nil, nil, false
 		}
 	}
-	return out
+	return exact, suffixes, true
+}
+
+func hasWildcard(wild []byte) bool {
+	for _, w := range wild {
+		if w != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // firstSegments returns the first path segment every path matching each
@@ -299,31 +327,56 @@ func (t *Table) Len() int { return len(t.rules) }
 // host_header value); a longer request host cannot equal any of them.
 const maxIndexedHost = config.MaxConditionValueLength
 
+// maxSuffixLookups bounds how many *.SUFFIX entries one request host is
+// looked up under (one per dot); a host with more dots is matched by a plain
+// scan of the rules.
+const maxSuffixLookups = 8
+
 // Match returns the first rule, in priority order, whose conditions all match
 // r, or nil when none does (the listener's default rule applies).
 func (t *Table) Match(r *Request) *Rule {
 	if len(t.rules) == 0 {
 		return nil
 	}
-	var lists [4][]int32
-	if len(t.byHost) > 0 && len(r.Host) <= maxIndexedHost {
+	// Candidate lists: rules without an indexed host, the request host's
+	// exact entry, and one *.SUFFIX entry per dot in the host; two lists
+	// (any first segment, the request's first segment) per entry.
+	var lists [2 * (2 + maxSuffixLookups)][]int32
+	n := t.anyHost.candidates(&lists, 0, r.Path)
+	if len(t.byHost) > 0 || len(t.bySuffix) > 0 {
+		// Index keys are at most maxIndexedHost bytes, so only the tail of a
+		// longer host can match one.
 		var buf [maxIndexedHost]byte
-		host := buf[:len(r.Host)]
-		for i, c := range r.Host {
+		off := max(0, len(r.Host)-maxIndexedHost)
+		host := buf[:len(r.Host)-off]
+		for i, c := range r.Host[off:] {
 			host[i] = lowerIf(c, true)
 		}
-		if s := t.byHost[string(host)]; s != nil {
-			lists[0] = s.anySeg
-			lists[1] = s.lookup(r.Path)
+		if off == 0 {
+			if s := t.byHost[string(host)]; s != nil {
+				n = s.candidates(&lists, n, r.Path)
+			}
+		}
+		if len(t.bySuffix) > 0 {
+			for i, c := range host {
+				if c != '.' {
+					continue
+				}
+				if n+2 > len(lists) {
+					return t.scan(r)
+				}
+				if s := t.bySuffix[string(host[i+1:])]; s != nil {
+					n = s.candidates(&lists, n, r.Path)
+				}
+			}
 		}
 	}
-	lists[2] = t.anyHost.anySeg
-	lists[3] = t.anyHost.lookup(r.Path)
-	// Merge the candidate lists in priority order; a rule is in at most one
-	// of them.
+	// Merge the candidate lists in priority order. A rule listed under
+	// several host values can come up more than once, always in a row.
+	last := int32(-1)
 	for {
 		best, at := -1, int32(0)
-		for k := range lists {
+		for k := 0; k < n; k++ {
 			if len(lists[k]) > 0 && (best < 0 || lists[k][0] < at) {
 				best, at = k, lists[k][0]
 			}
@@ -332,10 +385,32 @@ func (t *Table) Match(r *Request) *Rule {
 			return nil
 		}
 		lists[best] = lists[best][1:]
+		if at == last {
+			continue
+		}
+		last = at
 		if rule := &t.rules[at]; rule.matches(r) {
 			return rule
 		}
 	}
+}
+
+// scan is Match without the index: every rule in priority order.
+func (t *Table) scan(r *Request) *Rule {
+	for i := range t.rules {
+		if t.rules[i].matches(r) {
+			return &t.rules[i]
+		}
+	}
+	return nil
+}
+
+// candidates puts the entry's two lists for path into lists from n on and
+// returns the new count.
+func (s *segIndex) candidates(lists *[2 * (2 + maxSuffixLookups)][]int32, n int, path []byte) int {
+	lists[n] = s.anySeg
+	lists[n+1] = s.lookup(path)
+	return n + 2
 }
 
 // lookup returns the rules indexed under path's first segment.

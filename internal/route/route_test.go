@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/albatross-lb/albatross/internal/config"
@@ -195,9 +196,10 @@ func linearMatch(t *Table, r *Request) *Rule {
 // evaluating every rule, over random rule sets and requests.
 func TestIndexAgreesWithLinearScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	hosts := []string{"a.example.com", "b.example.com", "*.example.com", "c.exa?ple.com", "A.EXAMPLE.COM"}
+	hosts := []string{"a.example.com", "b.example.com", "*.example.com", "c.exa?ple.com", "A.EXAMPLE.COM", "*.B.example.com", "*.com", "*a.example.com"}
 	paths := []string{"/x/*", "/y", "/y/*", "/*", "/x*", "*.jpg", "/", "/x/?/z", "/y/z"}
-	reqHosts := []string{"a.example.com", "B.example.com", "c.example.com", "example.com", "", "zz.example.com"}
+	reqHosts := []string{"a.example.com", "B.example.com", "c.example.com", "example.com", "", "zz.example.com", "x.b.example.com", ".example.com", "com", "ba.example.com",
+		"1.2.3.4.5.6.7.8.9.10.b.example.com", strings.Repeat("x", 130) + ".b.example.com", strings.Repeat("y", 200)}
 	reqPaths := []string{"/x/1", "/y", "/y/z", "/x", "/xa", "/x/q/z", "/p.jpg", "/", "", "*", "/x/1.jpg"}
 	for round := 0; round < 200; round++ {
 		var rules []config.Rule
@@ -279,6 +281,8 @@ func benchTable(b *testing.B, shape string, n int) (*Table, *Request) {
 		switch shape {
 		case "host":
 			c = []config.Condition{{HostHeader: []string{fmt.Sprintf("svc%d.example.com", i)}}}
+		case "wildcard-host":
+			c = []config.Condition{{HostHeader: []string{fmt.Sprintf("*.svc%d.example.com", i)}}}
 		case "path":
 			c = []config.Condition{{PathPattern: []string{fmt.Sprintf("/svc%d/*", i)}}}
 		case "host+path":
@@ -294,6 +298,8 @@ func benchTable(b *testing.B, shape string, n int) (*Table, *Request) {
 	switch shape {
 	case "host":
 		r = req("GET", fmt.Sprintf("SVC%d.example.com", last), "/api/items?x=1", "User-Agent", "bench", "Accept", "*/*")
+	case "wildcard-host":
+		r = req("GET", fmt.Sprintf("eu.api.SVC%d.example.com", last), "/api/items?x=1", "User-Agent", "bench", "Accept", "*/*")
 	case "path", "host+path":
 		r = req("GET", fmt.Sprintf("t%d.example.com", last%10), fmt.Sprintf("/svc%d/items?x=1", last), "User-Agent", "bench", "Accept", "*/*")
 	case "header":
@@ -306,10 +312,11 @@ func benchTable(b *testing.B, shape string, n int) (*Table, *Request) {
 }
 
 // BenchmarkMatch measures matching with 1, 100 and 1,000 rules where the last
-// rule matches. host, path and host+path are indexed and should not grow with
-// the rule count; header rules cannot be indexed and are the linear reference.
+// rule matches. host, wildcard-host (*.NAME), path and host+path are indexed
+// and should not grow with the rule count; header rules cannot be indexed and
+// are the linear reference.
 func BenchmarkMatch(b *testing.B) {
-	for _, shape := range []string{"host", "path", "host+path", "header"} {
+	for _, shape := range []string{"host", "wildcard-host", "path", "host+path", "header"} {
 		for _, n := range []int{1, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/rules=%d", shape, n), func(b *testing.B) {
 				tab, r := benchTable(b, shape, n)
