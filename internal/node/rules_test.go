@@ -687,3 +687,21 @@ func TestSlowStartHoldsBackANewTarget(t *testing.T) {
 		t.Errorf("without slow start the new target got %d of %d, want a third", counts["new"], n)
 	}
 }
+
+// TestAllWeightsZeroIs503: a forward action whose groups all have weight 0
+// sends nothing anywhere; the client gets ALB's 503 page.
+func TestAllWeightsZeroIs503(t *testing.T) {
+	t.Parallel()
+	targets := map[string]*httpTarget{"blue": nameTarget(t, "blue", nil), "green": nameTarget(t, "green", nil)}
+	cfg := strings.Replace(weightedConfig, "weight: 90}, {name: green, weight: 10}", "weight: 0}, {name: green, weight: 0}", 1)
+	f := startRulesLB(t, strings.Replace(cfg, "STICKY", "", 1), targets)
+	raw := rawExchange(t, f.addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second)
+	checkELBPage(t, raw, 503, "Service Temporarily Unavailable", "close")
+	e := f.logLines(1)[0]
+	if e.ELBStatusCode != 503 || e.TargetGroupARN != "" || e.Target.IsValid() || e.ActionsExecuted != "forward" || e.MatchedRulePriority != 0 {
+		t.Errorf("log: status %d target group %q target %v actions %q priority %d", e.ELBStatusCode, e.TargetGroupARN, e.Target, e.ActionsExecuted, e.MatchedRulePriority)
+	}
+	if len(targets["blue"].requests())+len(targets["green"].requests()) != 0 {
+		t.Error("a target got a request")
+	}
+}
