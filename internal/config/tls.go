@@ -109,21 +109,20 @@ func (d *decoder) protocolVersion(f map[string]field, path string) string {
 	return s
 }
 
-// checkProtocolVersions reports HTTP listeners that forward to HTTP2 or GRPC
-// target groups: AWS allows those only behind HTTPS listeners.
-func (d *decoder) checkProtocolVersions(path string, lb LoadBalancer, pos lbPos, groups []TargetGroup, tgs map[string]*tgInfo) {
+// checkProtocolVersions reports HTTP listeners whose actions forward to HTTP2
+// or GRPC target groups: AWS allows those only behind HTTPS listeners.
+func (d *decoder) checkProtocolVersions(lb LoadBalancer, pos lbPos, groups []TargetGroup, tgs map[string]*tgInfo) {
 	for i, l := range lb.Listeners {
 		if l.Protocol == "HTTPS" {
 			continue
 		}
-		for j, a := range l.DefaultActions {
-			info, ok := tgs[a.TargetGroup]
-			if a.Type != ActionForward || !ok {
+		for _, ref := range pos.listeners[i].refs {
+			info, ok := tgs[ref.name]
+			if !ok {
 				continue
 			}
 			if pv := groups[info.index].ProtocolVersion; pv == ProtocolVersionHTTP2 || pv == ProtocolVersionGRPC {
-				ap := join(index(join(index(join(path, "listeners"), i), "default_actions"), j), "target_group")
-				d.add(pos.listeners[i].targetGroups[j], ap, "target group %q has protocol_version %s, which needs an HTTPS listener (this one is %s)", a.TargetGroup, pv, l.Protocol)
+				d.add(ref.node, ref.path, "target group %q has protocol_version %s, which needs an HTTPS listener (this one is %s)", ref.name, pv, l.Protocol)
 			}
 		}
 	}

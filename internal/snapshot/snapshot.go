@@ -7,6 +7,7 @@
 package snapshot
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/state"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
@@ -61,6 +63,8 @@ type LoadBalancer struct {
 	// The counter outlives snapshots: every snapshot of the same load balancer
 	// compiled with the same Resources shares it.
 	TLSNegotiationErrors *atomic.Uint64
+	// Cookies encodes and decodes stickiness cookies.
+	Cookies *balance.Codec
 }
 
 // ConnLogger receives a client connection's connection log entry.
@@ -87,14 +91,10 @@ type Listener struct {
 	PortText string
 	// DefaultAction is the listener's default rule's action.
 	DefaultAction *Action
-}
-
-// Action is a compiled action.
-type Action struct {
-	// Type is the AWS action type ("forward").
-	Type string
-	// TargetGroup is the destination of a forward action.
-	TargetGroup *TargetGroup
+	// Rules are the listener's compiled rules (nil: none); a matched rule's
+	// action is RuleActions[rule.Index].
+	Rules       *route.Table
+	RuleActions []*Action
 }
 
 // TargetGroup is a compiled target group.
@@ -104,8 +104,10 @@ type TargetGroup struct {
 	ARN     string
 	Attrs   config.TargetGroupAttributes
 	Targets []*Target
-	// Policy picks among Targets.
-	Policy balance.Policy
+	// Policy picks among the group's routable targets.
+	Policy balance.Policy[*Target]
+	// StickyID is ID as 8 bytes, the group's identity in stickiness cookies.
+	StickyID [8]byte
 	// ProtocolVersion is config.ProtocolVersionHTTP1, HTTP2 or GRPC.
 	ProtocolVersion string
 }
@@ -119,6 +121,28 @@ type Target struct {
 	H2 *upstream.H2Client
 	// ProtocolVersion is its target group's.
 	ProtocolVersion string
+	// rt is the target's balancing state in this group, shared by every
+	// snapshot the target is in.
+	rt *balance.Runtime
+}
+
+// NewTarget returns a compiled target with its runtime state (a fresh one
+// when rt is nil).
+func NewTarget(addr netip.AddrPort, pool *upstream.Pool, rt *balance.Runtime) *Target {
+	if rt == nil {
+		rt = &balance.Runtime{}
+	}
+	return &Target{Addr: addr, Pool: pool, rt: rt}
+}
+
+// Runtime returns the target's balancing state (requests in flight, slow
+// start). A Target built as a literal rather than by NewTarget has none; it
+// gets a throwaway state per call, so it works but is not counted.
+func (t *Target) Runtime() *balance.Runtime {
+	if t.rt == nil {
+		return &balance.Runtime{}
+	}
+	return t.rt
 }
 
 // ID keys, as stored by state.IDs.
@@ -162,6 +186,12 @@ type Resources struct {
 	TLSErrors map[string]*atomic.Uint64
 	// BaseDir resolves relative certificate file names.
 	BaseDir string
+	// Runtimes keeps targets' balancing state across snapshots (nil: every
+	// snapshot starts afresh).
+	Runtimes *balance.Registry
+	// Cookies encodes stickiness cookies (nil: a codec with a random key, so
+	// cookies do not survive the process).
+	Cookies *balance.Codec
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -175,6 +205,13 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 		return v, nil
 	}
 	s := &Snapshot{Config: cfg, Listeners: make(map[netip.AddrPort]*Listener)}
+	now := time.Now()
+	if res.Cookies == nil {
+		var err error
+		if res.Cookies, err = balance.NewCodec(randomKey()); err != nil {
+			return nil, err
+		}
+	}
 	groups := make(map[string]*TargetGroup, len(cfg.TargetGroups))
 	for i := range cfg.TargetGroups {
 		tg := &cfg.TargetGroups[i]
@@ -187,24 +224,33 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			ID:     tgID,
 			ARN:    state.TargetGroupARN(cfg.Region, cfg.AccountID, tg.Name, tgID),
 			Attrs:  tg.Attrs,
-			Policy: &balance.RoundRobin{},
+			Policy: balance.New[*Target](tg.Attrs),
 
 			ProtocolVersion: tg.ProtocolVersion,
 		}
 		if ctg.ProtocolVersion == "" {
 			ctg.ProtocolVersion = config.ProtocolVersionHTTP1
 		}
+		hex.Decode(ctg.StickyID[:], []byte(tgID))
+		addrs := make([]netip.AddrPort, 0, len(tg.Targets))
 		for _, t := range tg.Targets {
 			ip, err := netip.ParseAddr(t.ID)
 			if err != nil {
 				return nil, fmt.Errorf("snapshot: target group %q: target %q: %w", tg.Name, t.ID, err)
 			}
-			addr := netip.AddrPortFrom(ip, uint16(t.Port))
+			addrs = append(addrs, netip.AddrPortFrom(ip, uint16(t.Port)))
+		}
+		rts := make([]*balance.Runtime, len(addrs))
+		if res.Runtimes != nil {
+			rts = res.Runtimes.Runtimes(tg.Name, tg.Attrs.SlowStart, addrs, now)
+		}
+		for i, addr := range addrs {
 			pool := res.Pools.Pool(addr.String())
 			if tg.Protocol == "HTTPS" {
 				pool = res.Pools.TLSPool(addr.String())
 			}
-			ct := &Target{Addr: addr, Pool: pool, ProtocolVersion: ctg.ProtocolVersion}
+			ct := NewTarget(addr, pool, rts[i])
+			ct.ProtocolVersion = ctg.ProtocolVersion
 			if ctg.ProtocolVersion != config.ProtocolVersionHTTP1 {
 				ct.H2 = res.Pools.H2(addr.String(), tg.Protocol == "HTTPS")
 			}
@@ -228,6 +274,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			Attrs:      lb.Attrs,
 			Log:        res.Logs[lb.Name],
 			ConnLog:    res.ConnLogs[lb.Name],
+			Cookies:    res.Cookies,
 
 			TLSNegotiationErrors: res.TLSErrors[lb.Name],
 		}
@@ -259,8 +306,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 					return nil, fmt.Errorf("load balancer %q: listener %d: %w", lb.Name, l.Port, err)
 				}
 			}
-			act := l.DefaultActions[0]
-			cl.DefaultAction = &Action{Type: act.Type, TargetGroup: groups[act.TargetGroup]}
+			if err := compileRules(cl, l, groups); err != nil {
+				return nil, fmt.Errorf("snapshot: load balancer %q: listener %d: %w", lb.Name, l.Port, err)
+			}
 			clb.Listeners = append(clb.Listeners, cl)
 			s.Listeners[cl.Addr] = cl
 		}
@@ -272,7 +320,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 	idle := make(map[*upstream.Pool]time.Duration)
 	for _, lb := range s.LoadBalancers {
 		for _, l := range lb.Listeners {
-			if tg := l.DefaultAction.TargetGroup; tg != nil {
+			for _, tg := range l.targetGroups() {
 				for _, t := range tg.Targets {
 					if d, ok := idle[t.Pool]; !ok || lb.Attrs.IdleTimeout < d {
 						idle[t.Pool] = lb.Attrs.IdleTimeout
