@@ -6,10 +6,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -80,7 +82,13 @@ func startTLSLB(t *testing.T, targets []string, policy string, attrs map[string]
 	f.certs["default.test"] = writeCert(t, dir, "default", "default.test")
 	f.certs["a.example.com"] = writeCert(t, dir, "a", "a.example.com")
 	f.certs["*.example.com"] = writeCert(t, dir, "wild", "*.example.com")
-	yaml := renderConfig(t, strings.Replace(tlsTemplate, "POLICY", policy, 1), fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: 60, Attrs: attrs})
+	idle := 60
+	if v, ok := attrs["idle_timeout.timeout_seconds"]; ok {
+		idle, _ = strconv.Atoi(v)
+		attrs = maps.Clone(attrs)
+		delete(attrs, "idle_timeout.timeout_seconds")
+	}
+	yaml := renderConfig(t, strings.Replace(tlsTemplate, "POLICY", policy, 1), fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: idle, Attrs: attrs})
 	f.cfgPath = filepath.Join(dir, "albatross.yaml")
 	os.WriteFile(f.cfgPath, []byte(yaml), 0o600)
 	f.node = startNode(t, ln, dir, yaml, func(o *node.Options) { o.BaseDir = dir })
@@ -459,4 +467,61 @@ func mustLoad(t *testing.T, path string) *config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// An HTTP/2 connection without streams is closed after the idle timeout;
+// PINGs do not keep it open, as on ALB.
+func TestHTTP2IdleTimeout(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", map[string]string{"idle_timeout.timeout_seconds": "1"})
+	c, err := tls.Dial("tcp", f.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(c, c)
+	fr.WriteSettings()
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// PINGs every 100 ms meanwhile: they are not activity.
+	stop := make(chan struct{})
+	pinged := make(chan struct{})
+	go func() {
+		defer close(pinged)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if fr.WritePing(false, [8]byte{1}) != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-pinged }()
+	var goAway bool
+	for {
+		frame, err := fr.ReadFrame()
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the idle HTTP/2 connection was still open after 10 s")
+			}
+			break
+		}
+		if _, ok := frame.(*http2.GoAwayFrame); ok {
+			goAway = true
+		}
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Errorf("closed after %v, before the 1 s idle timeout", waited)
+	}
+	if !goAway {
+		t.Error("closed without GOAWAY")
+	}
 }

@@ -83,10 +83,9 @@ type Listener struct {
 	// Scheme is the URL scheme of the listener ("http" or "https"), used in the
 	// access log's type and request fields and in X-Forwarded-Proto.
 	Scheme string
-	// TLS is an HTTPS listener's policy and certificates; nil on HTTP.
+	// TLS is an HTTPS listener's policy and certificates (and whether it
+	// offers HTTP/2); nil on HTTP.
 	TLS *tlsconf.Listener
-	// HTTP2 is whether an HTTPS listener offers HTTP/2 (routing.http2.enabled).
-	HTTP2 bool
 	// PortText is Port in decimal, precomputed for the request path.
 	PortText string
 	// DefaultAction is the listener's default rule's action.
@@ -301,7 +300,6 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			}
 			if l.Protocol == "HTTPS" {
 				cl.Scheme = "https"
-				cl.HTTP2 = lb.Attrs.HTTP2Enabled
 				if cl.TLS, err = compileTLS(cfg, l, lb.Attrs.HTTP2Enabled, res.BaseDir); err != nil {
 					return nil, fmt.Errorf("load balancer %q: listener %d: %w", lb.Name, l.Port, err)
 				}
