@@ -15,7 +15,7 @@ const idSegment = "{id}"
 // readable URL (`- - -`, or a partly parsed `- http://host:80- -`).
 func requestPath(req []byte) []byte {
 	sp := bytes.IndexByte(req, ' ')
-	if sp < 0 {
+	if sp <= 0 || req[0] == '-' { // no method: ALB could not parse the request
 		return nil
 	}
 	url := req[sp+1:]
