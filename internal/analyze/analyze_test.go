@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/netip"
@@ -414,7 +415,7 @@ func checkFindings(t *testing.T, rep *Report, recs []rec) {
 	}
 	var served int64
 	for _, r := range recs {
-		if (r.target == genTarget3 || r.target == "10.0.1.15:8080") && r.elb != 502 {
+		if (r.target == genTarget3 || r.target == "10.0.1.15:8080") && r.tgt != 0 {
 			served++
 		}
 	}
@@ -596,5 +597,76 @@ func TestOverlongLineAndTruncatedGzip(t *testing.T) {
 	}
 	if rep.MalformedLines > 1 {
 		t.Errorf("truncated gzip: %d malformed lines, want at most the cut one", rep.MalformedLines)
+	}
+}
+
+// TestGiveUpOnHungRequests: when the target answers the same paths quickly,
+// 460s at one duration are requests that hung at the target, and the finding
+// says so instead of blaming the clients' timeout.
+func TestGiveUpOnHungRequests(t *testing.T) {
+	c := newCorpus(t)
+	g := &generator{rng: rand.New(rand.NewPCG(6, 6)), o: mixOptions{}}
+	f := c.file("hung.log", false)
+	for i := range 5 {
+		f.entry(g.errorLine(g.at(i), genTarget1, "/h", 460, int64(15_000+i)), 34, "/h", kGiveUp)
+	}
+	for i := range 50 {
+		f.entry(g.base(g.at(i), genTarget1, "GET", "/h", 0, int64(10+i*4), 0, 200, 200), 34, "/h", kNone)
+	}
+	c.write()
+	rep := run(t, c.names(), Options{})
+	checkReport(t, rep, c.truth(nil))
+	gu := finding(rep, CodeClientsGiveUp)
+	if gu == nil || len(rep.Findings) != 1 {
+		t.Fatalf("findings %+v, want clients-give-up only", rep.Findings)
+	}
+	if gu.Summary != "clients time out after about 15 s on requests the target never answered; it answers these paths within 0.206 s otherwise" ||
+		!strings.Contains(gu.Fix, "hung at the target") || gu.Values["target_max_seconds"] != 0.206 {
+		t.Errorf("summary %q, fix %q, values %v", gu.Summary, gu.Fix, gu.Values)
+	}
+}
+
+// TestTextReport checks that the terminal report carries every section, each
+// finding and every malformed line's position.
+func TestTextReport(t *testing.T) {
+	c := newCorpus(t)
+	buildMix(c, mixOptions{normal: 500, ipv6: true, seed: 8})
+	rep := run(t, c.names(), Options{})
+	for _, view := range []View{ViewSummary, ViewErrors} {
+		var out strings.Builder
+		if err := WriteText(&out, rep, view); err != nil {
+			t.Fatal(err)
+		}
+		text := out.String()
+		want := []string{"Requests: " + count(rep.Requests), "Findings", "Malformed lines: " + count(rep.MalformedLines)}
+		if view == ViewSummary {
+			want = append(want, "By elb_status_code", "Latency (seconds)", "target_processing_time histogram", "Top targets", "Top paths", "/users/{id}")
+		} else {
+			want = append(want, "By target", "By path", "By minute", "By error_reason", "LambdaInvalidResponse", "2025-11-03T14:40Z")
+		}
+		for _, f := range rep.Findings {
+			want = append(want, "["+f.Code+"] "+f.Summary)
+		}
+		for _, b := range c.bad {
+			want = append(want, fmt.Sprintf("%s:%d: ", b.file, b.line))
+		}
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				t.Errorf("view %d: report lacks %q", view, w)
+			}
+		}
+	}
+	var buf bytes.Buffer
+	for _, table := range CSVTables {
+		buf.Reset()
+		if err := WriteCSV(&buf, rep, table); err != nil {
+			t.Errorf("csv %s: %v", table, err)
+		}
+		if lines := strings.Count(buf.String(), "\n"); lines < 2 {
+			t.Errorf("csv %s: %d lines:\n%s", table, lines, buf.String())
+		}
+	}
+	if err := WriteCSV(&buf, rep, "nope"); err == nil {
+		t.Error("an unknown CSV table was accepted")
 	}
 }

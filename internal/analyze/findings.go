@@ -128,8 +128,8 @@ func giveUp(s *shard) (Finding, bool) {
 		Code:  CodeClientsGiveUp,
 		Count: s.classN[classGiveUp],
 		Evidence: []string{
-			fmt.Sprintf("%d of %d 460s (%.1f%%) ended %s-%s s after the load balancer received the request (time − request_creation_time): the clients gave up after about %s s.",
-				cl.Count, h.n, pct(cl.Count, h.n), secs(cl.LowMs), secs(cl.HighMs), secs(cl.CenterMs)),
+			fmt.Sprintf("%s of %s 460s (%.1f%%) ended %s-%s s after the load balancer received the request (time − request_creation_time): the clients gave up after about %s s.",
+				count(cl.Count), count(h.n), pct(cl.Count, h.n), secs(cl.LowMs), secs(cl.HighMs), secs(cl.CenterMs)),
 		},
 		Values: map[string]float64{
 			"client_timeout_seconds": seconds(cl.CenterMs),
@@ -139,12 +139,23 @@ func giveUp(s *shard) (Finding, bool) {
 		},
 		TopOffenders: offenders(s, classGiveUp),
 	}
-	if measured > 0 {
-		f.Summary = fmt.Sprintf("clients time out after about %s s; the target needs up to %s s on these paths", secs(cl.CenterMs), secs(maxMs))
-		f.Evidence = append(f.Evidence, fmt.Sprintf("On the same paths the target took up to %s s to answer (target_processing_time, %d answered requests).", secs(maxMs), measured))
-		f.Values["target_max_seconds"] = seconds(maxMs)
-	} else {
+	switch {
+	case measured == 0:
 		f.Summary = fmt.Sprintf("clients time out after about %s s; the target answered no request on these paths in the log", secs(cl.CenterMs))
+	case maxMs >= cl.LowMs:
+		f.Summary = fmt.Sprintf("clients time out after about %s s; the target needs up to %s s on these paths", secs(cl.CenterMs), secs(maxMs))
+	default:
+		f.Summary = fmt.Sprintf("clients time out after about %s s on requests the target never answered; it answers these paths within %s s otherwise", secs(cl.CenterMs), secs(maxMs))
+	}
+	if measured > 0 {
+		f.Evidence = append(f.Evidence, fmt.Sprintf("On the same paths the target took up to %s s to answer (target_processing_time, %s answered requests).", secs(maxMs), count(measured)))
+		f.Values["target_max_seconds"] = seconds(maxMs)
+	}
+	if measured > 0 && maxMs < cl.LowMs {
+		f.Fix = fmt.Sprintf("The target answers these paths within %s s, yet these requests were still unanswered after %s s: they hung at the target. "+
+			"Look there for requests that wait without a deadline (locks, exhausted connection pools, calls to other services without a timeout) "+
+			"around the times of the 460s. A 460 means the load balancer was still waiting for the target when the client left.", secs(maxMs), secs(cl.LowMs))
+		return f, true
 	}
 	f.Fix = fmt.Sprintf("Give these clients a timeout above the time the target needs (more than %s s), or make these paths answer within %s s "+
 		"(for long work, answer at once and let the client poll). A 460 means the load balancer was still waiting for the target when the client left: "+
@@ -160,7 +171,7 @@ func keepAlive(s *shard) (Finding, bool) {
 		return Finding{}, false
 	}
 	h := &s.elapsed[classKeepAlive]
-	var served int64 // requests the same targets answered
+	var served int64 // requests the same targets answered with a status
 	seen := map[string]bool{}
 	for k := range s.offenders[classKeepAlive].rows {
 		key := targetKey(k.Target)
@@ -169,7 +180,7 @@ func keepAlive(s *shard) (Finding, bool) {
 		}
 		seen[key] = true
 		if t := s.targets.rows[k.Target]; t != nil {
-			served += t.n - t.v.Errors[1]
+			served += t.v.Answered
 		}
 	}
 	f := Finding{
@@ -177,7 +188,7 @@ func keepAlive(s *shard) (Finding, bool) {
 		Count:   n,
 		Summary: "targets close kept-alive connections that the load balancer reuses: their keep-alive timeout is shorter than the load balancer's idle timeout",
 		Evidence: []string{
-			fmt.Sprintf("%d 502s with a target chosen, no target status, no error_reason and target_processing_time -1: the target never answered.", n),
+			fmt.Sprintf("%s 502s with a target chosen, no target status, no error_reason and target_processing_time -1: the target never answered.", count(n)),
 		},
 		Values: map[string]float64{"count": float64(n), "targets_other_requests": float64(served)},
 		Fix: "Make every target's keep-alive (idle) timeout longer than the load balancer's idle_timeout.timeout_seconds (60 s by default): " +
@@ -190,7 +201,7 @@ func keepAlive(s *shard) (Finding, bool) {
 		f.Values["max_elapsed_seconds"] = seconds(h.max)
 	}
 	if served > 0 {
-		f.Evidence = append(f.Evidence, fmt.Sprintf("The same targets answered %d other requests, so they were up and reachable.", served))
+		f.Evidence = append(f.Evidence, fmt.Sprintf("The same targets answered %s other requests (a target status is logged), so they were up and reachable.", count(served)))
 	}
 	return f, true
 }
@@ -209,8 +220,8 @@ func idle504(s *shard) (Finding, bool) {
 		Count:   s.classN[classIdle504],
 		Summary: fmt.Sprintf("targets did not answer within the load balancer's idle timeout (about %s s)", secs(cl.CenterMs)),
 		Evidence: []string{
-			fmt.Sprintf("%d of %d 504s with a target chosen (%.1f%%) ended %s-%s s after the request arrived (time − request_creation_time), at about %s s: the idle timeout.",
-				cl.Count, h.n, pct(cl.Count, h.n), secs(cl.LowMs), secs(cl.HighMs), secs(cl.CenterMs)),
+			fmt.Sprintf("%s of %s 504s with a target chosen (%.1f%%) ended %s-%s s after the request arrived (time − request_creation_time), at about %s s: the idle timeout.",
+				count(cl.Count), count(h.n), pct(cl.Count, h.n), secs(cl.LowMs), secs(cl.HighMs), secs(cl.CenterMs)),
 		},
 		Values: map[string]float64{
 			"idle_timeout_seconds": seconds(cl.CenterMs),
@@ -219,7 +230,7 @@ func idle504(s *shard) (Finding, bool) {
 		TopOffenders: offenders(s, classIdle504),
 	}
 	if measured > 0 {
-		f.Evidence = append(f.Evidence, fmt.Sprintf("When the target did answer on these paths it took up to %s s (%d requests).", secs(maxMs), measured))
+		f.Evidence = append(f.Evidence, fmt.Sprintf("When the target did answer on these paths it took up to %s s (%s requests).", secs(maxMs), count(measured)))
 		f.Values["target_max_seconds"] = seconds(maxMs)
 	}
 	f.Fix = fmt.Sprintf("Raise idle_timeout.timeout_seconds above the slowest response of these paths (now about %s s), or make them answer sooner; "+
@@ -239,7 +250,7 @@ func connect504(s *shard) (Finding, bool) {
 		Count:   n,
 		Summary: "targets did not accept TCP connections within the load balancer's 10 s connect timeout",
 		Evidence: []string{
-			fmt.Sprintf("%d 504s with a target chosen ended about 10 s after the request arrived (time − request_creation_time), ALB's fixed target connect timeout.", n),
+			fmt.Sprintf("%s 504s with a target chosen ended about 10 s after the request arrived (time − request_creation_time), ALB's fixed target connect timeout.", count(n)),
 		},
 		Values: map[string]float64{"count": float64(n)},
 		Fix: "Check that the targets listen and accept on their port (process up, listen backlog, connection limits), that security groups and network ACLs " +
@@ -285,14 +296,14 @@ func noTargets(s *shard) (Finding, bool) {
 		Count:   n,
 		Summary: "the load balancer had no target to send requests to (503)",
 		Evidence: []string{
-			fmt.Sprintf("%d 503s generated by the load balancer (no target chosen, no target status) in %d burst(s) of consecutive minutes.", n, len(bursts)),
+			fmt.Sprintf("%s 503s generated by the load balancer (no target chosen, no target status) in %d burst(s) of consecutive minutes.", count(n), len(bursts)),
 		},
 		Values:       map[string]float64{"count": float64(n), "bursts": float64(len(bursts))},
 		TopOffenders: offenders(s, class503),
 	}
 	slices.SortStableFunc(bursts, func(a, b burst) int { return cmp.Compare(b.count, a.count) })
 	for _, b := range bursts[:min(len(bursts), maxBursts)] {
-		f.Evidence = append(f.Evidence, fmt.Sprintf("%d between %s and %s.", b.count, b.from.Format("2006-01-02T15:04Z"), b.to.Add(time.Minute).Format("15:04Z")))
+		f.Evidence = append(f.Evidence, fmt.Sprintf("%s between %s and %s.", count(b.count), b.from.Format("2006-01-02T15:04Z"), b.to.Add(time.Minute).Format("15:04Z")))
 	}
 	if len(bursts) > 0 {
 		f.Values["largest_burst"] = float64(bursts[0].count)

@@ -74,6 +74,7 @@ type keyStats struct {
 	Classes    [6]int64 // by elb_status_code class: [1]=1xx ... [5]=5xx, [0]=other
 	Errors     [4]int64 // elb_status_code 460, 502, 503, 504
 	FromTarget int64    // of Errors, lines where the target answered that status itself
+	Answered   int64    // lines with a target status (the target answered)
 	TargetTime durSum   // measured target_processing_time
 	SentBytes  int64
 }
@@ -109,6 +110,9 @@ func (k *keyStats) add(e *accesslog.Entry) {
 			k.FromTarget++
 		}
 	}
+	if e.TargetStatusCode != 0 {
+		k.Answered++
+	}
 	k.TargetTime.add(e.TargetProcessingTime)
 	k.SentBytes += e.SentBytes
 }
@@ -121,6 +125,7 @@ func mergeKeyStats(dst, src *keyStats) {
 		dst.Errors[i] += src.Errors[i]
 	}
 	dst.FromTarget += src.FromTarget
+	dst.Answered += src.Answered
 	dst.TargetTime.merge(&src.TargetTime)
 	dst.SentBytes += src.SentBytes
 }

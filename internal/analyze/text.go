@@ -47,8 +47,9 @@ func WriteText(w io.Writer, rep *Report, view View) error {
 
 // printer writes text and keeps the first error.
 type printer struct {
-	w   io.Writer
-	err error
+	w      io.Writer
+	err    error
+	indent string // before each table row; "  " when empty
 }
 
 func (p *printer) printf(format string, args ...any) {
@@ -57,11 +58,12 @@ func (p *printer) printf(format string, args ...any) {
 	}
 }
 
-// table writes aligned rows, the first being the header: the first column
-// left-aligned (names), the others right-aligned (numbers).
+// table writes aligned rows, the first being the header: names (the first
+// column, and a PATH column) left-aligned, numbers right-aligned.
 func (p *printer) table(rows [][]string) {
+	indent := cmp.Or(p.indent, "  ")
 	if len(rows) <= 1 {
-		p.printf("  (none)\n")
+		p.printf("%s(none)\n", indent)
 		return
 	}
 	var widths []int
@@ -75,14 +77,16 @@ func (p *printer) table(rows [][]string) {
 	}
 	var b strings.Builder
 	for _, r := range rows {
-		b.WriteString(" ")
+		b.WriteString(indent)
 		for i, c := range r {
 			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
-			b.WriteString(" ")
-			if i == 0 {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			if i == 0 || rows[0][i] == "PATH" {
 				b.WriteString(c + pad)
 			} else {
-				b.WriteString(" " + pad + c)
+				b.WriteString(pad + c)
 			}
 		}
 		p.printf("%s\n", strings.TrimRight(b.String(), " "))
@@ -279,7 +283,9 @@ func (p *printer) findings(rep *Report) {
 			rows = append(rows, []string{o.Target, o.Path, count(o.Count), fmt.Sprintf("%.1f%%", o.Percent)})
 		}
 		p.printf("    top offenders:\n")
+		p.indent = "      "
 		p.table(rows)
+		p.indent = ""
 	}
 }
 
