@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -668,5 +669,24 @@ func TestTextReport(t *testing.T) {
 	}
 	if err := WriteCSV(&buf, rep, "nope"); err == nil {
 		t.Error("an unknown CSV table was accepted")
+	}
+}
+
+func TestSymlinkAndCancel(t *testing.T) {
+	c := newCorpus(t)
+	buildMix(c, mixOptions{normal: 100, seed: 12})
+	dir := t.TempDir()
+	link := filepath.Join(dir, "linked.log")
+	if err := os.Symlink(c.files[0].name, link); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	srcs, skipped, err := Inputs([]string{dir})
+	if err != nil || len(srcs) != 1 || srcs[0] != link || len(skipped) != 0 {
+		t.Errorf("Inputs through a symlink: %v, skipped %v, %v", srcs, skipped, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, c.names(), Options{}); err != context.Canceled {
+		t.Errorf("Run with a cancelled context: %v, want context.Canceled", err)
 	}
 }

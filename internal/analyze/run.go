@@ -100,7 +100,12 @@ func Inputs(names []string) (srcs []string, skipped []string, err error) {
 			if d.IsDir() {
 				return nil
 			}
-			if !d.Type().IsRegular() || isOtherALBLog(base) {
+			regular := d.Type().IsRegular()
+			if d.Type()&fs.ModeSymlink != 0 { // a link to a file counts as that file
+				info, err := os.Stat(path)
+				regular = err == nil && info.Mode().IsRegular()
+			}
+			if !regular || isOtherALBLog(base) {
 				skipped = append(skipped, path)
 				return nil
 			}
