@@ -6,13 +6,13 @@ import (
 )
 
 // table counts rows by key with a bounded number of keys: the structure behind
-// every "top N" list. While a table holds at most limit keys its counts are
-// exact. Past 2×limit keys it keeps the limit heaviest and drops the rest,
-// remembering the largest count it dropped (floor): a key seen again after
-// being dropped starts from zero, so any count may be low by at most floor, and
-// a key whose true count exceeds floor+its kept count cannot have been lost.
-// This is the pruning form of the Misra-Gries frequent-items summary; it
-// merges by adding counts key by key and pruning again.
+// every "top N" list. While a table holds at most 2×limit keys its counts are
+// exact. Past that it keeps the limit heaviest and drops the rest (the pruning
+// form of a frequent-items summary): a key that stays among the heaviest is
+// never dropped and its count stays exact, but a dropped key seen again starts
+// from zero, so smaller counts may be low. floor, the largest count dropped,
+// says how heavy a key had to be to be safe at the last prune. Tables merge by
+// adding counts key by key and pruning again.
 type table[K comparable, V any] struct {
 	rows    map[K]*row[K, V]
 	limit   int
