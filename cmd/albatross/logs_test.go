@@ -5,11 +5,17 @@ import (
 	"compress/gzip"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Example lines of the data-plane spec §1.4 (a 200, a 460, a 502) and AWS's
@@ -202,4 +208,108 @@ func TestLogsTruncatedGzipExits1(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "Inputs not read to the end") || !strings.Contains(out, "cut.log.gz: unexpected EOF") {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
+}
+
+// TestLogsOnOwnAccessLog runs a real load balancer in front of a slow target,
+// lets some clients give up before the target answers (460) and others wait
+// (200), then reads the load balancer's own access log with `albatross logs`:
+// the finding must name the clients' timeout and the time the target needs.
+func TestLogsOnOwnAccessLog(t *testing.T) {
+	dir := t.TempDir()
+	const work = 1500 * time.Millisecond // what the target takes
+	const patience = 500 * time.Millisecond
+	target := namedTarget(t, "slow", work, nil)
+	port := freePort(t)
+	cfg := filepath.Join(dir, "albatross.yaml")
+	writeConfig(t, cfg, port, target)
+	p := start(t, "serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", "")
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	eventually(t, "the listener", func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			timeout := patience
+			if i < 2 {
+				timeout = 10 * time.Second // these wait for the answer
+			}
+			c := &http.Client{Timeout: timeout, Transport: &http.Transport{DisableKeepAlives: true}}
+			resp, err := c.Get(fmt.Sprintf("http://%s/reports/%d?full=1", addr, 100+i))
+			if err == nil {
+				resp.Body.Close()
+			}
+			if (err == nil) != (i < 2) {
+				errs <- fmt.Errorf("client %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	logPath := filepath.Join(dir, "access.log")
+	eventually(t, "8 lines in the access log", func() bool {
+		data, _ := os.ReadFile(logPath)
+		return bytes.Count(data, []byte("\n")) == 8
+	})
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, p.stderr.String())
+	}
+
+	out, stderr, code := albatross(t, nil, "logs", "summary", "--format", "json", logPath)
+	if code != 0 {
+		t.Fatalf("logs exit %d: %s", code, stderr)
+	}
+	var rep struct {
+		Requests    int            `json:"requests"`
+		ByELBStatus map[string]int `json:"by_elb_status"`
+		ByPath      []struct {
+			Key      string `json:"key"`
+			Requests int    `json:"requests"`
+		} `json:"by_path"`
+		Findings []struct {
+			Code         string             `json:"code"`
+			Summary      string             `json:"summary"`
+			Values       map[string]float64 `json:"values"`
+			TopOffenders []struct {
+				Target string `json:"target"`
+				Path   string `json:"path"`
+				Count  int    `json:"count"`
+			} `json:"top_offenders"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Requests != 8 || rep.ByELBStatus["200"] != 2 || rep.ByELBStatus["460"] != 6 {
+		t.Fatalf("requests %d by status %v, want 2×200 and 6×460", rep.Requests, rep.ByELBStatus)
+	}
+	if len(rep.ByPath) != 1 || rep.ByPath[0].Key != "/reports/{id}" || rep.ByPath[0].Requests != 8 {
+		t.Errorf("by_path %+v, want /reports/{id} × 8", rep.ByPath)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Code != "clients-give-up" {
+		t.Fatalf("findings %+v, want clients-give-up", rep.Findings)
+	}
+	f := rep.Findings[0]
+	if v := f.Values["client_timeout_seconds"]; v < patience.Seconds()-0.1 || v > patience.Seconds()+0.5 { // the client's clock starts before it connects
+		t.Errorf("client timeout read as %v s, want about %v", v, patience.Seconds())
+	}
+	if v := f.Values["target_max_seconds"]; v < work.Seconds() || v > work.Seconds()+1 {
+		t.Errorf("target needs %v s, want about %v", v, work.Seconds())
+	}
+	if len(f.TopOffenders) != 1 || f.TopOffenders[0].Target != target || f.TopOffenders[0].Count != 6 {
+		t.Errorf("offenders %+v, want %s × 6", f.TopOffenders, target)
+	}
+	t.Logf("%s", f.Summary)
 }
