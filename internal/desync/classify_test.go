@@ -168,6 +168,11 @@ func TestClassifyDoesNotAllocate(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { Classify(&req) }); n != 0 {
 			t.Errorf("Classify allocates %v times on %q", n, h)
 		}
+		// The request path reads the mode from the attribute on every request,
+		// whatever its value.
+		if n := testing.AllocsPerRun(100, func() { ModeOf("").Decide(Classify(&req)) }); n != 0 {
+			t.Errorf("ModeOf and Decide allocate %v times", n)
+		}
 	}
 }
 

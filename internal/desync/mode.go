@@ -26,13 +26,8 @@ const (
 
 // ParseMode reads an attribute value: "monitor", "defensive" or "strictest".
 func ParseMode(s string) (Mode, error) {
-	switch s {
-	case modeMonitor:
-		return Monitor, nil
-	case modeDefensive:
-		return Defensive, nil
-	case modeStrictest:
-		return Strictest, nil
+	if m := ModeOf(s); m != Defensive || s == modeDefensive {
+		return m, nil
 	}
 	return Defensive, fmt.Errorf("desync mitigation mode %q: want monitor, defensive or strictest", s)
 }
@@ -41,8 +36,13 @@ func ParseMode(s string) (Mode, error) {
 // for anything else. Configuration validation has already refused other
 // values; this is for the request path, which must not fail.
 func ModeOf(s string) Mode {
-	m, _ := ParseMode(s)
-	return m
+	switch s {
+	case modeMonitor:
+		return Monitor
+	case modeStrictest:
+		return Strictest
+	}
+	return Defensive
 }
 
 // String returns the attribute value ("defensive").
