@@ -190,3 +190,39 @@ func BenchmarkClassify(b *testing.B) {
 		Classify(&req)
 	}
 }
+
+// TestClassifyRaw covers heads the codec refuses outright: their 400 is logged
+// with the class and reason ALB gives them.
+func TestClassifyRaw(t *testing.T) {
+	tests := []struct {
+		name, head string
+		class      Class
+		reason     Reason
+	}{
+		{"NUL in value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n", Severe, BadHeader},
+		{"bare CR in value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n", Severe, BadHeader},
+		{"NUL in target", "GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", Severe, BadURI},
+		{"bad method", "G(T / HTTP/1.1\r\nHost: x\r\n\r\n", Severe, BadMethod},
+		{"bad version", "GET / HTTP/1.1x\r\nHost: x\r\n\r\n", Severe, BadVersion},
+		{"lowercase version", "GET / http/1.1\r\nHost: x\r\n\r\n", Compliant, ReasonNone},
+		{"missing colon", "GET / HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", Ambiguous, MissingHeaderColon},
+		{"missing target", "GET  HTTP/1.1\r\nHost: x\r\n\r\n", Ambiguous, MissingURI},
+		{"method only", "GET\r\n\r\n", Ambiguous, MissingURI},
+		{"leading empty lines", "\r\n\nGET /a\x00 HTTP/1.1\r\n\r\n", Severe, BadURI},
+		{"incomplete", "GET /a\x00", Severe, BadURI},
+		{"folded after missing colon", "GET / HTTP/1.1\r\nA\r\nB: 1\r\n 2\r\n\r\n", Ambiguous, MissingHeaderColon},
+		{"compliant", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", Compliant, ReasonNone},
+	}
+	var scratch http1.Request
+	for _, tt := range tests {
+		v := ClassifyRaw([]byte(tt.head), &scratch)
+		if v.Class != tt.class || v.Reason != tt.reason {
+			t.Errorf("%s: ClassifyRaw(%q) = %v/%v, want %v/%v", tt.name, tt.head, v.Class, v.Reason, tt.class, tt.reason)
+		}
+	}
+	head := []byte("GET / HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\nNoColon\r\n\r\n")
+	ClassifyRaw(head, &scratch)
+	if n := testing.AllocsPerRun(100, func() { ClassifyRaw(head, &scratch) }); n != 0 {
+		t.Errorf("ClassifyRaw allocates %v times with a reused scratch request", n)
+	}
+}

@@ -193,6 +193,8 @@ func (c *conn) serveRequest() bool {
 			status = perr.Status
 			if perr.Complete {
 				status = c.classifyFramingError(l, perr)
+			} else {
+				c.classifyRefused()
 			}
 		}
 		return c.answer(l, status, true)

@@ -47,6 +47,15 @@ func (c *conn) classifyFramingError(l *snapshot.Listener, perr *http1.Error) int
 	return perr.Status
 }
 
+// classifyRefused grades a head the codec refused outright (NUL, bare CR, a
+// malformed request line, a field line without a colon) for the access log.
+// Such a request is answered with the codec's status in every mode: there is
+// no reading of it that could be forwarded.
+func (c *conn) classifyRefused() {
+	v := desync.ClassifyRaw(c.buf[c.r:c.w], &c.req)
+	c.e.Classification, c.e.ClassificationReason = v.LogFields()
+}
+
 // noteInvalidHeaders records in the entry whether the request has header names
 // that are not [-A-Za-z0-9]+ and whether they are dropped or forwarded.
 func (c *conn) noteInvalidHeaders(l *snapshot.Listener) {
