@@ -29,6 +29,11 @@ var (
 // Content-Length), then the framing headers together, the method, the version
 // and the target.
 func Classify(req *http1.Request) Verdict {
+	if req.Major >= 2 {
+		// HTTP/2 and later frame messages themselves (and ALB applies
+		// HTTP/2's stricter header rules): AWS's classifier does not apply.
+		return Verdict{}
+	}
 	var v Verdict
 	if req.BareLF {
 		v.upgrade(Acceptable, NonCRLFLineTermination)
