@@ -1,5 +1,7 @@
 package desync
 
+import "encoding/binary"
+
 // Character classes of the classification, one table lookup per byte.
 const (
 	// charToken: an RFC 9110 token character (tchar).
@@ -75,6 +77,13 @@ func headerTier(name, value []byte) fieldTier {
 // bytesTier grades b by whether all its bytes are in class allowed: bad at
 // the first NUL, CR or LF, non-compliant if another byte is outside it.
 func bytesTier(b []byte, allowed uint8) fieldTier {
+	if allowed == charValue {
+		// Values are long and almost always plain: skip eight bytes at a time
+		// while none is a control byte (below SP, or DEL).
+		for len(b) >= 8 && !hasControl(binary.LittleEndian.Uint64(b)) {
+			b = b[8:]
+		}
+	}
 	t := tierCompliant
 	for _, c := range b {
 		k := charClass[c]
@@ -86,4 +95,19 @@ func bytesTier(b []byte, allowed uint8) fieldTier {
 		}
 	}
 	return t
+}
+
+// SWAR constants: lo has every byte 0x01, hi every byte 0x80.
+const (
+	swarLo = 0x0101010101010101
+	swarHi = 0x8080808080808080
+)
+
+// hasControl reports whether a byte of the word x may be below SP or DEL.
+// Bytes from 0x80 up never count; borrows may flag a byte above a real hit,
+// which only sends the caller to its byte-by-byte loop.
+func hasControl(x uint64) bool {
+	below := (x - swarLo*' ') &^ x & swarHi
+	del := x ^ (swarLo * 0x7f)
+	return below|((del-swarLo)&^del&swarHi) != 0
 }

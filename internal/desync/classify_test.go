@@ -1,6 +1,7 @@
 package desync
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/albatross-lb/albatross/internal/http1"
@@ -224,5 +225,32 @@ func TestClassifyRaw(t *testing.T) {
 	ClassifyRaw(head, &scratch)
 	if n := testing.AllocsPerRun(100, func() { ClassifyRaw(head, &scratch) }); n != 0 {
 		t.Errorf("ClassifyRaw allocates %v times with a reused scratch request", n)
+	}
+}
+
+func TestHasControl(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200000; i++ {
+		x := r.Uint64()
+		if i%2 == 0 {
+			// Mostly printable words, with the odd byte from anywhere.
+			x = 0
+			for k := 0; k < 8; k++ {
+				c := uint64(0x20 + r.IntN(0x5f))
+				if r.IntN(10) == 0 {
+					c = uint64(r.IntN(256))
+				}
+				x |= c << (8 * k)
+			}
+		}
+		want := false
+		for k := 0; k < 8; k++ {
+			if c := byte(x >> (8 * k)); c < ' ' || c == 0x7f {
+				want = true
+			}
+		}
+		if got := hasControl(x); got != want {
+			t.Fatalf("hasControl(%#016x) = %v, want %v", x, got, want)
+		}
 	}
 }

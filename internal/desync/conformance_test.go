@@ -198,10 +198,11 @@ func TestConformance(t *testing.T) {
 // A head the codec rejects outright gets 400 in every mode. That is allowed
 // only when ALB's default mode blocks the case too (expected Severe), when the
 // wire form is not the case's head (above), or for HTTP/0.9, which Albatross
-// answers with 400 (docs/compatibility.md).
+// answers with 400 (docs/compatibility.md). The class that the 400's log line
+// carries (ClassifyRaw) is held to the same rule as classified heads.
 func TestConformanceThroughCodec(t *testing.T) {
 	files, cases := loadCorpus(t)
-	var classified, exact, rewritten, rejected, rejectedSevere, rejected09 int
+	var classified, exact, rewritten, rejected, rejectedSevere, rejected09, rawExact, rawRewritten int
 	for _, f := range files {
 		for _, c := range cases[f] {
 			var req http1.Request
@@ -219,23 +220,37 @@ func TestConformanceThroughCodec(t *testing.T) {
 				if c.Expected.Tier != "Severe" && !c.rewritten() && !http09 {
 					t.Errorf("%s: %q (%s/%s): codec rejects with %v", f, c.Name, c.Expected.Tier, c.Expected.Reason, err)
 				}
+				if http09 {
+					continue
+				}
+				// The 400's log line carries the class ClassifyRaw finds.
+				judge(t, f, &c, ClassifyRaw(c.raw(), &req), "refused head logged as", &rawExact, &rawRewritten)
 				continue
 			}
 			classified++
-			v := Classify(&req)
-			switch {
-			case v.Class.String() == c.Expected.Tier:
-				exact++
-			case (rewriteReasons[v.Reason] || c.rewritten()) && v.Class != Compliant:
-				rewritten++
-			default:
-				t.Errorf("%s: %q: through the codec got %v/%v, want %s/%s", f, c.Name, v.Class, v.Reason, c.Expected.Tier, c.Expected.Reason)
-			}
+			judge(t, f, &c, Classify(&req), "through the codec got", &exact, &rewritten)
 		}
 	}
 	t.Logf("through the codec: %d cases classified (%d with the expected class, %d non-compliant for a reason the wire form causes); "+
 		"%d answered 400 by the codec (%d expected Severe, %d HTTP/0.9, %d whose wire form is not the case's head)",
 		classified, exact, rewritten, rejected, rejectedSevere, rejected09, rejected-rejectedSevere-rejected09)
+	t.Logf("refused heads (HTTP/0.9 aside) logged by ClassifyRaw: %d with the expected class, %d non-compliant for a reason the wire form causes",
+		rawExact, rawRewritten)
+}
+
+// judge counts v as the case's expected class (exact), or as non-compliant
+// where writing the case as lines explains the difference (rewritten), and
+// reports any other verdict as an error.
+func judge(t *testing.T, file string, c *corpusCase, v Verdict, what string, exact, rewritten *int) {
+	t.Helper()
+	switch {
+	case v.Class.String() == c.Expected.Tier:
+		*exact++
+	case (rewriteReasons[v.Reason] || c.rewritten()) && v.Class != Compliant:
+		*rewritten++
+	default:
+		t.Errorf("%s: %q: %s %v/%v, want %s/%s", file, c.Name, what, v.Class, v.Reason, c.Expected.Tier, c.Expected.Reason)
+	}
 }
 
 // rewriteReasons are the reasons that writing a case as lines can cause.

@@ -38,6 +38,11 @@ func similarity(want string, name []byte) likeness {
 		return identical
 	}
 	i := skipToAlnum(name, 0)
+	if i < len(name) && lowerASCII(name[i]) != want[0] {
+		// The first letter already differs (neither name starts with a
+		// letter that has a two-byte look-alike): most names end here.
+		return distant
+	}
 	for k := 0; k < len(want); k++ {
 		if i == len(name) {
 			return distant
@@ -62,11 +67,7 @@ func similarity(want string, name []byte) likeness {
 // matchLetter reports whether name[i:] starts with c (lower case) and where the
 // match ends. A mismatch consumes one byte.
 func matchLetter(c byte, name []byte, i int) (next int, ok bool) {
-	b := name[i]
-	if 'A' <= b && b <= 'Z' {
-		b += 'a' - 'A'
-	}
-	if b == c {
+	if lowerASCII(name[i]) == c {
 		return i + 1, true
 	}
 	if i+1 < len(name) {
@@ -104,13 +105,17 @@ func equalFoldLower(b []byte, lower string) bool {
 		return false
 	}
 	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
+		if lowerASCII(b[i]) != lower[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// lowerASCII folds an ASCII upper-case letter to lower case.
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }
