@@ -216,6 +216,12 @@ func TestDesyncMitigationModes(t *testing.T) {
 			if strings.Join(got, " ") != strings.Join(wantLog, " ") {
 				t.Errorf("logged classification/reason/status %q, want %q", got, wantLog)
 			}
+			// A blocked request was parsed whole: its line keeps the request.
+			for _, e := range lines {
+				if e.Classification == "Severe" && string(e.Request) != "POST http://x:"+strconv.Itoa(f.port)+"/s HTTP/1.1" {
+					t.Errorf("request field %q of the Severe request", e.Request)
+				}
+			}
 		})
 	}
 }
