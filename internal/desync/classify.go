@@ -15,8 +15,9 @@ var (
 )
 
 // Classify grades the request head req as ALB does. It reads the head as
-// received: the method, target and version as sent (req.Proto with any
-// whitespace after it, empty for HTTP/0.9), the header names and values as
+// received: the method, target and version as sent (req.RawProto, with any
+// whitespace after the version, or req.Proto when RawProto is nil; empty for
+// HTTP/0.9), the header names and values as
 // received (a name may hold any byte but the colon), which header values were
 // folded, and whether a line ended with a bare LF. It does not use what the
 // codec derived from the head (framing, Host), so that a head one HTTP
