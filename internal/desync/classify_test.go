@@ -2,6 +2,7 @@ package desync
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/albatross-lb/albatross/internal/http1"
@@ -213,6 +214,10 @@ func TestClassifyRaw(t *testing.T) {
 		{"incomplete", "GET /a\x00", Severe, BadURI},
 		{"folded after missing colon", "GET / HTTP/1.1\r\nA\r\nB: 1\r\n 2\r\n\r\n", Ambiguous, MissingHeaderColon},
 		{"compliant", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", Compliant, ReasonNone},
+		// A head too large made of empty lines only.
+		{"only empty lines", strings.Repeat("\r\n", 1000) + strings.Repeat("\n", 1001), Ambiguous, MissingURI},
+		{"empty lines, then a lone CR as the method", strings.Repeat("\n", 9) + "\r", Severe, BadMethod},
+		{"nothing", "", Ambiguous, MissingURI},
 	}
 	var scratch http1.Request
 	for _, tt := range tests {

@@ -19,11 +19,17 @@ import (
 func ClassifyRaw(head []byte, scratch *http1.Request) Verdict {
 	*scratch = http1.Request{Headers: scratch.Headers[:0]}
 	var v Verdict
-	for len(head) > 0 && (head[0] == '\n' || (head[0] == '\r' && len(head) > 1 && head[1] == '\n')) {
-		head = head[1:]
-		if head[0] == '\n' {
+	// Empty lines before the request line are skipped (RFC 9112 §2.2).
+	for len(head) > 0 {
+		switch {
+		case head[0] == '\n':
 			head = head[1:]
+			continue
+		case head[0] == '\r' && len(head) > 1 && head[1] == '\n':
+			head = head[2:]
+			continue
 		}
+		break
 	}
 	line, head, bareLF := nextLine(head)
 	scratch.BareLF = bareLF

@@ -299,3 +299,19 @@ func TestDropInvalidHeaderFields(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyLinesBeyondTheHeadLimit: a client that sends only empty lines past
+// ALB's 64 K head limit gets a 400, logged with the class of a head without a
+// request line, and the load balancer goes on serving.
+func TestEmptyLinesBeyondTheHeadLimit(t *testing.T) {
+	t.Parallel()
+	target := startHeadTarget(t)
+	f := startLB(t, []string{target.addr}, 60, nil)
+	checkELBPage(t, rawExchange(t, f.addr, strings.Repeat("\r\n", 20<<10)+strings.Repeat("\n", 30<<10+1), 5*time.Second), 400, "Bad Request", "close")
+	if e := f.logLines(1)[0]; e.ELBStatusCode != 400 || e.Classification != "Ambiguous" || e.ClassificationReason != "MissingUri" {
+		t.Errorf("logged %d %q %q, want 400 Ambiguous MissingUri", e.ELBStatusCode, e.Classification, e.ClassificationReason)
+	}
+	if raw := rawExchange(t, f.addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5*time.Second); !strings.HasPrefix(raw, "HTTP/1.1 200 ") {
+		t.Fatalf("after the oversized head: %q", raw)
+	}
+}
