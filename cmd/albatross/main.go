@@ -36,6 +36,7 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
   albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443]
+  albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
   albatross version
 
 Run "albatross COMMAND -h" for a command's flags.
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -102,6 +105,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 2
 	}
+	// SIGHUP is taken over before any listener opens: its default action ends
+	// the process, so one sent as soon as traffic flows must find it handled.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
@@ -128,9 +136,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Info("listener ready", "addr", a.String())
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:

@@ -1,6 +1,7 @@
 package node_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -22,6 +23,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/node"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // tlsFixture is a node with one HTTPS listener and three certificates: the
@@ -523,5 +525,58 @@ func TestHTTP2IdleTimeout(t *testing.T) {
 	}
 	if !goAway {
 		t.Error("closed without GOAWAY")
+	}
+}
+
+// Desync classification is HTTP/1.x's: HTTP/2 requests are not graded, even
+// in strictest mode, where an HTTP/1.1 GET with "Content-Length: 0"
+// (Acceptable, GetHeadZeroContentLength) is blocked.
+func TestHTTP2NotDesyncClassified(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", map[string]string{"routing.http.desync_mitigation_mode": "strictest"})
+
+	h1, err := tls.Dial("tcp", f.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h1.Close()
+	io.WriteString(h1, "GET / HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 0\r\n\r\n")
+	h1.SetReadDeadline(time.Now().Add(10 * time.Second))
+	status, _ := io.ReadAll(io.LimitReader(h1, 12))
+	if string(status) != "HTTP/1.1 400" {
+		t.Fatalf("HTTP/1.1 in strictest mode: %q, want a 400", status)
+	}
+
+	h2, err := tls.Dial("tcp", f.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	io.WriteString(h2, http2.ClientPreface)
+	fr := http2.NewFramer(h2, h2)
+	fr.WriteSettings()
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, hf := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "a.example.com"}, {":path", "/"}, {"content-length", "0"}} {
+		enc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+	h2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	dec := hpack.NewDecoder(4096, nil)
+	for {
+		frame, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no response on the HTTP/2 stream: %v", err)
+		}
+		if hf, ok := frame.(*http2.HeadersFrame); ok && hf.StreamID == 1 {
+			fields, _ := dec.DecodeFull(hf.HeaderBlockFragment())
+			if len(fields) == 0 || fields[0].Name != ":status" || fields[0].Value != "200" {
+				t.Fatalf("HTTP/2 in strictest mode: %v, want :status 200", fields)
+			}
+			break
+		}
+	}
+	if e := f.logLines(2)[1]; e.Type != "h2" || e.Classification != "" {
+		t.Errorf("HTTP/2 line: type %q classification %q", e.Type, e.Classification)
 	}
 }
