@@ -118,9 +118,11 @@ type streamConn struct {
 	rc     *http.ResponseController
 
 	// Request side.
-	head     []byte // request head (then chunk framing) not yet read
-	chunked  bool
-	bodyDone bool
+	head    []byte // request head (then chunk framing) not yet read
+	chunked bool
+	// bodyDone is set by Read, which the 460 watcher may run while the
+	// request's goroutine sets deadlines.
+	bodyDone atomic.Bool
 	mu       sync.Mutex
 	deadline time.Time     // read deadline once the body is done
 	wake     chan struct{} // signals a deadline change to a blocked Read
@@ -192,7 +194,7 @@ func (s *streamConn) appendRequestHead(b []byte) []byte {
 		s.chunked = true
 		b = append(b, "transfer-encoding: chunked\r\n"...)
 	default:
-		s.bodyDone = true
+		s.bodyDone.Store(true)
 	}
 	return append(b, "Connection: close\r\n\r\n"...)
 }
@@ -204,13 +206,13 @@ func (s *streamConn) Read(p []byte) (int, error) {
 		s.head = s.head[n:]
 		return n, nil
 	}
-	if !s.bodyDone {
+	if !s.bodyDone.Load() {
 		if s.chunked {
 			return s.readChunk(p)
 		}
 		n, err := s.r.Body.Read(p)
 		if err == io.EOF {
-			s.bodyDone = true
+			s.bodyDone.Store(true)
 			err = nil
 		}
 		if n > 0 || err != nil {
@@ -239,7 +241,7 @@ func (s *streamConn) readChunk(p []byte) (int, error) {
 		out = append(out, "\r\n"...)
 	}
 	if err == io.EOF {
-		s.bodyDone = true
+		s.bodyDone.Store(true)
 		out = append(out, "0\r\n\r\n"...)
 	}
 	m := copy(p, out)
@@ -282,7 +284,7 @@ func (s *streamConn) waitEnd() error {
 
 // SetReadDeadline implements net.Conn.
 func (s *streamConn) SetReadDeadline(t time.Time) error {
-	if !s.bodyDone {
+	if !s.bodyDone.Load() {
 		s.rc.SetReadDeadline(t)
 	}
 	s.mu.Lock()
