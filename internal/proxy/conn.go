@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -155,6 +156,7 @@ func (c *conn) wakeIfIdle() {
 // connection has no goroutine: the parker calls resume on a new one when the
 // next request's bytes arrive.
 func (c *conn) serve() {
+	defer c.recoverPanic()
 	for {
 		for c.serveRequest() {
 			c.shrink()
@@ -175,6 +177,19 @@ func (c *conn) serve() {
 		c.parkable = false
 		c.work = c.p.getWork()
 	}
+	c.close()
+}
+
+// recoverPanic ends a connection whose request handling panicked, so that a
+// bug one request reaches costs that connection, not the whole node.
+func (c *conn) recoverPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.p.log.Error("panic serving a client connection; connection closed",
+		"client", c.client.String(), "panic", r, "stack", string(debug.Stack()))
+	c.work = nil // possibly half-updated: not returned to the pool
 	c.close()
 }
 
