@@ -10,11 +10,13 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/health"
 	"github.com/albatross-lb/albatross/internal/state"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
@@ -85,12 +87,28 @@ type TargetGroup struct {
 	Targets []*Target
 	// Policy picks among Targets.
 	Policy balance.Policy
+	// HealthCheck is the group's health check, defaults filled in.
+	HealthCheck config.HealthCheck
+	// LoadBalancer is the name of the load balancer whose listeners forward to
+	// the group; empty when none does (InUse is false).
+	LoadBalancer string
+	// InUse is whether a listener forwards to the group. ALB checks the targets
+	// of a group only while it is in use.
+	InUse bool
+	// Health is the group's registrations in the health registry; it tells
+	// when the states behind the routing candidates changed.
+	Health *health.Group
+
+	candidates atomic.Pointer[candidates] // see Candidates
 }
 
 // Target is a compiled target.
 type Target struct {
 	Addr netip.AddrPort
 	Pool *upstream.Pool
+	// Health is the target's live health, shared by every snapshot in which
+	// the registration lasts.
+	Health *health.Status
 }
 
 // ID keys, as stored by state.IDs.
@@ -127,6 +145,9 @@ type Resources struct {
 	Pools *upstream.Pools
 	// Logs maps a load balancer name to its access log writer (absent: no log).
 	Logs map[string]EntryLogger
+	// Health supplies each target's health status (nil: a private registry,
+	// every target initial).
+	Health *health.Registry
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -138,6 +159,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			return "", fmt.Errorf("snapshot: no id for %s", key)
 		}
 		return v, nil
+	}
+	if res.Health == nil {
+		res.Health = health.NewRegistry(health.Options{Disabled: true})
 	}
 	s := &Snapshot{Config: cfg, Listeners: make(map[netip.AddrPort]*Listener)}
 	groups := make(map[string]*TargetGroup, len(cfg.TargetGroups))
@@ -153,6 +177,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			ARN:    state.TargetGroupARN(cfg.Region, cfg.AccountID, tg.Name, tgID),
 			Attrs:  tg.Attrs,
 			Policy: &balance.RoundRobin{},
+
+			HealthCheck: tg.HealthCheck,
+			Health:      res.Health.Group(tg.Name),
 		}
 		for _, t := range tg.Targets {
 			ip, err := netip.ParseAddr(t.ID)
@@ -160,7 +187,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				return nil, fmt.Errorf("snapshot: target group %q: target %q: %w", tg.Name, t.ID, err)
 			}
 			addr := netip.AddrPortFrom(ip, uint16(t.Port))
-			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: res.Pools.Pool(addr.String())})
+			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: res.Pools.Pool(addr.String()), Health: ctg.Health.Target(addr)})
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
@@ -200,6 +227,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			}
 			act := l.DefaultActions[0]
 			cl.DefaultAction = &Action{Type: act.Type, TargetGroup: groups[act.TargetGroup]}
+			if tg := cl.DefaultAction.TargetGroup; tg != nil {
+				tg.InUse, tg.LoadBalancer = true, lb.Name
+			}
 			clb.Listeners = append(clb.Listeners, cl)
 			s.Listeners[cl.Addr] = cl
 		}
