@@ -88,7 +88,7 @@ func check(ctx context.Context, s *settings, target netip.AddrPort, buf []byte) 
 		if w > 0 {
 			perr := http1.ParseResponse(buf[:w], &resp, methodGET)
 			if perr == nil {
-				if resp.Status < 200 {
+				if resp.Status < 200 && resp.Status != 101 {
 					// An interim response: skip it.
 					w = copy(buf, buf[resp.HeadLen:w])
 					continue

@@ -57,7 +57,7 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
 		}
 		old, rec := st.update(func(rec Record) Record { return Observe(rec, res, s.thresholds) }, time.Now())
 		if old.State != rec.State {
-			r.logTransition(g, st, old, rec, res)
+			r.logTransition(s.lb, g, st, old, rec, res)
 		}
 		next = next.Add(s.interval)
 		if now := time.Now(); !next.After(now) {
@@ -69,12 +69,12 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
 	}
 }
 
-func (r *Registry) logTransition(g *Group, st *Status, old, rec Record, res Result) {
+func (r *Registry) logTransition(lb string, g *Group, st *Status, old, rec Record, res Result) {
 	level := slog.LevelInfo
 	if rec.State == StateUnhealthy {
 		level = slog.LevelWarn
 	}
-	attrs := []any{"load_balancer", g.lb, "target_group", g.name, "target", st.addr.String(),
+	attrs := []any{"load_balancer", lb, "target_group", g.name, "target", st.addr.String(),
 		"from", old.State.String(), "to", rec.State.String()}
 	if rec.Reason != ReasonNone {
 		attrs = append(attrs, "reason", string(rec.Reason), "description", rec.Description())

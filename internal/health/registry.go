@@ -123,15 +123,23 @@ type GroupSpec struct {
 	LoadBalancer string
 	// InUse is whether a listener or rule forwards to the group; targets of an
 	// unused group are reported unused and not checked, as ALB does.
-	InUse               bool
-	HealthCheck         config.HealthCheck
+	InUse       bool
+	HealthCheck config.HealthCheck
+	// DeregistrationDelay is deregistration_delay.timeout_seconds; like the
+	// health check's seconds, it lasts as many Options.Second.
 	DeregistrationDelay time.Duration
 	// Targets are the registered targets, from Group.Target.
 	Targets []*Status
 }
 
+// scale converts a configured duration (whole seconds) to Options.Second's.
+func (r *Registry) scale(d time.Duration) time.Duration {
+	return d / time.Second * r.opts.Second
+}
+
 // settings is a health check ready for the probers.
 type settings struct {
+	lb         string // the load balancer using the group, for the log
 	thresholds Thresholds
 	interval   time.Duration
 	timeout    time.Duration
@@ -144,8 +152,8 @@ type settings struct {
 func (r *Registry) settingsOf(h config.HealthCheck) *settings {
 	s := &settings{
 		thresholds: Thresholds{Healthy: h.HealthyThresholdCount, Unhealthy: h.UnhealthyThresholdCount},
-		interval:   time.Duration(h.IntervalSeconds) * r.opts.Second,
-		timeout:    time.Duration(h.TimeoutSeconds) * r.opts.Second,
+		interval:   r.scale(time.Duration(h.IntervalSeconds) * time.Second),
+		timeout:    r.scale(time.Duration(h.TimeoutSeconds) * time.Second),
 		https:      h.Protocol == "HTTPS",
 		path:       h.Path,
 	}
@@ -187,8 +195,10 @@ func (r *Registry) Apply(specs []GroupSpec) {
 	for _, sp := range specs {
 		g := r.group(sp.Name)
 		g.listed = true
-		g.lb, g.inUse, g.delay = sp.LoadBalancer, sp.InUse, sp.DeregistrationDelay
-		g.settings.Store(r.settingsOf(sp.HealthCheck))
+		g.lb, g.inUse, g.delay = sp.LoadBalancer, sp.InUse, r.scale(sp.DeregistrationDelay)
+		set := r.settingsOf(sp.HealthCheck)
+		set.lb = sp.LoadBalancer
+		g.settings.Store(set)
 		keep := make(map[*Status]bool, len(sp.Targets))
 		for _, st := range sp.Targets {
 			keep[st] = true
