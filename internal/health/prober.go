@@ -32,12 +32,21 @@ func (r *Registry) stopProber(st *Status) {
 	}
 }
 
-// probeLoop checks st every interval until ctx ends. Checks run at fixed times
-// (phase, phase+interval, ...): a check's duration does not shift the next one,
-// as on ALB, and the phase spreads a group's targets over the interval.
+// firstCheckWindow bounds, in configured seconds, how long a new target waits
+// for its first check, so that it can turn healthy soon after registration
+// even with a long interval.
+const firstCheckWindow = 5
+
+// probeLoop checks st every interval until ctx ends. Checks run on a fixed grid
+// (start+phase, start+phase+interval, ...): a check's duration does not shift
+// the next one, as on ALB, and the phase spreads a group's targets over the
+// interval. The first check comes sooner, at the phase folded into the first
+// few seconds, and the next ones return to the grid.
 func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
 	s := g.settings.Load()
-	next := time.Now().Add(phase(g.name, st.addr, s.interval))
+	start := time.Now()
+	ph := phase(g.name, st.addr, s.interval)
+	next := start.Add(ph % min(s.interval, firstCheckWindow*r.opts.Second))
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	var buf []byte
@@ -59,10 +68,10 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
 		if old.State != rec.State {
 			r.logTransition(s.lb, g, st, old, rec, res)
 		}
-		next = next.Add(s.interval)
+		// The next slot of the grid; slots that passed while the machine was
+		// suspended or starved are skipped.
+		next = start.Add(ph)
 		if now := time.Now(); !next.After(now) {
-			// Late (the machine was suspended or starved): keep the phase,
-			// skip the slots that passed.
 			next = next.Add((now.Sub(next)/s.interval + 1) * s.interval)
 		}
 		timer.Reset(time.Until(next))

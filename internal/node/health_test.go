@@ -207,7 +207,9 @@ func TestHealthThresholdsDecideRouting(t *testing.T) {
 	t.Parallel()
 	a := startGatedTarget(t, "a")
 	b := nameTarget(t, "b", 200)
-	h := startHealthLB(t, []string{a.addr, b.addr}, 300, withChecks(100*time.Millisecond))
+	// Checks every 1.25 s with a 1 s timeout: a check waits for the test to
+	// answer it, and must not time out meanwhile.
+	h := startHealthLB(t, []string{a.addr, b.addr}, 300, withChecks(250*time.Millisecond))
 	a.check(t, 200)
 	waitUntil(t, "both healthy", func() bool { return h.state(a.addr) == "healthy/" && h.state(b.addr) == "healthy/" })
 	if got := h.bodies("/", 4); !has(got, "a", "b") {
