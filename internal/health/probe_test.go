@@ -25,7 +25,7 @@ func testSettings(t *testing.T, matcher string) *settings {
 		timeout: 2 * time.Second, path: "/health?deep=1", matcher: m}
 }
 
-func addrOf(t *testing.T, s string) netip.AddrPort {
+func addrOf(t testing.TB, s string) netip.AddrPort {
 	t.Helper()
 	if strings.HasPrefix(s, "http") {
 		s = s[strings.Index(s, "//")+2:]

@@ -57,8 +57,7 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
 		case <-timer.C:
 		}
 		s = g.settings.Load()
-		start := time.Now()
-		st.update(CheckStarted, start)
+		st.update(CheckStarted, time.Now())
 		var res Result
 		res, buf = check(ctx, s, st.addr, buf)
 		if ctx.Err() != nil {

@@ -249,3 +249,31 @@ func TestPhaseSpreadsChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestChecksKeepTheirInterval: each target is checked once per interval, on
+// its own slot, whatever its phase (a target whose slot is right at the start
+// of the interval included).
+func TestChecksKeepTheirInterval(t *testing.T) {
+	t.Parallel()
+	r, _ := testRegistry(t, 20*time.Millisecond) // interval 100 ms
+	g := r.Group("app")
+	var targets []*codeTarget
+	var addrs []netip.AddrPort
+	for i := range 20 {
+		ct := startCodeTarget(t, 200)
+		if i%2 == 1 {
+			ct.code.Store(503) // failing checks keep the schedule too
+		}
+		targets = append(targets, ct)
+		addrs = append(addrs, ct.addr)
+	}
+	r.Apply([]GroupSpec{spec(g, time.Second, true, fastCheck(), addrs...)})
+	const window = time.Second
+	time.Sleep(window) // let the checks run
+	for _, ct := range targets {
+		// 10 intervals: at most 11 slots, plus one for lateness.
+		if n := ct.checks.Load(); n > 12 {
+			t.Errorf("%v checked %d times in %v with a 100 ms interval", ct.addr, n, window)
+		}
+	}
+}
