@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,40 +146,74 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// gatedTarget answers each health check with the code the test sends it, and
-// every other request with its name.
-type gatedTarget struct {
+// scriptedTarget answers health checks with the code it holds (switched by the
+// test) and every other request with its name. At each check it records the
+// code it answers and the load balancer's record of the target at that moment:
+// the checker applies one check's result before it starts the next, so the
+// record seen at check k+1 is the state machine's answer to checks 1..k.
+type scriptedTarget struct {
 	*httpTarget
-	codes    chan int
-	answered chan int
+	code   atomic.Int64
+	status atomic.Pointer[health.Status]
+	mu     sync.Mutex
+	seen   []seenCheck
 }
 
-func startGatedTarget(t *testing.T, name string) *gatedTarget {
-	g := &gatedTarget{codes: make(chan int), answered: make(chan int, 16)}
-	g.httpTarget = startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
+type seenCheck struct {
+	code   int
+	before health.Record // the record when the check arrived
+}
+
+func startScriptedTarget(t *testing.T, name string, code int) *scriptedTarget {
+	st := &scriptedTarget{}
+	st.code.Store(int64(code))
+	st.httpTarget = startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/health" {
 			io.WriteString(w, name)
 			return
 		}
-		select {
-		case code := <-g.codes:
-			w.WriteHeader(code)
-			g.answered <- code
-		case <-r.Context().Done(): // the check timed out
+		c := int(st.code.Load())
+		if s := st.status.Load(); s != nil {
+			st.mu.Lock()
+			st.seen = append(st.seen, seenCheck{code: c, before: s.Record()})
+			st.mu.Unlock()
 		}
+		w.WriteHeader(c)
 	})
-	return g
+	return st
 }
 
-// check answers the next health check with code.
-func (g *gatedTarget) check(t *testing.T, code int) {
+// switchTo makes the target answer code from now on and returns the number of
+// checks recorded so far.
+func (st *scriptedTarget) switchTo(code int) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.code.Store(int64(code))
+	return len(st.seen)
+}
+
+// afterFirst waits until the target answered n checks with code from check
+// index from on, plus one more (whose record shows the result of the n-th),
+// and returns the records seen after each of those n checks.
+func (st *scriptedTarget) afterFirst(t *testing.T, from, code, n int) []health.Record {
 	t.Helper()
-	select {
-	case g.codes <- code:
-	case <-time.After(20 * time.Second):
-		t.Fatal("no health check arrived")
-	}
-	<-g.answered
+	var out []health.Record
+	waitUntil(t, fmt.Sprintf("%d checks answered %d", n, code), func() bool {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		out = out[:0]
+		first := -1
+		for i := from; i < len(st.seen); i++ {
+			if first < 0 && st.seen[i].code == code {
+				first = i
+			}
+			if first >= 0 && i > first && len(out) < n {
+				out = append(out, st.seen[i].before)
+			}
+		}
+		return len(out) == n
+	})
+	return out
 }
 
 // nameTarget answers /health with healthCode and everything else with name.
@@ -205,17 +241,15 @@ func has(s string, names ...string) bool {
 // receiving requests; it recovers after exactly HealthyThresholdCount passes.
 func TestHealthThresholdsDecideRouting(t *testing.T) {
 	t.Parallel()
-	a := startGatedTarget(t, "a")
+	a := startScriptedTarget(t, "a", 200)
 	b := nameTarget(t, "b", 200)
-	// Checks every 1.25 s with a 1 s timeout: a check waits for the test to
-	// answer it, and must not time out meanwhile.
-	h := startHealthLB(t, []string{a.addr, b.addr}, 300, withChecks(250*time.Millisecond))
-	a.check(t, 200)
+	h := startHealthLB(t, []string{a.addr, b.addr}, 300, withChecks(100*time.Millisecond))
+	st := h.status(a.addr)
+	a.status.Store(st)
 	waitUntil(t, "both healthy", func() bool { return h.state(a.addr) == "healthy/" && h.state(b.addr) == "healthy/" })
 	if got := h.bodies("/", 4); !has(got, "a", "b") {
 		t.Fatalf("healthy targets got %q, want both", got)
 	}
-	st := h.status(a.addr)
 
 	// A reload that changes nothing keeps every state and count.
 	h.reload([]string{a.addr, b.addr}, 300)
@@ -223,20 +257,14 @@ func TestHealthThresholdsDecideRouting(t *testing.T) {
 		t.Fatalf("identical reload: a is %s", h.state(a.addr))
 	}
 
-	// One failure: still healthy, still routed to.
-	a.check(t, 500)
-	waitUntil(t, "the failure counted", func() bool { return st.Record().Fails == 1 })
-	if s := h.state(a.addr); s != "healthy/" {
-		t.Fatalf("after 1 failure of 2: %s", s)
+	// Failing: healthy after the first failure, unhealthy after the second.
+	from := a.switchTo(500)
+	recs := a.afterFirst(t, from, 500, 2)
+	if recs[0].State != health.StateHealthy || recs[0].Fails != 1 {
+		t.Errorf("after 1 failed check of 2: %+v, want healthy", recs[0])
 	}
-	if got := h.bodies("/", 4); !has(got, "a", "b") {
-		t.Fatalf("after 1 failure: %q, want both targets", got)
-	}
-	// The second failure: unhealthy, and no more requests.
-	a.check(t, 500)
-	waitUntil(t, "a unhealthy", func() bool { return h.state(a.addr) != "healthy/" })
-	if s, rec := h.state(a.addr), st.Record(); s != "unhealthy/Target.ResponseCodeMismatch" || rec.Fails != 2 {
-		t.Fatalf("after 2 failures of 2: %s (%d failures)", s, rec.Fails)
+	if recs[1].State != health.StateUnhealthy || recs[1].Fails != 2 || recs[1].Reason != health.ReasonResponseCodeMismatch {
+		t.Errorf("after 2 failed checks of 2: %+v, want unhealthy", recs[1])
 	}
 	if got := h.bodies("/", 6); got != "bbbbbb" {
 		t.Fatalf("with a unhealthy: %q, want only b", got)
@@ -246,19 +274,14 @@ func TestHealthThresholdsDecideRouting(t *testing.T) {
 		b.addr: {"healthy", "", ""},
 	})
 
-	// Recovery takes three passes in a row.
-	for i := 1; i <= 2; i++ {
-		a.check(t, 200)
-		waitUntil(t, "the pass counted", func() bool { return st.Record().Passes == i })
-		if s := h.state(a.addr); s != "unhealthy/Target.ResponseCodeMismatch" {
-			t.Fatalf("after %d passes of 3: %s", i, s)
-		}
-		if got := h.bodies("/", 4); got != "bbbb" {
-			t.Fatalf("after %d passes of 3: %q, want only b", i, got)
+	// Recovering: still unhealthy after one and two passes, healthy after three.
+	from = a.switchTo(200)
+	recs = a.afterFirst(t, from, 200, 3)
+	for i, want := range []health.State{health.StateUnhealthy, health.StateUnhealthy, health.StateHealthy} {
+		if recs[i].State != want {
+			t.Errorf("after %d passed checks of 3: %+v, want %s", i+1, recs[i], want)
 		}
 	}
-	a.check(t, 200)
-	waitUntil(t, "a healthy again", func() bool { return h.state(a.addr) == "healthy/" })
 	if got := h.bodies("/", 4); !has(got, "a", "b") {
 		t.Fatalf("after recovery: %q, want both", got)
 	}
@@ -349,12 +372,11 @@ func TestUnhealthyStateRoutingThreshold(t *testing.T) {
 }
 
 // TestNewTargetTakesTrafficOnceHealthy: a registered target gets no request
-// while initial (others are healthy), and gets its share once its first check
-// passes.
+// until it is healthy (while others are), then gets its share.
 func TestNewTargetTakesTrafficOnceHealthy(t *testing.T) {
 	t.Parallel()
 	a := nameTarget(t, "a", 200)
-	b := startGatedTarget(t, "b")
+	b := startScriptedTarget(t, "b", 500)
 	h := startHealthLB(t, []string{a.addr}, 300, withChecks(100*time.Millisecond))
 	waitUntil(t, "a healthy", func() bool { return h.state(a.addr) == "healthy/" })
 	h.reload([]string{a.addr, b.addr}, 300)
@@ -362,9 +384,9 @@ func TestNewTargetTakesTrafficOnceHealthy(t *testing.T) {
 		t.Fatalf("new target: %s", s)
 	}
 	if got := h.bodies("/", 4); got != "aaaa" {
-		t.Fatalf("with b initial: %q, want only a", got)
+		t.Fatalf("with b not healthy: %q, want only a", got)
 	}
-	b.check(t, 200)
+	b.switchTo(200)
 	waitUntil(t, "b healthy", func() bool { return h.state(b.addr) == "healthy/" })
 	if got := h.bodies("/", 4); !has(got, "a", "b") {
 		t.Fatalf("with b healthy: %q, want both", got)
