@@ -229,10 +229,16 @@ func (r *Registry) register(g *Group, st *Status, now time.Time) {
 		panic("health: status registered in another group")
 	}
 	if cur := g.targets[st.addr]; cur != nil && cur != st {
-		// A status from an older compile that never took effect: the one
-		// in the registry stays authoritative. Cannot happen when Apply
-		// follows each Target call's compile, but be safe.
-		st = cur
+		// Two compiles named the target before either was applied, and
+		// the later one is in force: its status is the one requests see,
+		// so it replaces the other. (The node compiles and applies under
+		// one lock, so this does not happen there.)
+		r.stopProber(cur)
+		if cur.drain != nil {
+			cur.drain.Stop()
+			cur.drain = nil
+		}
+		delete(g.targets, st.addr)
 	}
 	isNew := g.targets[st.addr] == nil
 	g.targets[st.addr] = st
