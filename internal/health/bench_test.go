@@ -143,3 +143,20 @@ func benchCheckTargets(b *testing.B, n int, unit time.Duration) {
 		fmt.Printf("%d checks in %v, interval %v\n", checks, wall, interval)
 	}
 }
+
+// BenchmarkBeginEnd is the request path's cost of counting a request in flight
+// on one target from every core at once (the connection registered for the
+// end of a deregistration delay included).
+func BenchmarkBeginEnd(b *testing.B) {
+	r := NewRegistry(Options{Disabled: true})
+	defer r.Close()
+	st := r.Group("bench").Target(netip.MustParseAddrPort("127.0.0.1:80"))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		c := &net.TCPConn{}
+		for pb.Next() {
+			st.Begin(c)
+			st.End(c)
+		}
+	})
+}
