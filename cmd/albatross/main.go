@@ -102,8 +102,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 2
 	}
-	// SIGHUP is caught before the listeners serve: a reload signalled as
-	// soon as traffic flows must not meet the default action (exit).
+	// SIGHUP is taken over before any listener opens: its default action ends
+	// the process, so one sent as soon as traffic flows must find it handled.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

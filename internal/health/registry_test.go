@@ -277,3 +277,40 @@ func TestChecksKeepTheirInterval(t *testing.T) {
 		}
 	}
 }
+
+// slowStarts records a target's slow start transitions.
+type slowStarts struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (s *slowStarts) EnterSlowStart(time.Time) { s.add("enter") }
+func (s *slowStarts) LeaveSlowStart()          { s.add("leave") }
+func (s *slowStarts) add(e string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, e)
+}
+func (s *slowStarts) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.events, " ")
+}
+
+// TestSlowStartFollowsHealthy: slow start begins each time the target turns
+// healthy and ends when it stops being healthy.
+func TestSlowStartFollowsHealthy(t *testing.T) {
+	t.Parallel()
+	r, _ := testRegistry(t, 20*time.Millisecond)
+	a := startCodeTarget(t, 200)
+	g := r.Group("app")
+	ss := &slowStarts{}
+	sp := spec(g, time.Second, true, fastCheck(), a.addr)
+	sp.Targets[0].SetSlowStarter(ss) // as a compile does
+	r.Apply([]GroupSpec{sp})
+	waitFor(t, "healthy", func() bool { return ss.String() == "enter" })
+	a.code.Store(500)
+	waitFor(t, "unhealthy", func() bool { return ss.String() == "enter leave" })
+	a.code.Store(200)
+	waitFor(t, "healthy again", func() bool { return ss.String() == "enter leave enter" })
+}

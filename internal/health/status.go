@@ -25,6 +25,8 @@ type Status struct {
 
 	mu  sync.Mutex
 	rec Record
+	// slowStart follows the target in and out of healthy (nil: nobody).
+	slowStart SlowStarter
 	// flights are the target connections of requests in flight, cut when the
 	// deregistration delay ends.
 	flights []io.Closer
@@ -162,6 +164,23 @@ func describe(r Record, connErrors uint64) string {
 	return d + " (" + n + ")"
 }
 
+// SlowStarter is a target's slow start state (balance.Runtime): slow start
+// begins when the target turns healthy, and ends when it stops being healthy
+// (alb-data-plane.md §4.1, slow_start.duration_seconds).
+type SlowStarter interface {
+	EnterSlowStart(t time.Time)
+	LeaveSlowStart()
+}
+
+// SetSlowStarter makes ss follow the target's transitions into and out of
+// healthy from now on. Each compiled snapshot sets it again; the last one set
+// is told.
+func (s *Status) SetSlowStarter(ss SlowStarter) {
+	s.mu.Lock()
+	s.slowStart = ss
+	s.mu.Unlock()
+}
+
 // update applies f to the record (one health check result, a check starting, a
 // lifecycle event) and reports the previous and new records. When the state
 // changes, the group's version moves on so that cached routing decisions are
@@ -174,10 +193,17 @@ func (s *Status) update(f func(Record) Record, now time.Time) (old, rec Record) 
 	rec = f(old)
 	s.rec = rec
 	if old.State != rec.State {
-		if rec.State == StateHealthy {
+		switch {
+		case rec.State == StateHealthy:
 			s.healthySince.Store(now.UnixNano())
-		} else {
+			if s.slowStart != nil {
+				s.slowStart.EnterSlowStart(now)
+			}
+		case old.State == StateHealthy:
 			s.healthySince.Store(0)
+			if s.slowStart != nil {
+				s.slowStart.LeaveSlowStart()
+			}
 		}
 		s.state.Store(uint32(rec.State))
 		s.group.version.Add(1)

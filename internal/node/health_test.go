@@ -216,8 +216,8 @@ func (st *scriptedTarget) afterFirst(t *testing.T, from, code, n int) []health.R
 	return out
 }
 
-// nameTarget answers /health with healthCode and everything else with name.
-func nameTarget(t *testing.T, name string, healthCode int) *httpTarget {
+// checkedTarget answers /health with healthCode and everything else with name.
+func checkedTarget(t *testing.T, name string, healthCode int) *httpTarget {
 	return startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/health" {
 			w.WriteHeader(healthCode)
@@ -242,7 +242,7 @@ func has(s string, names ...string) bool {
 func TestHealthThresholdsDecideRouting(t *testing.T) {
 	t.Parallel()
 	a := startScriptedTarget(t, "a", 200)
-	b := nameTarget(t, "b", 200)
+	b := checkedTarget(t, "b", 200)
 	h := startHealthLB(t, []string{a.addr, b.addr}, 300, withChecks(100*time.Millisecond))
 	st := h.status(a.addr)
 	a.status.Store(st)
@@ -336,7 +336,7 @@ func TestHealthFailOpenAndTimeout(t *testing.T) {
 		}
 		io.WriteString(w, "a")
 	})
-	bad := nameTarget(t, "b", 503)
+	bad := checkedTarget(t, "b", 503)
 	h := startHealthLB(t, []string{hang.addr, bad.addr}, 300, withChecks(50*time.Millisecond))
 	waitUntil(t, "both unhealthy", func() bool {
 		return h.state(hang.addr) == "unhealthy/Target.Timeout" && h.state(bad.addr) == "unhealthy/Target.ResponseCodeMismatch"
@@ -358,7 +358,7 @@ func TestHealthFailOpenAndTimeout(t *testing.T) {
 // at 2, one healthy target of three is too few: the group fails open.
 func TestUnhealthyStateRoutingThreshold(t *testing.T) {
 	t.Parallel()
-	a, b, c := nameTarget(t, "a", 200), nameTarget(t, "b", 500), nameTarget(t, "c", 500)
+	a, b, c := checkedTarget(t, "a", 200), checkedTarget(t, "b", 500), checkedTarget(t, "c", 500)
 	h := startHealthLBAttrs(t, []string{a.addr, b.addr, c.addr}, map[string]string{
 		"target_group_health.unhealthy_state_routing.minimum_healthy_targets.count": "2",
 		"target_group_health.dns_failover.minimum_healthy_targets.count":            "2",
@@ -375,7 +375,7 @@ func TestUnhealthyStateRoutingThreshold(t *testing.T) {
 // until it is healthy (while others are), then gets its share.
 func TestNewTargetTakesTrafficOnceHealthy(t *testing.T) {
 	t.Parallel()
-	a := nameTarget(t, "a", 200)
+	a := checkedTarget(t, "a", 200)
 	b := startScriptedTarget(t, "b", 500)
 	h := startHealthLB(t, []string{a.addr}, 300, withChecks(100*time.Millisecond))
 	waitUntil(t, "a healthy", func() bool { return h.state(a.addr) == "healthy/" })
@@ -454,7 +454,7 @@ func waitHit(t *testing.T, hits <-chan struct{}) {
 func TestDrainingLetsInFlightRequestsFinish(t *testing.T) {
 	t.Parallel()
 	a, hits, release := slowTarget(t, "a")
-	b := nameTarget(t, "b", 200)
+	b := checkedTarget(t, "b", 200)
 	const delay = 60 // seconds of 50 ms: 3 s
 	h := startHealthLB(t, []string{a.addr}, delay, func(o *node.Options) { o.HealthSecond = 50 * time.Millisecond })
 	slow := h.getAsync("/slow")
@@ -503,7 +503,7 @@ func TestDrainingLetsInFlightRequestsFinish(t *testing.T) {
 func TestDeregistrationDelayEndCutsRequests(t *testing.T) {
 	t.Parallel()
 	a, hits, _ := slowTarget(t, "a")
-	b := nameTarget(t, "b", 200)
+	b := checkedTarget(t, "b", 200)
 	h := startHealthLB(t, []string{a.addr}, 10, func(o *node.Options) { o.HealthSecond = 50 * time.Millisecond })
 	slow := h.getAsync("/slow")
 	waitHit(t, hits)
@@ -524,7 +524,7 @@ func TestDeregistrationDelayEndCutsRequests(t *testing.T) {
 func TestReloadLeavesUnchangedTargetsAlone(t *testing.T) {
 	t.Parallel()
 	a, hits, release := slowTarget(t, "a")
-	b := nameTarget(t, "b", 200)
+	b := checkedTarget(t, "b", 200)
 	h := startHealthLB(t, []string{a.addr, b.addr}, 300)
 	if got := h.bodies("/", 2); !has(got, "a", "b") {
 		t.Fatalf("%q", got)

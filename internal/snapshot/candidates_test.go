@@ -69,3 +69,45 @@ func TestCandidatesFollowRegistrations(t *testing.T) {
 		t.Errorf("draining targets offered as candidates: %d", len(got))
 	}
 }
+
+// TestInUseFollowsEveryAction: a group is in use (checked) when a rule or a
+// weighted forward names it, not only a default action; a group nothing names
+// is not.
+func TestInUseFollowsEveryAction(t *testing.T) {
+	const rules = `load_balancers:
+  - name: web
+    listeners:
+      - port: 8080
+        address: 127.0.0.1
+        default_actions:
+          - type: forward
+            forward: {target_groups: [{name: blue, weight: 90}, {name: green, weight: 10}]}
+        rules:
+          - priority: 10
+            conditions: [{path_pattern: ["/api/*"]}]
+            actions: [{type: forward, target_group: api}]
+target_groups:
+  - {name: api, port: 80}
+  - {name: blue, port: 80}
+  - {name: green, port: 80}
+  - {name: spare, port: 80}
+`
+	cfg, err := config.Parse("rules.yaml", []byte(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for i, k := range IDKeys(cfg) {
+		ids[k] = "000000000000000" + string("0123456789abcdef"[i])
+	}
+	s, err := Compile(cfg, Resources{IDs: ids, Pools: upstream.NewPools(upstream.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range s.TargetGroups {
+		want := tg.Name != "spare"
+		if tg.InUse != want || (want && tg.LoadBalancer != "web") {
+			t.Errorf("group %s: in use %v (load balancer %q), want %v", tg.Name, tg.InUse, tg.LoadBalancer, want)
+		}
+	}
+}
