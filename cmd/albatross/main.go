@@ -36,6 +36,7 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
   albatross demo [--addr 127.0.0.1:8080]
+  albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
   albatross version
 
 Run "albatross COMMAND -h" for a command's flags.
@@ -59,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
