@@ -128,7 +128,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		adminSrv = &http.Server{Handler: admin.Handler(admin.Options{Health: n.Health()}), ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
 		log.Info("admin server listening", "addr", ln.Addr().String())
 	}

@@ -514,6 +514,7 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 
 	uc, err := t.Pool.Get(context.Background())
 	if err != nil {
+		t.Health.ConnectionError()
 		var de *upstream.DialError
 		if errors.As(err, &de) && de.Timeout {
 			return c.answer(l, 504, hasBody)
@@ -521,6 +522,10 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		return c.answer(l, 502, hasBody)
 	}
 	c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
+	// In flight on the target until forward returns; the connection is cut if
+	// a deregistration delay ends first.
+	t.Health.Begin(uc)
+	defer t.Health.End(uc)
 
 	// The head, with as much of the body as is already here and fits.
 	c.out = c.appendRequestHead(c.out[:0], l)
