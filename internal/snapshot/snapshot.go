@@ -91,6 +91,10 @@ type TargetGroup struct {
 type Target struct {
 	Addr netip.AddrPort
 	Pool *upstream.Pool
+	// Retry is whether a request that fails on a reused connection may be sent
+	// again when that is provably safe: target_keep_alive.retry_mode is safe
+	// (compat: never, as ALB).
+	Retry bool
 }
 
 // ID keys, as stored by state.IDs.
@@ -160,7 +164,10 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				return nil, fmt.Errorf("snapshot: target group %q: target %q: %w", tg.Name, t.ID, err)
 			}
 			addr := netip.AddrPortFrom(ip, uint16(t.Port))
-			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: res.Pools.Pool(addr.String())})
+			ctg.Targets = append(ctg.Targets, &Target{
+				Addr: addr, Pool: res.Pools.Pool(addr.String()),
+				Retry: tg.Attrs.RetryMode != config.RetryModeCompat,
+			})
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
@@ -206,22 +213,33 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 		s.LoadBalancers = append(s.LoadBalancers, clb)
 	}
 	// Target connections obey the idle timeout of the load balancer in front of
-	// them; a target address shared by groups of several load balancers gets the
-	// shortest.
-	idle := make(map[*upstream.Pool]time.Duration)
+	// them, or the group's shorter target_keep_alive.idle_timeout_seconds; a
+	// target address shared by several groups or load balancers gets the
+	// shortest. The pool trusts a limit the operator set for the target
+	// (vouched) only when every group that uses the address set one.
+	type limit struct {
+		idle    time.Duration
+		vouched bool
+	}
+	idle := make(map[*upstream.Pool]limit)
 	for _, lb := range s.LoadBalancers {
 		for _, l := range lb.Listeners {
 			if tg := l.DefaultAction.TargetGroup; tg != nil {
+				d := config.TargetIdleLimit(tg.Attrs, lb.Attrs)
+				vouched := tg.Attrs.TargetIdleTimeout > 0
 				for _, t := range tg.Targets {
-					if d, ok := idle[t.Pool]; !ok || lb.Attrs.IdleTimeout < d {
-						idle[t.Pool] = lb.Attrs.IdleTimeout
+					cur, ok := idle[t.Pool]
+					if !ok {
+						cur = limit{idle: d, vouched: vouched}
 					}
+					idle[t.Pool] = limit{idle: min(cur.idle, d), vouched: cur.vouched && vouched}
 				}
 			}
 		}
 	}
-	for p, d := range idle {
-		p.SetIdleTimeout(d)
+	for p, lim := range idle {
+		p.SetIdleTimeout(lim.idle)
+		p.SetVouched(lim.vouched)
 	}
 	return s, nil
 }
