@@ -76,16 +76,17 @@ func (k *keepAlive) closed(lo, hi time.Duration) {
 }
 
 // alive records that a connection was open at idle age d. A connection open
-// well beyond what was learned (half as long again) says that the target's
-// timeout grew, and raises it; nearer ages are left alone, since a target that
-// already decided to close may look open until its FIN arrives.
+// for more than twice what was learned says that the target's timeout grew, and
+// raises it to half that age; nearer ages are left alone, and the half kept back,
+// because a target that has already decided to close looks open until its FIN
+// arrives, which over a slow path can take a good part of the timeout.
 func (k *keepAlive) alive(d time.Duration) {
 	for {
 		cur := k.learned.Load()
-		if cur == unknown || int64(d) <= cur+cur/2 {
+		if cur == unknown || int64(d) <= 2*cur {
 			return
 		}
-		if k.learned.CompareAndSwap(cur, int64(d)) {
+		if k.learned.CompareAndSwap(cur, int64(d/2)) {
 			return
 		}
 	}
