@@ -36,6 +36,11 @@ type Conn struct {
 	takenAt   time.Time
 	sent, got int64
 	done      bool
+
+	// peek's scratch space (peek_unix.go), so that it allocates nothing.
+	peekFn  func(fd uintptr) bool
+	peekBuf [1]byte
+	peeked  peekState
 }
 
 // Release returns the connection to its pool for reuse. Call it only after a

@@ -119,7 +119,7 @@ func waitIdleClosed(t *testing.T, p *Pool) {
 		p.mu.Lock()
 		st := peekOpen
 		if len(p.idle) == 1 {
-			st = peek(p.idle[0].raw)
+			st = p.idle[0].peek()
 		}
 		p.mu.Unlock()
 		if st == peekClosed {

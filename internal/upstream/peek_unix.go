@@ -6,28 +6,34 @@ import "syscall"
 
 // peek looks, without blocking and without consuming anything, at whether an
 // idle connection's peer has closed it (a FIN or RST has arrived) or sent bytes.
-func peek(raw syscall.RawConn) peekState {
-	if raw == nil {
+// Only the connection's owner calls it. It allocates nothing after the first
+// call on a connection.
+func (c *Conn) peek() peekState {
+	if c.raw == nil {
 		return peekOpen
 	}
-	var b [1]byte
-	state := peekOpen
-	err := raw.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		switch {
-		case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINTR:
-			state = peekOpen // nothing to read: the peer is still there
-		case err != nil:
-			state = peekClosed // ECONNRESET and the like
-		case n == 0:
-			state = peekClosed // FIN
-		default:
-			state = peekData
-		}
-		return true
-	})
-	if err != nil {
+	if c.peekFn == nil {
+		c.peekFn = c.peekFD
+	}
+	c.peeked = peekOpen
+	if err := c.raw.Read(c.peekFn); err != nil {
 		return peekClosed
 	}
-	return state
+	return c.peeked
+}
+
+// peekFD is the raw read behind peek: one non-blocking MSG_PEEK of one byte.
+func (c *Conn) peekFD(fd uintptr) bool {
+	n, _, err := syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	switch {
+	case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINTR:
+		c.peeked = peekOpen // nothing to read: the peer is still there
+	case err != nil:
+		c.peeked = peekClosed // ECONNRESET and the like
+	case n == 0:
+		c.peeked = peekClosed // FIN
+	default:
+		c.peeked = peekData
+	}
+	return true
 }

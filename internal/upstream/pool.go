@@ -207,7 +207,7 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 			break
 		}
 		age := now.Sub(c.idleSince)
-		switch peek(c.raw) {
+		switch c.peek() {
 		case peekOpen:
 			p.ka.alive(age)
 			c.take(now, age)
@@ -345,7 +345,7 @@ func (p *Pool) sweep(now time.Time) time.Duration {
 
 	if sentinel != nil {
 		age := now.Sub(sentinel.idleSince)
-		switch peek(sentinel.raw) {
+		switch sentinel.peek() {
 		case peekOpen:
 			sentinel.aliveAt = now
 			p.ka.alive(age)
