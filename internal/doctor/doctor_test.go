@@ -335,3 +335,23 @@ target_groups:
 		t.Errorf("exit status %d, want 0", s)
 	}
 }
+
+// Cancelling the run (Ctrl-C) ends every probe's wait instead of holding it for
+// the probe timeout.
+func TestCancelEndsTheProbes(t *testing.T) {
+	t.Parallel()
+	none := startGoTarget(t, 0, 0, true)
+	paths, _ := PathsFromTargets([]string{none}, 10*time.Second, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan *Report)
+	go func() { done <- Run(ctx, paths, Options{ProbeTimeout: time.Hour}) }()
+	cancel()
+	select {
+	case r := <-done:
+		if p := r.Paths[0].Probe; p.IdleCloseSeconds != nil {
+			t.Errorf("a cancelled probe reported a close after %v s", *p.IdleCloseSeconds)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the probes were still waiting 30 s after the run was cancelled (probe timeout 1 h)")
+	}
+}

@@ -172,9 +172,43 @@ func indexOf(s []string, v string) int {
 	return len(s)
 }
 
+// probeConn is a probe's connection: when the run is cancelled (Ctrl-C), its
+// deadline moves to the past so that whatever waits on it returns at once.
+type probeConn struct {
+	net.Conn
+	ctx  context.Context
+	stop func() bool
+}
+
+func (c *probeConn) Close() error {
+	c.stop()
+	return c.Conn.Close()
+}
+
+// SetDeadline, SetReadDeadline: a cancelled run keeps its deadline in the past.
+func (c *probeConn) SetDeadline(t time.Time) error {
+	if c.ctx.Err() != nil {
+		t = time.Unix(1, 0)
+	}
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *probeConn) SetReadDeadline(t time.Time) error {
+	if c.ctx.Err() != nil {
+		t = time.Unix(1, 0)
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
 func dial(ctx context.Context, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
-	return d.DialContext(ctx, "tcp", addr)
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &probeConn{Conn: nc, ctx: ctx}
+	c.stop = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	return c, nil
 }
 
 // request writes a GET for path and reads the whole response.
@@ -213,8 +247,6 @@ func measureIdleClose(ctx context.Context, addr, path string, wait, timeout time
 		return false, nil, nil, "", err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	br := bufio.NewReader(c)
 	resp, _, err := request(c, br, addr, path, false, wait)
 	if err != nil {
@@ -270,8 +302,6 @@ func measureHeadersTimeout(ctx context.Context, addr string, timeout time.Durati
 		return nil
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
 	start := time.Now()
 	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: "+addr+"\r\n"); err != nil {
 		return nil
