@@ -258,3 +258,53 @@ func TestRequestThatReachedTheTargetIsRetriedOnlyIfIdempotent(t *testing.T) {
 		})
 	}
 }
+
+// A retry rides a new connection, never another pooled one: with two idle
+// connections to a target that drops the second request on each, the retry of a
+// GET that met one of them must not meet the other.
+func TestRetryRidesANewConnection(t *testing.T) {
+	var conns atomic.Int64
+	bothOpen := make(chan struct{})
+	rt := startRawTarget(t, func(c *net.TCPConn) {
+		defer c.Close()
+		if conns.Add(1) == 2 {
+			close(bothOpen)
+		}
+		br := bufio.NewReader(c)
+		for n := 1; ; n++ {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			if n == 2 {
+				// Read, never answered, and closed after more than a second:
+				// too late for the pool to take it for a keep-alive close
+				// (upstream's closeObservationWindow), so nothing but the
+				// retry rule keeps the retry off the other pooled connection.
+				time.Sleep(1100 * time.Millisecond)
+				c.SetLinger(0)
+				return
+			}
+			select { // hold the first answers until two connections are open
+			case <-bothOpen:
+			case <-time.After(5 * time.Second):
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	f := startLB(t, []string{rt.addr}, 60, nil)
+	a, b := dialRaceClient(t, f.addr), dialRaceClient(t, f.addr)
+	done := make(chan int)
+	go func() { done <- b.do("GET") }()
+	if got := a.do("GET"); got != 200 {
+		t.Fatalf("first request on client a: %d", got)
+	}
+	if got := <-done; got != 200 {
+		t.Fatalf("first request on client b: %d", got)
+	}
+	if got := a.do("GET"); got != 200 {
+		t.Errorf("GET whose reused connection was dropped: %d, want 200 from a retry on a new connection", got)
+	}
+	if n := conns.Load(); n != 3 {
+		t.Errorf("the target saw %d connections, want 3 (two pooled, one new for the retry)", n)
+	}
+}

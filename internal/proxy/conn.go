@@ -488,7 +488,13 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 	replayable := replayable(req, remaining)
 
 	for attempt := 1; ; attempt++ {
-		uc, err := t.Pool.Get(context.Background(), replayable)
+		var uc *upstream.Conn
+		var err error
+		if attempt == 1 {
+			uc, err = t.Pool.Get(context.Background(), replayable)
+		} else {
+			uc, err = t.Pool.Dial(context.Background()) // a retry rides a new connection
+		}
 		if err != nil {
 			var de *upstream.DialError
 			if errors.As(err, &de) && de.Timeout {

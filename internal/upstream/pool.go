@@ -224,6 +224,11 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 	return p.dial(ctx)
 }
 
+// Dial returns a new connection to the target, for a request that must not ride
+// a pooled one (a retry). At MaxConns it waits, as Get does, and may then be
+// handed a connection that another request released that instant.
+func (p *Pool) Dial(ctx context.Context) (*Conn, error) { return p.dial(ctx) }
+
 // take prepares a pooled connection for a request.
 func (c *Conn) take(now time.Time, idle time.Duration) {
 	c.Reused, c.Idle, c.takenAt = true, idle, now
