@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sort"
@@ -271,7 +272,7 @@ func measureIdleClose(ctx context.Context, addr, path string, wait, timeout time
 	if held < closedAtOnce {
 		return false, nil, header, server, nil
 	}
-	s := held.Seconds()
+	s := round3(held.Seconds())
 	return true, &s, header, server, nil
 }
 
@@ -312,7 +313,7 @@ func measureHeadersTimeout(ctx context.Context, addr string, timeout time.Durati
 	if err != nil && isTimeout(err) {
 		return nil
 	}
-	s := time.Since(start).Seconds()
+	s := round3(time.Since(start).Seconds())
 	return &s
 }
 
@@ -345,7 +346,7 @@ func measureResponse(ctx context.Context, addr, path string, wait time.Duration)
 		resp, took, err := request(c, br, addr, path, false, wait)
 		if err != nil {
 			if isTimeout(err) {
-				r.TimedOut, r.Seconds = true, took.Seconds()
+				r.TimedOut, r.Seconds = true, round3(took.Seconds())
 				return r
 			}
 			r.Error = fmt.Sprintf("GET %s: %v", path, err)
@@ -359,7 +360,7 @@ func measureResponse(ctx context.Context, addr, path string, wait time.Duration)
 		}
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	r.Seconds = times[len(times)/2].Seconds()
+	r.Seconds = math.Round(times[len(times)/2].Seconds()*1e6) / 1e6
 	return r
 }
 
