@@ -107,6 +107,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 2
 	}
+	// SIGHUP is taken over before any listener opens: its default action ends
+	// the process, so one sent as soon as traffic flows must find it handled.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
@@ -133,9 +138,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Info("listener ready", "addr", a.String())
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:

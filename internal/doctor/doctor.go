@@ -121,8 +121,9 @@ func (r *Report) ExitStatus() int {
 }
 
 // PathsFromConfig lists the paths of a configuration: every load balancer's
-// listeners, the target group each forwards to, and each of its targets. It
-// first runs the configuration's own ordering rules (config.CheckTimeouts).
+// listeners, each target group their rules and default actions forward to, and
+// each of its targets. It first runs the configuration's own ordering rules
+// (config.CheckTimeouts).
 func PathsFromConfig(cfg *config.Config) ([]*Path, error) {
 	if ps := config.CheckTimeouts(cfg); len(ps) > 0 {
 		return nil, &config.ValidationError{Problems: ps}
@@ -130,32 +131,46 @@ func PathsFromConfig(cfg *config.Config) ([]*Path, error) {
 	var paths []*Path
 	for _, lb := range cfg.LoadBalancers {
 		for _, l := range lb.Listeners {
-			for _, a := range l.DefaultActions {
-				tg := cfg.TargetGroup(a.TargetGroup)
-				if a.Type != "forward" || tg == nil {
-					continue
-				}
-				for _, t := range tg.Targets {
-					addr := net.JoinHostPort(t.ID, strconv.Itoa(t.Port))
-					hcPath := tg.HealthCheck.Path
-					if hcPath == "" {
-						hcPath = config.DefaultHealthCheckPath
+			actions := append([]config.Action(nil), l.DefaultActions...)
+			for _, r := range l.Rules {
+				actions = append(actions, r.Actions...)
+			}
+			seen := map[string]bool{}
+			for _, a := range actions {
+				for _, fw := range a.ForwardTargetGroups() {
+					tg := cfg.TargetGroup(fw.Name)
+					if tg == nil || seen[tg.Name] {
+						continue
 					}
-					paths = append(paths, &Path{
-						LoadBalancer: lb.Name,
-						Listener:     net.JoinHostPort(l.Address, strconv.Itoa(l.Port)),
-						TargetGroup:  tg.Name, Target: addr,
-						IdleTimeoutSeconds:     lb.Attrs.IdleTimeout.Seconds(),
-						ClientKeepAliveSeconds: lb.Attrs.ClientKeepAlive.Seconds(),
-						TargetIdleLimitSeconds: config.TargetIdleLimit(tg.Attrs, lb.Attrs).Seconds(),
-						HealthCheckPath:        hcPath,
-						lb:                     lb.Attrs, tg: tg.Attrs, albatros: true,
-					})
+					seen[tg.Name] = true
+					paths = append(paths, groupPaths(lb, l, tg)...)
 				}
 			}
 		}
 	}
 	return paths, nil
+}
+
+// groupPaths is one path per target of tg behind listener l of lb.
+func groupPaths(lb config.LoadBalancer, l config.Listener, tg *config.TargetGroup) []*Path {
+	hcPath := tg.HealthCheck.Path
+	if hcPath == "" {
+		hcPath = config.DefaultHealthCheckPath
+	}
+	var paths []*Path
+	for _, t := range tg.Targets {
+		paths = append(paths, &Path{
+			LoadBalancer: lb.Name,
+			Listener:     net.JoinHostPort(l.Address, strconv.Itoa(l.Port)),
+			TargetGroup:  tg.Name, Target: net.JoinHostPort(t.ID, strconv.Itoa(t.Port)),
+			IdleTimeoutSeconds:     lb.Attrs.IdleTimeout.Seconds(),
+			ClientKeepAliveSeconds: lb.Attrs.ClientKeepAlive.Seconds(),
+			TargetIdleLimitSeconds: config.TargetIdleLimit(tg.Attrs, lb.Attrs).Seconds(),
+			HealthCheckPath:        hcPath,
+			lb:                     lb.Attrs, tg: tg.Attrs, albatros: true,
+		})
+	}
+	return paths
 }
 
 // PathsFromTargets lists one path per target address ("host:port") behind a load

@@ -296,13 +296,32 @@ func TestPathsFromConfig(t *testing.T) {
   - name: web
     attributes: {idle_timeout.timeout_seconds: 10}
     listeners:
-      - {port: 8080, address: 127.0.0.1, protocol: HTTP, default_actions: [{type: forward, target_group: app}]}
+      - port: 8080
+        address: 127.0.0.1
+        protocol: HTTP
+        default_actions: [{type: forward, target_group: app}]
+        rules:
+          - priority: 10
+            conditions: [{path_pattern: ["/api/*"]}]
+            actions: [{type: forward, target_group: app}]
+          - priority: 20
+            conditions: [{path_pattern: ["/static/*"]}]
+            actions: [{type: fixed-response, fixed_response: {status_code: "404"}}]
+          - priority: 30
+            conditions: [{path_pattern: ["/v2/*"]}]
+            actions: [{type: forward, forward: {target_groups: [{name: app, weight: 1}, {name: api, weight: 1}]}}]
 target_groups:
   - name: app
     protocol: HTTP
     port: 80
     health_check: {path: /health}
     attributes: {target_keep_alive.idle_timeout_seconds: 2}
+    targets: [{id: ` + host + `, port: ` + port + `}]
+  - name: api
+    protocol: HTTP
+    port: 80
+    health_check: {path: /health}
+    attributes: {target_keep_alive.idle_timeout_seconds: 1}
     targets: [{id: ` + host + `, port: ` + port + `}]
 `
 	cfg, err := config.Parse("doctor.yaml", []byte(yaml))
@@ -313,8 +332,10 @@ target_groups:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(paths) != 1 {
-		t.Fatalf("%d paths, want 1", len(paths))
+	// The group a rule and the default action both forward to counts once;
+	// the group only a weighted rule forwards to is there too.
+	if len(paths) != 2 || paths[1].TargetGroup != "api" || paths[1].TargetIdleLimitSeconds != 1 {
+		t.Fatalf("%d paths (%+v), want app's and api's", len(paths), paths)
 	}
 	p := paths[0]
 	if p.LoadBalancer != "web" || p.Listener != "127.0.0.1:8080" || p.TargetGroup != "app" || p.Target != three ||
@@ -323,12 +344,17 @@ target_groups:
 	}
 	r := run(t, paths, Options{ClientTimeout: 30 * time.Second})
 	within(t, "3 s target", r.Paths[0].Probe.IdleCloseSeconds, 3)
-	if got := codes(r, three); got[CodeKeepAliveShorterThanIdle] != SeverityInfo || len(got) != 1 {
+	if got := codes(r, three); got[CodeKeepAliveShorterThanIdle] != SeverityInfo || len(got) != 1 || len(r.Findings) != 2 {
 		t.Errorf("findings %v, want only %s as info (Albatross protected by configuration)", got, CodeKeepAliveShorterThanIdle)
 	}
-	for _, c := range r.Paths[0].Checks {
-		if !c.OK || c.Skipped {
-			t.Errorf("check %q: %s; want it passed", c.Rule, c.Detail)
+	if r.Paths[0].Probe != r.Paths[1].Probe {
+		t.Error("the same target was probed twice")
+	}
+	for _, p := range r.Paths {
+		for _, c := range p.Checks {
+			if !c.OK || c.Skipped {
+				t.Errorf("%s: check %q: %s; want it passed", p.TargetGroup, c.Rule, c.Detail)
+			}
 		}
 	}
 	if s := r.ExitStatus(); s != 0 {
