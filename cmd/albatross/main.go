@@ -39,6 +39,7 @@ Usage:
   albatross demo [--addr 127.0.0.1:8080]
   albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
   albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
+  albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
   albatross version
 
 Run "albatross COMMAND -h" for a command's flags.
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDemo(ctx, args[1:], stdout, stderr)
 	case "doctor":
 		return runDoctor(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
