@@ -2,6 +2,7 @@
 //
 //	albatross serve --config albatross.yaml [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
 //	albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443]
+//	albatross doctor --config FILE | --target HOST:PORT [--client-timeout 30s] [--format text|json]
 //	albatross version
 package main
 
@@ -36,6 +37,8 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
   albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443]
+  albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
+  albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
   albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
   albatross version
 
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
@@ -128,7 +133,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		adminSrv = &http.Server{Handler: admin.Handler(admin.Options{Health: n.Health()}), ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
 		log.Info("admin server listening", "addr", ln.Addr().String())
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -168,6 +169,7 @@ func (c *conn) wakeIfIdle() {
 // connection has no goroutine: the parker calls resume on a new one when the
 // next request's bytes arrive.
 func (c *conn) serve() {
+	defer c.recoverPanic()
 	for {
 		for c.serveRequest() {
 			c.shrink()
@@ -188,6 +190,19 @@ func (c *conn) serve() {
 		c.parkable = false
 		c.work = c.p.getWork()
 	}
+	c.close()
+}
+
+// recoverPanic ends a connection whose request handling panicked, so that a
+// bug one request reaches costs that connection, not the whole node.
+func (c *conn) recoverPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.p.log.Error("panic serving a client connection; connection closed",
+		"client", c.client.String(), "panic", r, "stack", string(debug.Stack()))
+	c.work = nil // possibly half-updated: not returned to the pool
 	c.close()
 }
 
@@ -522,17 +537,9 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		}
 	}
 
-	uc, err := t.Pool.Get(context.Background())
-	if err != nil {
-		var de *upstream.DialError
-		if errors.As(err, &de) && de.Timeout {
-			return c.answer(l, 504, hasBody)
-		}
-		return c.answer(l, 502, hasBody)
-	}
-	c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
-
-	// The head, with as much of the body as is already here and fits.
+	// The head, with as much of the body as is already here and fits. A request
+	// that is whole in c.out can be sent again if a target connection fails
+	// under it (see retry.go).
 	c.out = c.appendRequestHead(c.out[:0], l)
 	remaining := req.ContentLength
 	if req.Body == http1.BodyLength && remaining > 0 {
@@ -542,55 +549,88 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		remaining -= int64(n)
 		c.e.ReceivedBytes += int64(n)
 	}
-	uc.SetWriteDeadline(time.Now().Add(idle))
-	if _, err := uc.Write(c.out); err != nil {
-		// The target closed or reset the connection before taking the request.
-		uc.Discard()
-		return c.answer(l, 502, true)
-	}
-	sent := time.Now()
-	c.e.RequestProcessingTime = sent.Sub(received)
+	replayable := replayable(req, remaining)
 
-	// The rest of the body.
-	switch req.Body {
-	case http1.BodyLength:
-		if remaining > 0 {
-			if !c.streamLengthBody(l, uc, remaining) {
+	for attempt := 1; ; attempt++ {
+		var uc *upstream.Conn
+		var err error
+		if attempt == 1 {
+			uc, err = t.Pool.Get(context.Background(), replayable)
+		} else {
+			uc, err = t.Pool.Dial(context.Background()) // a retry rides a new connection
+		}
+		if err != nil {
+			t.Health.ConnectionError()
+			var de *upstream.DialError
+			if errors.As(err, &de) && de.Timeout {
+				return c.answer(l, 504, hasBody)
+			}
+			return c.answer(l, 502, hasBody)
+		}
+		c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
+		// In flight on the target until forward returns; the connection is cut
+		// if a deregistration delay ends first. (A retry defers a second End
+		// for its second Begin.)
+		t.Health.Begin(uc)
+		defer t.Health.End(uc)
+
+		uc.SetWriteDeadline(time.Now().Add(idle))
+		if _, err := uc.Write(c.out); err != nil {
+			// The target closed or reset the connection before taking the request.
+			uc.Discard()
+			if c.retryAfter(t, err, replayable, attempt) {
+				continue
+			}
+			return c.answer(l, 502, true)
+		}
+		sent := time.Now()
+		c.e.RequestProcessingTime = sent.Sub(received)
+
+		// The rest of the body.
+		switch req.Body {
+		case http1.BodyLength:
+			if remaining > 0 {
+				if !c.streamLengthBody(l, uc, remaining) {
+					return false
+				}
+			}
+		case http1.BodyChunked:
+			if !c.streamChunkedBody(l, uc) {
 				return false
 			}
 		}
-	case http1.BodyChunked:
-		if !c.streamChunkedBody(l, uc) {
-			return false
-		}
-	}
 
-	// The response head, watching for the client to leave meanwhile.
-	c.startWatch(uc)
-	err = c.readResponseHead(uc, idle)
-	gone := c.stopWatch()
-	if gone {
-		uc.Discard()
-		c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
-		return c.answer(l, 460, true)
-	}
-	if err != nil {
-		uc.Discard()
-		c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
-		if isTimeout(err) {
-			return c.answer(l, 504, false)
+		// The response head, watching for the client to leave meanwhile.
+		c.startWatch(uc)
+		err = c.readResponseHead(uc, idle)
+		gone := c.stopWatch()
+		if gone {
+			uc.Discard()
+			c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
+			return c.answer(l, 460, true)
 		}
-		return c.answer(l, 502, false)
+		if err != nil {
+			uc.Discard()
+			if c.retryAfter(t, err, replayable, attempt) {
+				continue
+			}
+			c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
+			if isTimeout(err) {
+				return c.answer(l, 504, false)
+			}
+			return c.answer(l, 502, false)
+		}
+		headAt := time.Now()
+		c.e.TargetProcessingTime = headAt.Sub(sent)
+		resp := &c.resp
+		uc.NoteKeepAlive(resp.KeepAliveTimeout)
+		c.e.TargetStatusCode = resp.Status
+		c.e.Attempts[len(c.e.Attempts)-1].Status = resp.Status
+		if resp.Status == 101 {
+			return c.tunnel(l, uc, headAt)
+		}
+		return c.relayResponse(l, uc, headAt)
 	}
-	headAt := time.Now()
-	c.e.TargetProcessingTime = headAt.Sub(sent)
-	resp := &c.resp
-	c.e.TargetStatusCode = resp.Status
-	c.e.Attempts[len(c.e.Attempts)-1].Status = resp.Status
-	if resp.Status == 101 {
-		return c.tunnel(l, uc, headAt)
-	}
-	return c.relayResponse(l, uc, headAt)
 }
 
 // appendInline appends to a head in dst the first bytes of its body that are
@@ -720,9 +760,7 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
 		n, err := uc.Read(uc.Buf[uc.W:])
 		uc.W += n
 		if err != nil && n == 0 {
-			if errors.Is(err, io.EOF) {
-				return &http1.Error{Status: 502, Reason: "target closed the connection without a response"}
-			}
+			// An *upstream.AttemptError: the retry decision reads its facts.
 			return err
 		}
 	}

@@ -14,6 +14,7 @@ import (
 // decided. A failed handshake is counted (ClientTLSNegotiationErrorCount) and
 // closes the connection without an access log line, as on ALB.
 func (c *conn) serveTLS(l *snapshot.Listener) {
+	defer c.recoverPanic()
 	raw := c.nc
 	// A TLS connection may hold decrypted bytes the poller cannot see: it
 	// waits for its next request on its goroutine.

@@ -18,6 +18,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/health"
 	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/state"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
@@ -103,10 +104,23 @@ type TargetGroup struct {
 	ARN     string
 	Attrs   config.TargetGroupAttributes
 	Targets []*Target
-	// Policy picks among the group's routable targets.
+	// Policy picks among the group's routable targets (Candidates).
 	Policy balance.Policy[*Target]
 	// StickyID is ID as 8 bytes, the group's identity in stickiness cookies.
 	StickyID [8]byte
+	// HealthCheck is the group's health check, defaults filled in.
+	HealthCheck config.HealthCheck
+	// LoadBalancer is the name of the load balancer whose listeners forward to
+	// the group; empty when none does (InUse is false).
+	LoadBalancer string
+	// InUse is whether a listener's default action or rule forwards to the
+	// group. ALB checks the targets of a group only while it is in use.
+	InUse bool
+	// Health is the group's registrations in the health registry; it tells
+	// when the states behind the routing candidates changed.
+	Health *health.Group
+
+	candidates atomic.Pointer[candidates] // see Candidates
 	// ProtocolVersion is config.ProtocolVersionHTTP1, HTTP2 or GRPC.
 	ProtocolVersion string
 }
@@ -120,6 +134,13 @@ type Target struct {
 	H2 *upstream.H2Client
 	// ProtocolVersion is its target group's.
 	ProtocolVersion string
+	// Health is the target's live health, shared by every snapshot in which
+	// the registration lasts (nil in a target built by hand: initial).
+	Health *health.Status
+	// Retry is whether a request that fails on a reused connection may be sent
+	// again when that is provably safe: target_keep_alive.retry_mode is safe
+	// (compat: never, as ALB).
+	Retry bool
 	// rt is the target's balancing state in this group, shared by every
 	// snapshot the target is in.
 	rt *balance.Runtime
@@ -191,6 +212,9 @@ type Resources struct {
 	// Cookies encodes stickiness cookies (nil: a codec with a random key, so
 	// cookies do not survive the process).
 	Cookies *balance.Codec
+	// Health supplies each target's health status (nil: a private registry,
+	// every target initial).
+	Health *health.Registry
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -202,6 +226,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			return "", fmt.Errorf("snapshot: no id for %s", key)
 		}
 		return v, nil
+	}
+	if res.Health == nil {
+		res.Health = health.NewRegistry(health.Options{Disabled: true})
 	}
 	s := &Snapshot{Config: cfg, Listeners: make(map[netip.AddrPort]*Listener)}
 	now := time.Now()
@@ -224,6 +251,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			ARN:    state.TargetGroupARN(cfg.Region, cfg.AccountID, tg.Name, tgID),
 			Attrs:  tg.Attrs,
 			Policy: balance.New[*Target](tg.Attrs),
+
+			HealthCheck: tg.HealthCheck,
+			Health:      res.Health.Group(tg.Name),
 
 			ProtocolVersion: tg.ProtocolVersion,
 		}
@@ -248,12 +278,16 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			if tg.Protocol == "HTTPS" {
 				pool = res.Pools.TLSPool(addr.String())
 			}
-			ct := NewTarget(addr, pool, rts[i])
-			ct.ProtocolVersion = ctg.ProtocolVersion
+			t := NewTarget(addr, pool, rts[i])
+			t.Health = ctg.Health.Target(addr)
+			// Slow start runs from the moment the target turns healthy.
+			t.Health.SetSlowStarter(t.Runtime())
+			t.Retry = tg.Attrs.RetryMode != config.RetryModeCompat
+			t.ProtocolVersion = ctg.ProtocolVersion
 			if ctg.ProtocolVersion != config.ProtocolVersionHTTP1 {
-				ct.H2 = res.Pools.H2(addr.String(), tg.Protocol == "HTTPS")
+				t.H2 = res.Pools.H2(addr.String(), tg.Protocol == "HTTPS")
 			}
-			ctg.Targets = append(ctg.Targets, ct)
+			ctg.Targets = append(ctg.Targets, t)
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
@@ -307,28 +341,42 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			if err := compileRules(cl, l, groups); err != nil {
 				return nil, fmt.Errorf("snapshot: load balancer %q: listener %d: %w", lb.Name, l.Port, err)
 			}
+			for _, tg := range cl.targetGroups() {
+				tg.InUse, tg.LoadBalancer = true, lb.Name
+			}
 			clb.Listeners = append(clb.Listeners, cl)
 			s.Listeners[cl.Addr] = cl
 		}
 		s.LoadBalancers = append(s.LoadBalancers, clb)
 	}
 	// Target connections obey the idle timeout of the load balancer in front of
-	// them; a target address shared by groups of several load balancers gets the
-	// shortest.
-	idle := make(map[*upstream.Pool]time.Duration)
+	// them, or the group's shorter target_keep_alive.idle_timeout_seconds; a
+	// target address shared by several groups or load balancers gets the
+	// shortest. The pool trusts a limit the operator set for the target
+	// (vouched) only when every group that uses the address set one.
+	type limit struct {
+		idle    time.Duration
+		vouched bool
+	}
+	idle := make(map[*upstream.Pool]limit)
 	for _, lb := range s.LoadBalancers {
 		for _, l := range lb.Listeners {
 			for _, tg := range l.targetGroups() {
+				d := config.TargetIdleLimit(tg.Attrs, lb.Attrs)
+				vouched := tg.Attrs.TargetIdleTimeout > 0
 				for _, t := range tg.Targets {
-					if d, ok := idle[t.Pool]; !ok || lb.Attrs.IdleTimeout < d {
-						idle[t.Pool] = lb.Attrs.IdleTimeout
+					cur, ok := idle[t.Pool]
+					if !ok {
+						cur = limit{idle: d, vouched: vouched}
 					}
+					idle[t.Pool] = limit{idle: min(cur.idle, d), vouched: cur.vouched && vouched}
 				}
 			}
 		}
 	}
-	for p, d := range idle {
-		p.SetIdleTimeout(d)
+	for p, lim := range idle {
+		p.SetIdleTimeout(lim.idle)
+		p.SetVouched(lim.vouched)
 	}
 	return s, nil
 }
