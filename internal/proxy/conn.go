@@ -32,6 +32,9 @@ const (
 	copyBufSize = 32 << 10
 	// maxXFFAddresses is ALB's limit on X-Forwarded-For entries (463 above it).
 	maxXFFAddresses = 30
+	// watchAfter is how long a request waits for its response head before
+	// a goroutine starts watching for the client leaving (460).
+	watchAfter = 50 * time.Millisecond
 	// parkAfter is how long a connection waits for its next request with a
 	// goroutine and buffers before it parks. Busy keep-alive connections never
 	// wait this long, so they never pay for parking.
@@ -551,6 +554,12 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 	}
 	replayable := replayable(req, remaining)
 
+	var inFlight *upstream.Conn
+	defer func() {
+		if inFlight != nil {
+			t.Health.End(inFlight)
+		}
+	}()
 	for attempt := 1; ; attempt++ {
 		var uc *upstream.Conn
 		var err error
@@ -569,10 +578,13 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		}
 		c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
 		// In flight on the target until forward returns; the connection is cut
-		// if a deregistration delay ends first. (A retry defers a second End
-		// for its second Begin.)
+		// if a deregistration delay ends first. A retry's attempt replaces the
+		// failed one.
+		if inFlight != nil {
+			t.Health.End(inFlight)
+		}
 		t.Health.Begin(uc)
-		defer t.Health.End(uc)
+		inFlight = uc
 
 		uc.SetWriteDeadline(time.Now().Add(idle))
 		if _, err := uc.Write(c.out); err != nil {
@@ -600,8 +612,8 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 			}
 		}
 
-		// The response head, watching for the client to leave meanwhile.
-		c.startWatch(uc)
+		// The response head, watching for the client to leave meanwhile if
+		// the target takes a while.
 		err = c.readResponseHead(uc, idle)
 		gone := c.stopWatch()
 		if gone {
@@ -719,7 +731,13 @@ func (c *conn) fillBody(l *snapshot.Listener, uc *upstream.Conn) bool {
 // readResponseHead reads and parses the target's response head into c.resp,
 // skipping interim 1xx responses. Every byte from the target pushes the idle
 // deadline forward.
+//
+// Most targets answer within watchAfter; a slower one gets the 460 watcher
+// (startWatch) from then on, so that fast requests spawn no goroutine.
 func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
+	last := time.Now() // the idle timeout counts from the last byte
+	watchAt := last.Add(watchAfter)
+	watched := false
 	for {
 		if uc.R < uc.W {
 			method := methodGET
@@ -756,10 +774,23 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
 				uc.Buf = nb
 			}
 		}
-		uc.SetReadDeadline(time.Now().Add(idle))
+		deadline := last.Add(idle)
+		early := !watched && deadline.After(watchAt)
+		if early {
+			deadline = watchAt
+		}
+		uc.SetReadDeadline(deadline)
 		n, err := uc.Read(uc.Buf[uc.W:])
 		uc.W += n
+		if n > 0 {
+			last = time.Now()
+		}
 		if err != nil && n == 0 {
+			if early && isTimeout(err) {
+				watched = true
+				c.startWatch(uc)
+				continue
+			}
 			// An *upstream.AttemptError: the retry decision reads its facts.
 			return err
 		}
