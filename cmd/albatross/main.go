@@ -1,7 +1,7 @@
 // Command albatross is a self-hosted, AWS-compatible Application Load Balancer.
 //
 //	albatross serve --config albatross.yaml [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
-//	albatross demo [--addr 127.0.0.1:8080]
+//	albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443]
 //	albatross doctor --config FILE | --target HOST:PORT [--client-timeout 30s] [--format text|json]
 //	albatross version
 package main
@@ -36,7 +36,7 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
-  albatross demo [--addr 127.0.0.1:8080]
+  albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443]
   albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
   albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
   albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
@@ -181,12 +181,13 @@ func reload(n *node.Node, path string, log *slog.Logger) {
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8080", "listener `address` of the demo load balancer")
+	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listener `address` of the demo load balancer")
+	tlsAddr := fs.String("tls-addr", "127.0.0.1:8443", "HTTPS listener `address` of the demo load balancer (self-signed certificate)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := demo.Run(ctx, demo.Options{Addr: *addr, Out: stdout, Logger: log}); err != nil {
+	if err := demo.Run(ctx, demo.Options{Addr: *addr, TLSAddr: *tlsAddr, Out: stdout, Logger: log}); err != nil {
 		fmt.Fprintf(stderr, "albatross demo: %v\n", err)
 		return 1
 	}

@@ -53,7 +53,7 @@ func newDirSink(o Options, w *Writer) (*dirSink, error) {
 		root:     o.Directory,
 		account:  o.AccountID,
 		region:   o.Region,
-		prefix:   o.AccountID + "_elasticloadbalancing_" + o.Region + "_" + strings.ReplaceAll(o.LoadBalancerID, "/", ".") + "_",
+		prefix:   o.FilePrefix + o.AccountID + "_elasticloadbalancing_" + o.Region + "_" + strings.ReplaceAll(o.LoadBalancerID, "/", ".") + "_",
 		nodeIP:   o.NodeIP,
 		interval: o.Interval,
 		bw:       bufio.NewWriterSize(nil, 64<<10),

@@ -57,6 +57,9 @@ type Options struct {
 	// of minutes because file names carry the interval end to the minute.
 	// Intervals are aligned to multiples of Interval on the UTC clock.
 	Interval time.Duration
+	// FilePrefix is prepended to Directory mode file names; ALB's connection
+	// logs use ConnLogFilePrefix (default: none, access log names).
+	FilePrefix string
 	// Logger receives write errors and drop warnings (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock, for tests (default time.Now). In Directory mode a line
@@ -192,7 +195,10 @@ func (o *Options) validateNaming() error {
 // Log encodes e at once (e may be reused as soon as Log returns) and queues the
 // line. It never blocks: if the queue is full, or the writer is closed, the line
 // is dropped and counted in Dropped.
-func (w *Writer) Log(e *Entry) {
+func (w *Writer) Log(e *Entry) { w.put(e, nil) }
+
+// put encodes e, or else c, and queues the line.
+func (w *Writer) put(e *Entry, c *ConnEntry) {
 	w.inflight.Add(1)
 	defer w.inflight.Add(-1)
 	if w.closed.Load() {
@@ -200,7 +206,11 @@ func (w *Writer) Log(e *Entry) {
 		return
 	}
 	bp := w.pool.Get().(*[]byte)
-	*bp = AppendLine((*bp)[:0], e)
+	if e != nil {
+		*bp = AppendLine((*bp)[:0], e)
+	} else {
+		*bp = AppendConnLine((*bp)[:0], c)
+	}
 	q := queued{line: bp}
 	if w.stamp {
 		q.at = w.now().UnixNano()

@@ -55,6 +55,11 @@ type LoadBalancer struct {
 	Attrs LoadBalancerAttributes `yaml:"-"`
 	// AccessLog is where this load balancer's access log goes (default: none).
 	AccessLog AccessLog `yaml:"access_log"`
+	// ConnectionLog is where this load balancer's connection log goes (default:
+	// none): one line per client connection attempt on its HTTPS listeners,
+	// including failed TLS handshakes, in ALB's connection log format. Same
+	// keys as AccessLog; Directory mode names files conn_log_*.
+	ConnectionLog AccessLog `yaml:"connection_log"`
 	// Listeners may be empty (AWS allows a load balancer without listeners).
 	Listeners []Listener `yaml:"listeners"`
 }
@@ -130,14 +135,34 @@ type Listener struct {
 	// Address is the IP to bind (default "0.0.0.0"), in canonical form. No two
 	// listeners anywhere in a configuration may bind overlapping sockets.
 	Address string `yaml:"address"`
-	// Protocol is HTTP (the default; HTTPS arrives with a later change).
+	// Protocol is HTTP (the default) or HTTPS.
 	Protocol string `yaml:"protocol"`
+	// Certificates are an HTTPS listener's certificates (at least one; none on
+	// HTTP). The first is the default certificate; the others are chosen by
+	// SNI as ALB chooses: exact name, then wildcard, then the default.
+	Certificates []Certificate `yaml:"certificates"`
+	// SSLPolicy is an HTTPS listener's ALB security policy name (default
+	// DefaultSSLPolicy; empty on HTTP listeners).
+	SSLPolicy string `yaml:"ssl_policy"`
 	// DefaultActions has exactly one action: the default rule's, run when no
 	// rule matches.
 	DefaultActions []Action `yaml:"default_actions"`
 	// Rules are the listener's rules in the order written; priorities are
 	// unique and decide the evaluation order.
 	Rules []Rule `yaml:"rules"`
+}
+
+// Certificate is one certificate of an HTTPS listener, read from PEM files when
+// the configuration is applied (and again on every reload).
+type Certificate struct {
+	// Cert is a PEM file with the certificate chain, leaf first.
+	Cert string `yaml:"cert"`
+	// Key is a PEM file with the private key.
+	Key string `yaml:"key"`
+	// ARN is the certificate's ARN as logged in chosen_cert_arn (default: an
+	// ACM-style ARN derived from the certificate; the ELBv2 API sets the
+	// CertificateArn it was given).
+	ARN string `yaml:"arn"`
 }
 
 // Action is a listener or rule action: forward, redirect or fixed-response.
@@ -163,8 +188,14 @@ type TargetGroup struct {
 	// Name follows the same rules as a load balancer name (ValidName), except
 	// that the "internal-" prefix is allowed.
 	Name string `yaml:"name"`
-	// Protocol is the protocol to the targets: HTTP (default).
+	// Protocol is the protocol to the targets: HTTP (default) or HTTPS (TLS
+	// without certificate verification, as ALB).
 	Protocol string `yaml:"protocol"`
+	// ProtocolVersion is how requests reach the targets: ProtocolVersionHTTP1
+	// (default; HTTP/2 requests are converted to HTTP/1.1), ProtocolVersionHTTP2
+	// or ProtocolVersionGRPC (HTTP/2 to the targets, h2c over HTTP or h2 over
+	// TLS; only behind HTTPS listeners, only HTTP/2 clients).
+	ProtocolVersion string `yaml:"protocol_version"`
 	// Port is the default port of targets registered without one (1-65535).
 	Port int `yaml:"port"`
 	// HealthCheck holds the health check settings with AWS's defaults.

@@ -185,6 +185,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		}
 		d.crossCheckListeners(path, lb, pos, &sockets)
 		d.crossCheckActions(path, i, lb, pos, c.TargetGroups, tgs, tgNames)
+		d.checkProtocolVersions(lb, pos, c.TargetGroups, tgs)
 		c.LoadBalancers = append(c.LoadBalancers, lb)
 	}
 	return c
@@ -201,7 +202,7 @@ func orNode(n, fallback *yaml.Node) *yaml.Node {
 func (d *decoder) loadBalancer(n *yaml.Node, path string) (LoadBalancer, lbPos) {
 	lb := LoadBalancer{}
 	pos := lbPos{node: n}
-	f, ok := d.mapping(n, path, "name", "attributes", "access_log", "listeners")
+	f, ok := d.mapping(n, path, "name", "attributes", "access_log", "connection_log", "listeners")
 	if !ok {
 		lb.Attributes = LoadBalancerAttributeDefaults()
 		return lb, pos
@@ -220,6 +221,9 @@ func (d *decoder) loadBalancer(n *yaml.Node, path string) (LoadBalancer, lbPos) 
 	lb.Attributes, lb.Attrs, pos.attrsValid, _ = d.loadBalancerAttributes(f["attributes"], n, join(path, "attributes"))
 	if al, ok := f["access_log"]; ok {
 		lb.AccessLog = d.accessLog(al.val, join(path, "access_log"))
+	}
+	if cl, ok := f["connection_log"]; ok {
+		lb.ConnectionLog = d.accessLog(cl.val, join(path, "connection_log"))
 	}
 	for i, ln := range d.list(f["listeners"].val, join(path, "listeners")) {
 		l, lp := d.listener(ln, index(join(path, "listeners"), i))
@@ -256,7 +260,7 @@ func (d *decoder) accessLog(n *yaml.Node, path string) AccessLog {
 func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 	l := Listener{Address: DefaultListenerAddress, Protocol: DefaultProtocol}
 	pos := listenerPos{node: n, port: n}
-	f, ok := d.mapping(n, path, "port", "address", "protocol", "default_actions", "rules")
+	f, ok := d.mapping(n, path, "port", "address", "protocol", "certificates", "ssl_policy", "default_actions", "rules")
 	if !ok {
 		return l, pos
 	}
@@ -282,6 +286,7 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 			d.checkProtocol(p.val, join(path, "protocol"), s, "listeners")
 		}
 	}
+	d.listenerTLS(f, n, path, &l)
 	actionsPath := join(path, "default_actions")
 	items := d.list(f["default_actions"].val, actionsPath)
 	if len(items) == 0 {
@@ -310,9 +315,7 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 // checkProtocol checks a listener or target group protocol.
 func (d *decoder) checkProtocol(n *yaml.Node, path, s, what string) {
 	switch s {
-	case "HTTP":
-	case "HTTPS":
-		d.add(n, path, "HTTPS %s are not supported yet; use HTTP", what)
+	case "HTTP", "HTTPS":
 	default:
 		hint := ""
 		if s == "http" || s == "https" {
@@ -401,7 +404,7 @@ func (d *decoder) crossCheckActions(path string, lbIndex int, lb LoadBalancer, p
 func (d *decoder) targetGroup(n *yaml.Node, path string) (TargetGroup, *tgInfo) {
 	tg := TargetGroup{Protocol: DefaultProtocol, HealthCheck: DefaultHealthCheck()}
 	info := &tgInfo{usedBy: -1}
-	f, ok := d.mapping(n, path, "name", "protocol", "port", "health_check", "attributes", "targets")
+	f, ok := d.mapping(n, path, "name", "protocol", "protocol_version", "port", "health_check", "attributes", "targets")
 	if !ok {
 		tg.Attributes = TargetGroupAttributeDefaults()
 		return tg, info
@@ -423,6 +426,7 @@ func (d *decoder) targetGroup(n *yaml.Node, path string) (TargetGroup, *tgInfo) 
 			d.checkProtocol(p.val, join(path, "protocol"), s, "target groups")
 		}
 	}
+	tg.ProtocolVersion = d.protocolVersion(f, path)
 	if p, ok := f["port"]; ok {
 		tg.Port, _ = d.intIn(p.val, join(path, "port"), 1, 65535)
 	} else {

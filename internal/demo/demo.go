@@ -19,18 +19,26 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/node"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // Options configures the demo.
 type Options struct {
-	// Addr is the load balancer's listener address (default 127.0.0.1:8080).
+	// Addr is the load balancer's HTTP listener address (default
+	// 127.0.0.1:8080).
 	Addr string
+	// TLSAddr is its HTTPS listener address (default 127.0.0.1:8443), served
+	// with a self-signed certificate generated at start, HTTP/2 enabled.
+	TLSAddr string
 	// Out receives the banner and the access log tail.
 	Out io.Writer
 	// Logger receives the node's own logs.
 	Logger *slog.Logger
 	// Ready, when set, is called with the load balancer's URL once it serves.
 	Ready func(url string)
+	// ReadyTLS, when set, is called with the HTTPS listener's URL once it
+	// serves.
+	ReadyTLS func(url string)
 }
 
 // Run serves the demo until ctx ends.
@@ -41,19 +49,31 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	host, portText, err := net.SplitHostPort(opts.Addr)
-	if err != nil {
-		return fmt.Errorf("address %q: %w", opts.Addr, err)
+	if opts.TLSAddr == "" {
+		opts.TLSAddr = "127.0.0.1:8443"
 	}
-	port, err := strconv.Atoi(portText)
-	if err != nil || port < 1 || port > 65535 {
-		return fmt.Errorf("address %q: the port must be a number from 1 to 65535", opts.Addr)
+	host, port, err := splitAddr(opts.Addr)
+	if err != nil {
+		return err
+	}
+	tlsHost, tlsPort, err := splitAddr(opts.TLSAddr)
+	if err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "albatross-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	certPEM, keyPEM, err := tlsconf.SelfSigned([]string{"localhost", "127.0.0.1", "::1"}, 30*24*time.Hour)
+	if err != nil {
+		return fmt.Errorf("demo certificate: %w", err)
+	}
+	for name, data := range map[string][]byte{"demo.crt": certPEM, "demo.key": keyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			return err
+		}
+	}
 
 	var targets [2]string
 	for i := range targets {
@@ -67,11 +87,11 @@ func Run(ctx context.Context, opts Options) error {
 		targets[i] = ln.Addr().String()
 	}
 	logPath := filepath.Join(dir, "access.log")
-	cfg, err := config.Parse("demo.yaml", []byte(demoConfig(host, port, logPath, targets)))
+	cfg, err := config.Parse("demo.yaml", []byte(demoConfig(host, port, tlsHost, tlsPort, dir, logPath, targets)))
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	n, err := node.New(node.Options{DataDir: filepath.Join(dir, "data"), Logger: opts.Logger})
+	n, err := node.New(node.Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, Logger: opts.Logger})
 	if err != nil {
 		return err
 	}
@@ -86,15 +106,34 @@ func Run(ctx context.Context, opts Options) error {
 	url := "http://" + opts.Addr + "/"
 	fmt.Fprintf(opts.Out, "Albatross demo: load balancer %q at %s\n", cfg.LoadBalancers[0].Name, url)
 	fmt.Fprintf(opts.Out, "  round robin over target-1 (%s) and target-2 (%s)\n", targets[0], targets[1])
+	tlsURL := "https://" + opts.TLSAddr + "/"
+	fmt.Fprintf(opts.Out, "  and over HTTPS (self-signed certificate, HTTP/2) at %s\n", tlsURL)
 	fmt.Fprintf(opts.Out, "  try: curl %s   (and %sslow?seconds=5 with curl -m 2 for a 460)\n", url, url)
+	fmt.Fprintf(opts.Out, "       curl -k %s\n", tlsURL)
 	fmt.Fprintf(opts.Out, "Access log (%s), one ALB line per request:\n", logPath)
 	if opts.Ready != nil {
 		opts.Ready(url)
 	}
+	if opts.ReadyTLS != nil {
+		opts.ReadyTLS(tlsURL)
+	}
 	return tail(ctx, logPath, opts.Out)
 }
 
-func demoConfig(host string, port int, logPath string, targets [2]string) string {
+// splitAddr splits a listener address into its IP and port.
+func splitAddr(addr string) (string, int, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 1 || port > 65535 {
+		return "", 0, fmt.Errorf("address %q: the port must be a number from 1 to 65535", addr)
+	}
+	return host, port, nil
+}
+
+func demoConfig(host string, port int, tlsHost string, tlsPort int, dir, logPath string, targets [2]string) string {
 	t0, p0, _ := net.SplitHostPort(targets[0])
 	t1, p1, _ := net.SplitHostPort(targets[1])
 	return fmt.Sprintf(`load_balancers:
@@ -110,6 +149,14 @@ func demoConfig(host string, port int, logPath string, targets [2]string) string
         default_actions:
           - type: forward
             target_group: demo-targets
+      - port: %d
+        address: %q
+        protocol: HTTPS
+        certificates:
+          - {cert: %q, key: %q}
+        default_actions:
+          - type: forward
+            target_group: demo-targets
 target_groups:
   - name: demo-targets
     protocol: HTTP
@@ -118,7 +165,7 @@ target_groups:
     targets:
       - {id: %s, port: %s}
       - {id: %s, port: %s}
-`, logPath, port, host, t0, p0, t1, p1)
+`, logPath, port, host, tlsPort, tlsHost, filepath.Join(dir, "demo.crt"), filepath.Join(dir, "demo.key"), t0, p0, t1, p1)
 }
 
 // targetHandler answers every request with the target's name and what the

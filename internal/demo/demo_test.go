@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -35,12 +36,22 @@ func TestDemoBalancesAndTailsTheLog(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsAddr := tlsLn.Addr().String()
+	tlsLn.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &lockedBuffer{}
 	ready := make(chan string, 1)
+	readyTLS := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Options{Addr: addr, Out: out, Ready: func(u string) { ready <- u }}) }()
+	go func() {
+		done <- Run(ctx, Options{Addr: addr, TLSAddr: tlsAddr, Out: out,
+			Ready: func(u string) { ready <- u }, ReadyTLS: func(u string) { readyTLS <- u }})
+	}()
 	var url string
 	select {
 	case url = <-ready:
@@ -62,8 +73,23 @@ func TestDemoBalancesAndTailsTheLog(t *testing.T) {
 	if !seen["Hello from target-1"] || !seen["Hello from target-2"] {
 		t.Errorf("answers %v, want both targets", seen)
 	}
+	// The HTTPS listener, over HTTP/2.
+	tlsURL := <-readyTLS
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
+	resp, err := client.Get(tlsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || !strings.Contains(string(b), "X-Forwarded-Proto: https") {
+		t.Errorf("HTTPS listener answered %s: %q", resp.Proto, b)
+	}
+	if names := resp.TLS.PeerCertificates[0].DNSNames; len(names) == 0 || names[0] != "localhost" {
+		t.Errorf("demo certificate names %v", names)
+	}
 	deadline := time.Now().Add(10 * time.Second)
-	for strings.Count(out.String(), "\nhttp ") < 4 {
+	for strings.Count(out.String(), "\nhttp ") < 4 || !strings.Contains(out.String(), "\nh2 ") {
 		if time.Now().After(deadline) {
 			t.Fatalf("access log tail shows fewer than 4 lines:\n%s", out.String())
 		}

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,6 +82,9 @@ type Node struct {
 	listeners map[netip.AddrPort]*boundListener
 	logs      map[string]*openLog
 	stopped   bool
+
+	tlsMu     sync.Mutex
+	tlsErrors map[string]*atomic.Uint64 // by load balancer name; never removed
 }
 
 // boundListener is one listening socket and the compiled listener it serves.
@@ -175,11 +179,10 @@ func (n *Node) Apply(cfg *config.Config) error {
 	}
 	logs := make(map[string]*openLog)
 	logOwner := make(map[string]string) // absolute log file path → load balancer
-	for _, lb := range cfg.LoadBalancers {
-		if lb.AccessLog.Path == "" && lb.AccessLog.Directory == "" {
-			continue
-		}
-		opts := n.logOptions(cfg, lb, ids[snapshot.LoadBalancerKey(lb.Name)])
+	for _, dest := range logDestinations(cfg) {
+		lb := dest.lb
+		opts := n.logOptions(cfg, lb, ids[snapshot.LoadBalancerKey(lb.Name)], dest.where)
+		opts.FilePrefix = dest.prefix
 		// Directories may be shared (file names carry the load balancer id, as
 		// in a shared S3 bucket); one file may not.
 		if opts.Path != "" {
@@ -194,18 +197,18 @@ func (n *Node) Apply(cfg *config.Config) error {
 			logOwner[target] = lb.Name
 		}
 		key := fmt.Sprintf("%+v", opts)
-		if old := n.logs[lb.Name]; old != nil && old.key == key {
-			logs[lb.Name] = old
+		if old := n.logs[dest.name]; old != nil && old.key == key {
+			logs[dest.name] = old
 			continue
 		}
 		w, err := accesslog.Open(opts)
 		if err != nil {
 			undo()
-			return fmt.Errorf("load balancer %q: access log: %w", lb.Name, err)
+			return fmt.Errorf("load balancer %q: %s: %w", lb.Name, dest.what, err)
 		}
 		ol := &openLog{w: w, key: key}
 		newLogs = append(newLogs, ol)
-		logs[lb.Name] = ol
+		logs[dest.name] = ol
 	}
 	listeners := make(map[netip.AddrPort]*boundListener)
 	for _, lb := range cfg.LoadBalancers {
@@ -231,10 +234,16 @@ func (n *Node) Apply(cfg *config.Config) error {
 		}
 	}
 	loggers := make(map[string]snapshot.EntryLogger, len(logs))
+	connLoggers := make(map[string]snapshot.ConnLogger)
 	for name, l := range logs {
-		loggers[name] = l.w
+		if lb, ok := strings.CutPrefix(name, connLogKey); ok {
+			connLoggers[lb] = l.w
+		} else {
+			loggers[name] = l.w
+		}
 	}
-	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Health: n.health})
+	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Health: n.health,
+		ConnLogs: connLoggers, TLSErrors: n.tlsErrorCounters(cfg), BaseDir: n.opts.BaseDir})
 	if err != nil {
 		undo()
 		return err
@@ -279,8 +288,68 @@ func (n *Node) Apply(cfg *config.Config) error {
 	return nil
 }
 
-// logOptions returns the access log options of load balancer lb.
-func (n *Node) logOptions(cfg *config.Config, lb config.LoadBalancer, id string) accesslog.Options {
+// connLogKey prefixes a load balancer's name to key its connection log among
+// the node's open logs.
+const connLogKey = "conn_log/"
+
+// logDestination is one log a load balancer writes: its access log or its
+// connection log.
+type logDestination struct {
+	lb     config.LoadBalancer
+	name   string // key in Node.logs
+	what   string // for messages
+	where  config.AccessLog
+	prefix string // file name prefix in Directory mode
+}
+
+// logDestinations lists the logs cfg asks for.
+func logDestinations(cfg *config.Config) []logDestination {
+	var out []logDestination
+	for _, lb := range cfg.LoadBalancers {
+		if lb.AccessLog.Path != "" || lb.AccessLog.Directory != "" {
+			out = append(out, logDestination{lb: lb, name: lb.Name, what: "access log", where: lb.AccessLog})
+		}
+		if lb.ConnectionLog.Path != "" || lb.ConnectionLog.Directory != "" {
+			out = append(out, logDestination{lb: lb, name: connLogKey + lb.Name, what: "connection log",
+				where: lb.ConnectionLog, prefix: accesslog.ConnLogFilePrefix})
+		}
+	}
+	return out
+}
+
+// tlsErrorCounters returns the TLS negotiation error counter of each load
+// balancer in cfg, keeping the counters of load balancers the node already
+// had so that they count across reloads.
+func (n *Node) tlsErrorCounters(cfg *config.Config) map[string]*atomic.Uint64 {
+	n.tlsMu.Lock()
+	defer n.tlsMu.Unlock()
+	if n.tlsErrors == nil {
+		n.tlsErrors = make(map[string]*atomic.Uint64)
+	}
+	for _, lb := range cfg.LoadBalancers {
+		if n.tlsErrors[lb.Name] == nil {
+			n.tlsErrors[lb.Name] = new(atomic.Uint64)
+		}
+	}
+	return n.tlsErrors
+}
+
+// ClientTLSNegotiationErrors returns, per load balancer name, how many client
+// TLS handshakes have failed on its HTTPS listeners since the node started
+// (CloudWatch's ClientTLSNegotiationErrorCount, as a running total).
+func (n *Node) ClientTLSNegotiationErrors() map[string]uint64 {
+	n.tlsMu.Lock()
+	defer n.tlsMu.Unlock()
+	out := make(map[string]uint64, len(n.tlsErrors))
+	for name, c := range n.tlsErrors {
+		out[name] = c.Load()
+	}
+	return out
+}
+
+// logOptions returns the options of a log of load balancer lb written where
+// says.
+func (n *Node) logOptions(cfg *config.Config, lb config.LoadBalancer, id string, where config.AccessLog) accesslog.Options {
 	opts := accesslog.Options{
 		AccountID:      cfg.AccountID,
 		Region:         cfg.Region,
@@ -288,10 +357,10 @@ func (n *Node) logOptions(cfg *config.Config, lb config.LoadBalancer, id string)
 		NodeIP:         n.opts.NodeIP,
 		Logger:         n.log,
 	}
-	if p := lb.AccessLog.Path; p != "" {
+	if p := where.Path; p != "" {
 		opts.Path = n.resolve(p)
 	} else {
-		opts.Directory = n.resolve(lb.AccessLog.Directory)
+		opts.Directory = n.resolve(where.Directory)
 	}
 	return opts
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
@@ -91,6 +92,18 @@ type conn struct {
 
 	watchDone chan struct{}
 	gone      atomic.Bool
+
+	// tls describes the TLS connection the requests arrive on (nil for HTTP
+	// listeners); h2 is the HTTP/2 stream a conn of one request stands for
+	// (nil for HTTP/1.x). See tls.go and h2.go.
+	tls *tlsconf.ConnInfo
+	h2  *streamConn
+	// h2Shutdown starts a graceful shutdown (GOAWAY) of an HTTP/2 client
+	// connection; set and read under p.mu.
+	h2Shutdown func()
+	// upgrade is whether the request in flight asks for a WebSocket tunnel
+	// (websocket.go).
+	upgrade bool
 }
 
 // work is what a connection needs while it serves requests: the read buffer,
@@ -342,6 +355,9 @@ func (c *conn) resetEntry(l *snapshot.Listener) {
 		ConnTraceID:            c.tid,
 		Attempts:               attempts,
 	}
+	if c.tls != nil {
+		c.setTLSFields()
+	}
 }
 
 // readHead reads until c.buf[c.r:c.w] starts with a complete request head and
@@ -449,7 +465,9 @@ func (c *conn) recordRequest(l *snapshot.Listener) {
 	b = append(b, l.PortText...)
 	b = appendOriginForm(b, req.Target)
 	b = append(b, ' ')
-	if len(req.Proto) > 0 {
+	if c.h2 != nil {
+		b = append(b, "HTTP/2.0"...)
+	} else if len(req.Proto) > 0 {
 		b = append(b, req.Proto...)
 	} else {
 		b = append(b, "HTTP/0.9"...)
@@ -501,6 +519,13 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 	idle := l.LB.Attrs.IdleTimeout
 	received := time.Now()
 	c.isHead = string(req.Method) == "HEAD" // methods are case-sensitive
+	c.upgrade = c.h2 == nil && isWebSocketUpgrade(req)
+	if t.H2 != nil || c.h2 != nil {
+		// Target protocol versions HTTP2 and GRPC, and gRPC requests.
+		if handled, keep := c.forwardVersion(l, t); handled {
+			return keep
+		}
+	}
 	hasBody := req.Body == http1.BodyChunked || (req.Body == http1.BodyLength && req.ContentLength > 0)
 
 	if req.ExpectContinue {
@@ -613,6 +638,9 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		uc.NoteKeepAlive(resp.KeepAliveTimeout)
 		c.e.TargetStatusCode = resp.Status
 		c.e.Attempts[len(c.e.Attempts)-1].Status = resp.Status
+		if resp.Status == 101 {
+			return c.tunnel(l, uc, headAt)
+		}
 		return c.relayResponse(l, uc, headAt)
 	}
 }
@@ -719,6 +747,9 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
 			err := http1.ParseResponse(uc.Buf[uc.R:uc.W], &c.resp, method)
 			if err == nil {
 				if c.resp.Status >= 100 && c.resp.Status < 200 {
+					if c.resp.Status == 101 && c.upgrade {
+						return nil
+					}
 					if c.resp.Status == 101 {
 						return &http1.Error{Status: 502, Reason: "target switched protocols without being asked"}
 					}

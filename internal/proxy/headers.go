@@ -39,6 +39,8 @@ func (c *conn) appendRequestHead(b []byte, l *snapshot.Listener) []byte {
 	if req.Body == http1.BodyChunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
+	b = c.appendUpgradeHeaders(b)
+	b = c.appendTLSHeaders(b, attrs.TLSVersionAndCipherSuiteHeaders)
 	b = c.appendXFF(b, attrs.XFFHeaderProcessingMode, attrs.XFFClientPort)
 	b = append(b, "X-Forwarded-Proto: "...)
 	b = append(b, l.Scheme...)
@@ -71,6 +73,8 @@ func (c *conn) dropRequestHeader(name []byte, preserveHost, dropInvalid bool) bo
 	case req.Body == http1.BodyChunked && http1.EqualFold(name, "Content-Length"):
 		return true
 	case dropInvalid && !validHeaderName(name):
+		return true
+	case c.tls != nil && c.isTLSHeader(name):
 		return true
 	}
 	return listedInConnection(req.Headers, name)

@@ -75,6 +75,10 @@ func (p *Proxy) ServeConn(nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) {
 	p.conns[c] = struct{}{}
 	p.wg.Add(1)
 	p.mu.Unlock()
+	if l := ln.Load(); l.TLS != nil {
+		c.serveTLS(l)
+		return
+	}
 	c.serve()
 }
 
@@ -116,6 +120,10 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.shutdown.Store(true)
 	p.mu.Lock()
 	for c := range p.conns {
+		if c.h2Shutdown != nil {
+			c.h2Shutdown()
+			continue
+		}
 		c.wakeIfIdle()
 	}
 	p.mu.Unlock()

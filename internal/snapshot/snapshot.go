@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/health"
 	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/state"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
@@ -54,8 +56,22 @@ type LoadBalancer struct {
 	Listeners []*Listener
 	// Log receives access log entries; nil when access logging is off.
 	Log EntryLogger
+	// ConnLog receives connection log entries; nil when connection logging is
+	// off.
+	ConnLog ConnLogger
+	// TLSNegotiationErrors counts failed client TLS handshakes on the load
+	// balancer's HTTPS listeners (CloudWatch's ClientTLSNegotiationErrorCount).
+	// The counter outlives snapshots: every snapshot of the same load balancer
+	// compiled with the same Resources shares it.
+	TLSNegotiationErrors *atomic.Uint64
 	// Cookies encodes and decodes stickiness cookies.
 	Cookies *balance.Codec
+}
+
+// ConnLogger receives a client connection's connection log entry.
+// *accesslog.Writer implements it; LogConn must not block or retain e.
+type ConnLogger interface {
+	LogConn(e *accesslog.ConnEntry)
 }
 
 // Listener is a compiled listener.
@@ -65,9 +81,12 @@ type Listener struct {
 	Addr     netip.AddrPort
 	Port     int
 	Protocol string
-	// Scheme is the URL scheme of the listener ("http"), used in the access log's
-	// request field and X-Forwarded-Proto.
+	// Scheme is the URL scheme of the listener ("http" or "https"), used in the
+	// access log's type and request fields and in X-Forwarded-Proto.
 	Scheme string
+	// TLS is an HTTPS listener's policy and certificates (and whether it
+	// offers HTTP/2); nil on HTTP.
+	TLS *tlsconf.Listener
 	// PortText is Port in decimal, precomputed for the request path.
 	PortText string
 	// DefaultAction is the listener's default rule's action.
@@ -102,12 +121,19 @@ type TargetGroup struct {
 	Health *health.Group
 
 	candidates atomic.Pointer[candidates] // see Candidates
+	// ProtocolVersion is config.ProtocolVersionHTTP1, HTTP2 or GRPC.
+	ProtocolVersion string
 }
 
 // Target is a compiled target.
 type Target struct {
 	Addr netip.AddrPort
 	Pool *upstream.Pool
+	// H2 sends requests to the target over HTTP/2; set for HTTP2 and GRPC
+	// target groups.
+	H2 *upstream.H2Client
+	// ProtocolVersion is its target group's.
+	ProtocolVersion string
 	// Health is the target's live health, shared by every snapshot in which
 	// the registration lasts (nil in a target built by hand: initial).
 	Health *health.Status
@@ -173,6 +199,13 @@ type Resources struct {
 	Pools *upstream.Pools
 	// Logs maps a load balancer name to its access log writer (absent: no log).
 	Logs map[string]EntryLogger
+	// ConnLogs maps a load balancer name to its connection log (absent: none).
+	ConnLogs map[string]ConnLogger
+	// TLSErrors maps a load balancer name to its TLS negotiation error counter;
+	// a load balancer missing from it gets a new counter.
+	TLSErrors map[string]*atomic.Uint64
+	// BaseDir resolves relative certificate file names.
+	BaseDir string
 	// Runtimes keeps targets' balancing state across snapshots (nil: every
 	// snapshot starts afresh).
 	Runtimes *balance.Registry
@@ -221,6 +254,11 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 
 			HealthCheck: tg.HealthCheck,
 			Health:      res.Health.Group(tg.Name),
+
+			ProtocolVersion: tg.ProtocolVersion,
+		}
+		if ctg.ProtocolVersion == "" {
+			ctg.ProtocolVersion = config.ProtocolVersionHTTP1
 		}
 		hex.Decode(ctg.StickyID[:], []byte(tgID))
 		addrs := make([]netip.AddrPort, 0, len(tg.Targets))
@@ -236,11 +274,19 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			rts = res.Runtimes.Runtimes(tg.Name, tg.Attrs.SlowStart, addrs, now)
 		}
 		for i, addr := range addrs {
-			t := NewTarget(addr, res.Pools.Pool(addr.String()), rts[i])
+			pool := res.Pools.Pool(addr.String())
+			if tg.Protocol == "HTTPS" {
+				pool = res.Pools.TLSPool(addr.String())
+			}
+			t := NewTarget(addr, pool, rts[i])
 			t.Health = ctg.Health.Target(addr)
 			// Slow start runs from the moment the target turns healthy.
 			t.Health.SetSlowStarter(t.Runtime())
 			t.Retry = tg.Attrs.RetryMode != config.RetryModeCompat
+			t.ProtocolVersion = ctg.ProtocolVersion
+			if ctg.ProtocolVersion != config.ProtocolVersionHTTP1 {
+				t.H2 = res.Pools.H2(addr.String(), tg.Protocol == "HTTPS")
+			}
 			ctg.Targets = append(ctg.Targets, t)
 		}
 		groups[tg.Name] = ctg
@@ -260,7 +306,13 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			DNSName:    fmt.Sprintf("%s-%s.%s.elb.localhost", lb.Name, lbID, cfg.Region),
 			Attrs:      lb.Attrs,
 			Log:        res.Logs[lb.Name],
+			ConnLog:    res.ConnLogs[lb.Name],
 			Cookies:    res.Cookies,
+
+			TLSNegotiationErrors: res.TLSErrors[lb.Name],
+		}
+		if clb.TLSNegotiationErrors == nil {
+			clb.TLSNegotiationErrors = new(atomic.Uint64)
 		}
 		for _, l := range lb.Listeners {
 			lID, err := id(ListenerKey(lb.Name, l.Port))
@@ -279,6 +331,12 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				Protocol: l.Protocol,
 				Scheme:   "http",
 				PortText: strconv.Itoa(l.Port),
+			}
+			if l.Protocol == "HTTPS" {
+				cl.Scheme = "https"
+				if cl.TLS, err = compileTLS(cfg, l, lb.Attrs.HTTP2Enabled, res.BaseDir); err != nil {
+					return nil, fmt.Errorf("load balancer %q: listener %d: %w", lb.Name, l.Port, err)
+				}
 			}
 			if err := compileRules(cl, l, groups); err != nil {
 				return nil, fmt.Errorf("snapshot: load balancer %q: listener %d: %w", lb.Name, l.Port, err)
@@ -323,13 +381,39 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 	return s, nil
 }
 
-// TargetAddrs is the set of target addresses the snapshot uses, for retiring the
-// pools of targets that left.
+// compileTLS loads an HTTPS listener's certificates and policy.
+func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir string) (*tlsconf.Listener, error) {
+	p, err := tlsconf.Lookup(l.SSLPolicy)
+	if err != nil {
+		return nil, err
+	}
+	resolve := func(f string) string {
+		if filepath.IsAbs(f) || baseDir == "" {
+			return f
+		}
+		return filepath.Join(baseDir, f)
+	}
+	var certs []*tlsconf.Cert
+	for i, c := range l.Certificates {
+		cert, err := tlsconf.LoadCert(resolve(c.Cert), resolve(c.Key), c.ARN, cfg.Region, cfg.AccountID)
+		if err != nil {
+			return nil, fmt.Errorf("certificates[%d]: %w", i, err)
+		}
+		certs = append(certs, cert)
+	}
+	return tlsconf.NewListener(p, certs, http2)
+}
+
+// TargetAddrs is the set of target pool keys the snapshot uses (addresses,
+// prefixed for HTTPS targets), for retiring the pools of targets that left.
 func (s *Snapshot) TargetAddrs() map[string]bool {
 	m := make(map[string]bool)
 	for _, tg := range s.TargetGroups {
 		for _, t := range tg.Targets {
-			m[t.Addr.String()] = true
+			m[t.Pool.Key()] = true
+			if t.H2 != nil {
+				m[t.H2.Key()] = true
+			}
 		}
 	}
 	return m

@@ -12,6 +12,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -122,6 +123,10 @@ type Pool struct {
 
 	// nextSweep is when Pools.Run sweeps the pool next; only Run touches it.
 	nextSweep time.Time
+
+	// tls is set for HTTPS targets (tls.go); key is then the pool's key.
+	tls *tls.Config
+	key string
 }
 
 // NewPool returns an empty pool for the target at addr ("ip:port").
@@ -277,6 +282,15 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 		var ne net.Error
 		timeout := errors.As(err, &ne) && ne.Timeout()
 		return nil, &DialError{Addr: p.addr, Timeout: timeout, Err: err}
+	}
+	if p.tls != nil {
+		// HTTPS target. The connection is then no syscall.Conn: peek cannot
+		// look under TLS records, so a reused one is trusted as open and the
+		// retry rules cover a stale one.
+		if nc, err = p.handshake(ctx, nc); err != nil {
+			<-p.slots
+			return nil, err
+		}
 	}
 	p.stats.dials.Add(1)
 	c := &Conn{Conn: nc, Buf: make([]byte, readBufSize), pool: p, takenAt: time.Now()}

@@ -14,6 +14,7 @@ type Pools struct {
 
 	mu    sync.Mutex
 	pools map[string]*Pool
+	h2    map[string]*H2Client // by Key (h2.go)
 }
 
 // NewPools returns an empty set of pools whose pools use opts.
@@ -43,7 +44,17 @@ func (ps *Pools) Retain(keep map[string]bool) {
 			delete(ps.pools, addr)
 		}
 	}
+	var goneH2 []*H2Client
+	for key, c := range ps.h2 {
+		if !keep[key] {
+			goneH2 = append(goneH2, c)
+			delete(ps.h2, key)
+		}
+	}
 	ps.mu.Unlock()
+	for _, c := range goneH2 {
+		c.close()
+	}
 	for _, p := range gone {
 		p.Close()
 	}

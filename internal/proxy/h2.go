@@ -1,0 +1,410 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/http1"
+	"golang.org/x/net/http2"
+)
+
+// HTTP/2 from clients (HTTPS listeners, ALPN h2) is served by
+// golang.org/x/net/http2, which owns framing, flow control, HPACK and stream
+// state. Each stream then enters the same per-request core as HTTP/1.1 (the
+// steps of serveRequest), through a streamConn: a net.Conn that reads as the
+// stream's request in HTTP/1.1 form and turns the HTTP/1.1 response the core
+// writes back into the stream's response. Routing, forwarding, ELB status codes,
+// timeouts and access log lines are therefore the same code for both versions.
+
+// ALB's HTTP/2 limits (spec §11).
+const (
+	h2MaxConcurrentStreams = 128
+	// h2MaxHeaderBytes matches the HTTP/1.1 request head limit.
+	h2MaxHeaderBytes = http1.MaxRequestHead
+	// h2MaxRequests is how many requests one HTTP/2 connection carries
+	// before the load balancer sends GOAWAY.
+	h2MaxRequests = 10000
+)
+
+// serveH2 serves an HTTP/2 client connection until it ends.
+func (c *conn) serveH2(tc *tls.Conn) {
+	l := c.ln.Load()
+	srv := &http2.Server{
+		MaxConcurrentStreams: h2MaxConcurrentStreams,
+		// 16 KiB, the protocol's initial value, so that a frame larger than
+		// that is a FRAME_SIZE_ERROR as RFC 9113 §4.2 requires.
+		MaxReadFrameSize: 1 << 14,
+		IdleTimeout:      l.LB.Attrs.IdleTimeout,
+	}
+	base := &http.Server{MaxHeaderBytes: h2MaxHeaderBytes, ErrorLog: slog.NewLogLogger(c.p.log.Handler(), slog.LevelDebug)}
+	if err := http2.ConfigureServer(base, srv); err != nil {
+		c.p.log.Error("HTTP/2 setup failed", "err", err)
+		return
+	}
+	var goAway sync.Once
+	shutdown := func() { goAway.Do(func() { go base.Shutdown(context.Background()) }) }
+	c.p.mu.Lock()
+	c.h2Shutdown = shutdown
+	c.p.mu.Unlock()
+	if c.p.shutdown.Load() {
+		shutdown()
+	}
+	var requests atomic.Int64
+	fc := newFrameFilter(tc)
+	srv.ServeConn(fc, &http2.ServeConnOpts{
+		Context:    context.Background(),
+		BaseConfig: base,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// ALB ends an HTTP/2 connection with GOAWAY after 10,000
+			// requests or once the client keep-alive duration has passed;
+			// streams in flight finish.
+			if requests.Add(1) >= h2MaxRequests || time.Since(c.start) >= c.ln.Load().LB.Attrs.ClientKeepAlive {
+				shutdown()
+			}
+			c.serveStream(w, r)
+		}),
+	})
+}
+
+// serveStream runs one HTTP/2 request through the request core.
+func (c *conn) serveStream(w http.ResponseWriter, r *http.Request) {
+	c.p.wg.Add(1)
+	defer c.p.wg.Done()
+	s := newStreamConn(c, w, r)
+	sc := &conn{
+		p:         c.p,
+		nc:        s,
+		ln:        c.ln,
+		client:    c.client,
+		start:     c.start,
+		tid:       c.tid,
+		work:      c.p.getWork(),
+		watchDone: make(chan struct{}, 1),
+		tls:       c.tls,
+		h2:        s,
+	}
+	s.sc = sc
+	sc.serveRequest()
+	c.p.putWork(sc.work)
+	sc.work = nil
+	if !s.complete() {
+		// Nothing, or only part of a response, was sent: reset the stream
+		// rather than let the client take it for a complete response.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// streamConn is one HTTP/2 stream seen as an HTTP/1.1 connection carrying one
+// request. Reads return the request head in HTTP/1.1 form, then the body
+// (chunked when its length is unknown), then block until the stream ends or the
+// read deadline passes, as a quiet client connection would. Writes take the
+// HTTP/1.1 response the core sends and hand its status, headers and body to
+// the stream.
+type streamConn struct {
+	parent *conn
+	w      http.ResponseWriter
+	r      *http.Request
+	rc     *http.ResponseController
+
+	// Request side.
+	head    []byte // request head (then chunk framing) not yet read
+	chunked bool
+	// bodyDone is set by Read, which the 460 watcher may run while the
+	// request's goroutine sets deadlines.
+	bodyDone atomic.Bool
+	mu       sync.Mutex
+	deadline time.Time     // read deadline once the body is done
+	wake     chan struct{} // signals a deadline change to a blocked Read
+
+	// grpc is whether the request is gRPC (content type application/grpc).
+	grpc bool
+	// sc is the conn serving the stream's request.
+	sc *conn
+
+	// Response side.
+	method    []byte
+	rbuf      []byte // response head bytes until complete
+	resp      http1.Response
+	headDone  bool
+	body      http1.BodyKind
+	remaining int64 // BodyLength: bytes still expected
+	dc        dechunker
+	done      bool // the response body is complete
+}
+
+func newStreamConn(parent *conn, w http.ResponseWriter, r *http.Request) *streamConn {
+	s := &streamConn{parent: parent, w: w, r: r, rc: http.NewResponseController(w), wake: make(chan struct{}, 1)}
+	s.method = []byte(r.Method)
+	s.grpc = isGRPC(r.Header.Get("Content-Type"))
+	s.head = s.appendRequestHead(nil)
+	return s
+}
+
+// appendRequestHead writes the stream's request as an HTTP/1.1 head. Header
+// names stay lowercase, as HTTP/2 carries them (ALB forwards them so); the
+// core adds Host, X-Forwarded-* and X-Amzn-Trace-Id as for HTTP/1.1.
+func (s *streamConn) appendRequestHead(b []byte) []byte {
+	r := s.r
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = append(b, r.RequestURI...)
+	b = append(b, " HTTP/1.1\r\n"...)
+	if r.Host != "" {
+		b = append(b, "Host: "...)
+		b = append(b, r.Host...)
+		b = append(b, "\r\n"...)
+	}
+	for name, values := range r.Header {
+		switch name {
+		case "Host", "Content-Length", "Expect", "Connection", "Te", "Transfer-Encoding":
+			// Host comes from :authority; the body framing is written
+			// below; Go's HTTP/2 server answers 100-continue itself.
+			continue
+		}
+		for _, v := range values {
+			for i := 0; i < len(name); i++ {
+				ch := name[i]
+				if ch >= 'A' && ch <= 'Z' {
+					ch += 'a' - 'A'
+				}
+				b = append(b, ch)
+			}
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	switch {
+	case r.ContentLength > 0 || (r.ContentLength == 0 && len(r.Header["Content-Length"]) > 0):
+		b = append(b, "content-length: "...)
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	case r.ContentLength < 0:
+		s.chunked = true
+		b = append(b, "transfer-encoding: chunked\r\n"...)
+	default:
+		s.bodyDone.Store(true)
+	}
+	return append(b, "Connection: close\r\n\r\n"...)
+}
+
+// Read implements net.Conn.
+func (s *streamConn) Read(p []byte) (int, error) {
+	if len(s.head) > 0 {
+		n := copy(p, s.head)
+		s.head = s.head[n:]
+		return n, nil
+	}
+	if !s.bodyDone.Load() {
+		if s.chunked {
+			return s.readChunk(p)
+		}
+		n, err := s.r.Body.Read(p)
+		if err == io.EOF {
+			s.bodyDone.Store(true)
+			err = nil
+		}
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return 0, s.waitEnd()
+}
+
+// readChunk reads the body in chunked form, for a request whose length the
+// client did not declare.
+func (s *streamConn) readChunk(p []byte) (int, error) {
+	const frame = 16 // room for the size line and CRLF
+	if len(p) <= frame+2 {
+		return 0, errors.New("read buffer too small for a chunk") // the core's are KiBs
+	}
+	n, err := s.r.Body.Read(p[frame : len(p)-2])
+	if err != nil && err != io.EOF {
+		return 0, err
+	}
+	var out []byte
+	if n > 0 {
+		size := strconv.AppendInt(make([]byte, 0, frame), int64(n), 16)
+		size = append(size, "\r\n"...)
+		out = append(size, p[frame:frame+n]...)
+		out = append(out, "\r\n"...)
+	}
+	if err == io.EOF {
+		s.bodyDone.Store(true)
+		out = append(out, "0\r\n\r\n"...)
+	}
+	m := copy(p, out)
+	if m < len(out) {
+		s.head = append(s.head[:0], out[m:]...)
+	}
+	return m, nil
+}
+
+// waitEnd blocks a read after the whole request has been read: until the
+// client resets the stream or drops the connection (io.EOF, the client is
+// gone) or the read deadline passes.
+func (s *streamConn) waitEnd() error {
+	for {
+		s.mu.Lock()
+		d := s.deadline
+		s.mu.Unlock()
+		var timer *time.Timer
+		var expired <-chan time.Time
+		if !d.IsZero() {
+			wait := time.Until(d)
+			if wait <= 0 {
+				return os.ErrDeadlineExceeded
+			}
+			timer = time.NewTimer(wait)
+			expired = timer.C
+		}
+		select {
+		case <-s.r.Context().Done():
+			return io.EOF
+		case <-expired:
+			return os.ErrDeadlineExceeded
+		case <-s.wake:
+			if timer != nil {
+				timer.Stop()
+			}
+		}
+	}
+}
+
+// SetReadDeadline implements net.Conn.
+func (s *streamConn) SetReadDeadline(t time.Time) error {
+	if !s.bodyDone.Load() {
+		s.rc.SetReadDeadline(t)
+	}
+	s.mu.Lock()
+	s.deadline = t
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// SetWriteDeadline implements net.Conn.
+func (s *streamConn) SetWriteDeadline(t time.Time) error {
+	s.rc.SetWriteDeadline(t)
+	return nil
+}
+
+// SetDeadline implements net.Conn.
+func (s *streamConn) SetDeadline(t time.Time) error {
+	s.SetReadDeadline(t)
+	return s.SetWriteDeadline(t)
+}
+
+// Close implements net.Conn; the stream ends when the handler returns.
+func (s *streamConn) Close() error { return nil }
+
+// LocalAddr implements net.Conn.
+func (s *streamConn) LocalAddr() net.Addr { return s.parent.nc.LocalAddr() }
+
+// RemoteAddr implements net.Conn.
+func (s *streamConn) RemoteAddr() net.Addr { return s.parent.nc.RemoteAddr() }
+
+// Write implements net.Conn: it takes the HTTP/1.1 response the core writes.
+func (s *streamConn) Write(p []byte) (int, error) {
+	n := len(p)
+	if !s.headDone {
+		s.rbuf = append(s.rbuf, p...)
+		err := http1.ParseResponse(s.rbuf, &s.resp, s.method)
+		if err == http1.ErrIncomplete {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if s.resp.Status < 200 {
+			// An interim response: HTTP/2 has its own 100-continue.
+			s.rbuf = s.rbuf[:copy(s.rbuf, s.rbuf[s.resp.HeadLen:])]
+			return n, nil
+		}
+		s.writeHead()
+		p = s.rbuf[s.resp.HeadLen:]
+	}
+	if err := s.writeBody(p); err != nil {
+		return 0, err
+	}
+	if err := s.rc.Flush(); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// writeHead sends the response head to the stream, without HTTP/1.1's
+// connection-specific fields.
+func (s *streamConn) writeHead() {
+	s.headDone = true
+	h := s.w.Header()
+	for _, f := range s.resp.Headers {
+		if http1.IsHopByHop(f.Name) || http1.EqualFold(f.Name, "Transfer-Encoding") ||
+			(s.resp.Body == http1.BodyChunked && http1.EqualFold(f.Name, "Content-Length")) {
+			continue
+		}
+		name := http.CanonicalHeaderKey(string(f.Name))
+		h[name] = append(h[name], string(f.Value))
+	}
+	if s.grpc && s.sc.e.TargetStatusCode == 0 && s.resp.Status >= 400 {
+		// A gRPC client reads the outcome from grpc-status (ALB: 502 with
+		// grpc-status 14, grpc-message unavailable).
+		h["Grpc-Status"] = []string{grpcStatus(s.resp.Status)}
+		h["Grpc-Message"] = []string{"unavailable"}
+		if s.resp.Status != 502 && s.resp.Status != 503 && s.resp.Status != 504 {
+			h["Grpc-Message"] = []string{strings.ToLower(http1.StatusText(s.resp.Status))}
+		}
+	}
+	s.body = s.resp.Body
+	s.remaining = s.resp.ContentLength
+	s.done = s.body == http1.BodyNone || (s.body == http1.BodyLength && s.remaining == 0)
+	s.w.WriteHeader(s.resp.Status)
+}
+
+// writeBody sends body bytes of the response, taking chunked framing off.
+func (s *streamConn) writeBody(p []byte) error {
+	switch s.body {
+	case http1.BodyLength:
+		k := int64(len(p))
+		if k > s.remaining {
+			p = p[:s.remaining]
+			k = s.remaining
+		}
+		s.remaining -= k
+		if s.remaining == 0 {
+			s.done = true
+		}
+	case http1.BodyChunked:
+		var err error
+		if p, err = s.dc.decode(p); err != nil {
+			return err
+		}
+		s.done = s.dc.finished
+	case http1.BodyUntilClose:
+		s.done = true // complete by definition when the target closes
+	default:
+		return nil
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	_, err := s.w.Write(p)
+	return err
+}
+
+// complete reports whether a whole response was handed to the stream.
+func (s *streamConn) complete() bool { return s.headDone && s.done }

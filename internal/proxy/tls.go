@@ -1,0 +1,139 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/http1"
+	"github.com/albatross-lb/albatross/internal/snapshot"
+)
+
+// serveTLS runs the TLS handshake of a connection to an HTTPS listener, writes
+// its connection log line and then serves HTTP/2 or HTTP/1.1 over it, as ALPN
+// decided. A failed handshake is counted (ClientTLSNegotiationErrorCount) and
+// closes the connection without an access log line, as on ALB.
+func (c *conn) serveTLS(l *snapshot.Listener) {
+	defer c.recoverPanic()
+	raw := c.nc
+	// A TLS connection may hold decrypted bytes the poller cannot see: it
+	// waits for its next request on its goroutine.
+	c.parkable = false
+	hs := l.TLS.NewHandshake()
+	tc := tls.Server(raw, hs.Config)
+	// Until the handshake completes the connection counts as idle: a shutdown
+	// ends it at once.
+	c.state.Store(stateIdle)
+	if c.p.shutdown.Load() {
+		c.close()
+		return
+	}
+	raw.SetDeadline(time.Now().Add(l.LB.Attrs.IdleTimeout))
+	err := tc.Handshake()
+	latency := time.Since(c.start)
+	ce := accesslog.ConnEntry{
+		Time:             time.Now(),
+		Client:           c.client,
+		ListenerPort:     l.Port,
+		HandshakeLatency: latency,
+		ConnTraceID:      c.tid,
+		ELB:              l.LB.ResourceID,
+	}
+	if err != nil {
+		defer c.close()
+		if c.p.shutdown.Load() {
+			return
+		}
+		l.LB.TLSNegotiationErrors.Add(1)
+		ce.HandshakeLatency = -1
+		ce.TLSVerifyStatus = "Failed:UnmappedConnectionError"
+		if l.LB.ConnLog != nil {
+			l.LB.ConnLog.LogConn(&ce)
+		}
+		c.p.log.Debug("TLS handshake failed", "client", c.client.String(), "listener", l.Addr.String(), "err", err)
+		return
+	}
+	raw.SetDeadline(time.Time{})
+	cs := tc.ConnectionState()
+	info := hs.Info(cs)
+	ce.TLSProtocol, ce.TLSCipher = info.Protocol, info.Cipher
+	ce.TLSVerifyStatus = "Success"
+	ce.TLSKeyExchange = keyExchangeName(cs.CurveID)
+	if l.LB.ConnLog != nil {
+		l.LB.ConnLog.LogConn(&ce)
+	}
+	c.tls = &info
+	// Shutdown reads c.nc under p.mu; swap it there.
+	c.p.mu.Lock()
+	c.nc = tc
+	c.p.mu.Unlock()
+	c.state.Store(stateActive)
+	if info.ALPN == "h2" {
+		// Streams take their own scratch space; the connection needs none.
+		c.p.putWork(c.work)
+		c.work = nil
+		c.serveH2(tc)
+		c.close()
+		return
+	}
+	c.serve()
+}
+
+// keyExchangeName names a key exchange group as OpenSSL does.
+func keyExchangeName(id tls.CurveID) string {
+	switch id {
+	case tls.X25519:
+		return "x25519"
+	case tls.CurveP256:
+		return "secp256r1"
+	case tls.CurveP384:
+		return "secp384r1"
+	case tls.CurveP521:
+		return "secp521r1"
+	case tls.X25519MLKEM768:
+		return "X25519MLKEM768"
+	case tls.SecP256r1MLKEM768:
+		return "SecP256r1MLKEM768"
+	case tls.SecP384r1MLKEM1024:
+		return "SecP384r1MLKEM1024"
+	case 0:
+		return ""
+	}
+	return id.String()
+}
+
+// setTLSFields fills the access log fields of a request on a TLS connection.
+func (c *conn) setTLSFields() {
+	c.e.SSLCipher = c.tls.Cipher
+	c.e.SSLProtocol = c.tls.Protocol
+	c.e.DomainName = c.tls.DomainName
+	c.e.ChosenCertARN = c.tls.CertARN
+	if c.h2 != nil {
+		c.e.Type = "h2"
+		if c.h2.grpc {
+			c.e.Type = "grpcs"
+		}
+	}
+}
+
+// appendTLSHeaders appends X-Amzn-Tls-Version and X-Amzn-Tls-Cipher-Suite
+// (OpenSSL names) for a request on a TLS connection when the load balancer's
+// routing.http.x_amzn_tls_version_and_cipher_suite.enabled is on.
+func (c *conn) appendTLSHeaders(b []byte, enabled bool) []byte {
+	if c.tls == nil || !enabled {
+		return b
+	}
+	b = append(b, "X-Amzn-Tls-Version: "...)
+	b = append(b, c.tls.Protocol...)
+	b = append(b, "\r\nX-Amzn-Tls-Cipher-Suite: "...)
+	b = append(b, c.tls.Cipher...)
+	return append(b, "\r\n"...)
+}
+
+// isTLSHeader reports whether a client header is one the load balancer sets
+// itself from the TLS connection; a client's own is not forwarded when the
+// load balancer adds them.
+func (c *conn) isTLSHeader(name []byte) bool {
+	return c.ln.Load().LB.Attrs.TLSVersionAndCipherSuiteHeaders &&
+		(http1.EqualFold(name, "X-Amzn-Tls-Version") || http1.EqualFold(name, "X-Amzn-Tls-Cipher-Suite"))
+}
