@@ -25,6 +25,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/demo"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/node"
 )
 
@@ -102,7 +103,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 2
 	}
-	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log})
+	reg := metrics.NewRegistry()
+	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log, Metrics: reg})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
@@ -120,7 +122,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		public := admin.IsPublic(ln.Addr())
+		if public {
+			log.Warn("the admin address is not loopback: /metrics is served, the dashboard is refused until the admin server authenticates requests", "addr", ln.Addr().String())
+		}
+		h := admin.Handler(admin.Options{Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log})
+		adminSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
 		log.Info("admin server listening", "addr", ln.Addr().String())
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/proxy"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/state"
@@ -45,6 +46,9 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// Logger receives the node's own logs.
 	Logger *slog.Logger
+	// Metrics, when not nil, counts every load balancer's connections and
+	// requests; the admin server reports it on /metrics and the dashboard.
+	Metrics *metrics.Registry
 }
 
 // Node is a running Albatross node.
@@ -210,7 +214,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 	for name, l := range logs {
 		loggers[name] = l.w
 	}
-	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers})
+	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Metrics: n.opts.Metrics})
 	if err != nil {
 		undo()
 		return err
@@ -248,6 +252,9 @@ func (n *Node) Apply(cfg *config.Config) error {
 	}
 	n.listeners, n.logs = listeners, logs
 	n.pools.Retain(snap.TargetAddrs())
+	if n.opts.Metrics != nil {
+		n.opts.Metrics.Publish(snap.MetricsBindings())
+	}
 	n.log.Info("configuration applied", "load_balancers", len(cfg.LoadBalancers),
 		"listeners", len(listeners), "target_groups", len(cfg.TargetGroups))
 	return nil
@@ -297,7 +304,12 @@ func (n *Node) accept(bl *boundListener) {
 				return
 			}
 			// Out of file descriptors and the like: wait and try again, as
-			// net/http does, rather than spin or give up the port.
+			// net/http does, rather than spin or give up the port. The client
+			// waiting in the backlog is not served meanwhile: ALB's
+			// RejectedConnectionCount.
+			if l := bl.cfg.Load(); l != nil {
+				l.LB.Metrics.ConnRejected()
+			}
 			n.log.Warn("accept failed", "listener", bl.ln.Addr().String(), "err", err, "retry_in", backoff)
 			select {
 			case <-time.After(backoff):

@@ -120,6 +120,11 @@ func (c *conn) wakeIfIdle() {
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	// Connection counts go to the load balancer the connection arrived on, as
+	// compiled when it arrived; the counters outlive reloads that keep it.
+	m := c.ln.Load().LB.Metrics
+	m.ConnOpened()
+	defer m.ConnClosed()
 	for c.serveRequest() {
 		c.shrink()
 	}
@@ -365,12 +370,14 @@ func (c *conn) closing(l *snapshot.Listener) bool {
 	return c.p.shutdown.Load() || time.Since(c.start) >= l.LB.Attrs.ClientKeepAlive
 }
 
-// finish completes the entry and hands it to the access log.
+// finish completes the entry and hands it to the access log and the metrics,
+// which are both derived from it alone.
 func (c *conn) finish(lb *snapshot.LoadBalancer) {
 	c.e.Time = time.Now()
 	if lb.Log != nil {
 		lb.Log.Log(&c.e)
 	}
+	lb.Metrics.Observe(&c.e)
 }
 
 // forward sends the request to target t and relays the response.

@@ -60,6 +60,9 @@ func (p *Proxy) ServeConn(nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) {
 	if p.shutdown.Load() {
 		p.mu.Unlock()
 		nc.Close()
+		if l := ln.Load(); l != nil {
+			l.LB.Metrics.ConnRejected()
+		}
 		return
 	}
 	p.conns[c] = struct{}{}

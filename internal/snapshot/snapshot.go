@@ -15,6 +15,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/state"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
@@ -50,6 +51,9 @@ type LoadBalancer struct {
 	Listeners []*Listener
 	// Log receives access log entries; nil when access logging is off.
 	Log EntryLogger
+	// Metrics counts the load balancer's connections and finished requests;
+	// nil (counting nothing) when the node keeps no metrics.
+	Metrics *metrics.LoadBalancer
 }
 
 // Listener is a compiled listener.
@@ -127,6 +131,9 @@ type Resources struct {
 	Pools *upstream.Pools
 	// Logs maps a load balancer name to its access log writer (absent: no log).
 	Logs map[string]EntryLogger
+	// Metrics, when not nil, receives the counters of every load balancer
+	// (see bindMetrics).
+	Metrics *metrics.Registry
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -223,6 +230,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 	for p, d := range idle {
 		p.SetIdleTimeout(d)
 	}
+	bindMetrics(s, res.Metrics)
 	return s, nil
 }
 

@@ -1,0 +1,296 @@
+package admin
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/metrics"
+	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/state"
+)
+
+// assets are the dashboard's files: one page, its script and its style sheet.
+// Nothing is fetched from elsewhere; the Content-Security-Policy says so to the
+// browser too.
+//
+//go:embed dashboard
+var assets embed.FS
+
+// recentErrorCount is how many of the latest ELB errors the dashboard lists.
+const recentErrorCount = 50
+
+// csp allows the page only its own files and its own data.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+type dashboard struct {
+	opts Options
+}
+
+// guard refuses the dashboard on a public admin address: it must sit behind the
+// ELBv2 API's authentication there, and this node has none yet.
+func (d *dashboard) guard(h http.Handler) http.Handler {
+	if !d.opts.Public {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "the dashboard is served only on a loopback admin address until the admin server authenticates requests; "+
+			"bind --admin-addr to 127.0.0.1 or ::1 (for example with an SSH tunnel to reach it)", http.StatusForbidden)
+	})
+}
+
+func setPageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
+func (d *dashboard) serveIndex(w http.ResponseWriter, r *http.Request) {
+	data, err := assets.ReadFile("dashboard/index.html")
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	setPageHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(data)
+}
+
+func (d *dashboard) serveAsset(w http.ResponseWriter, r *http.Request) {
+	name := path.Clean(strings.TrimPrefix(r.URL.Path, "/"))
+	if name == "dashboard/index.html" || !strings.HasPrefix(name, "dashboard/") {
+		http.NotFound(w, r)
+		return
+	}
+	data, err := fs.ReadFile(assets, name)
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	setPageHeaders(w)
+	switch path.Ext(name) {
+	case ".js":
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	case ".css":
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	default:
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(data)
+}
+
+// State is what the dashboard page polls: the configuration in force as a tree,
+// the counters, the latest ELB errors and the configuration findings.
+type State struct {
+	Time          time.Time             `json:"time"`
+	Version       string                `json:"version"`
+	LoadBalancers []LoadBalancerState   `json:"load_balancers"`
+	RecentErrors  []metrics.RecentError `json:"recent_errors"`
+	Findings      []Finding             `json:"findings"`
+	// Health says where target health comes from.
+	Health string `json:"health"`
+}
+
+// LoadBalancerState is one load balancer on the dashboard.
+type LoadBalancerState struct {
+	Name               string                      `json:"name"`
+	ResourceID         string                      `json:"resource_id"`
+	ARN                string                      `json:"arn"`
+	DNSName            string                      `json:"dns_name"`
+	IdleTimeoutSeconds float64                     `json:"idle_timeout_seconds"`
+	Listeners          []ListenerState             `json:"listeners"`
+	TargetGroups       []TargetGroupState          `json:"target_groups"`
+	Counters           *metrics.LoadBalancerTotals `json:"counters"`
+}
+
+// ListenerState is one listener and its rules, in evaluation order.
+type ListenerState struct {
+	Address  string      `json:"address"`
+	Protocol string      `json:"protocol"`
+	ARN      string      `json:"arn"`
+	Rules    []RuleState `json:"rules"`
+}
+
+// RuleState is one rule: its priority ("default" for the default rule) and
+// actions.
+type RuleState struct {
+	Priority string        `json:"priority"`
+	Actions  []ActionState `json:"actions"`
+}
+
+// ActionState is one action of a rule.
+type ActionState struct {
+	Type        string `json:"type"`
+	TargetGroup string `json:"target_group,omitempty"`
+}
+
+// TargetGroupState is one target group of a load balancer and its targets.
+type TargetGroupState struct {
+	Name       string        `json:"name"`
+	ResourceID string        `json:"resource_id"`
+	ARN        string        `json:"arn"`
+	Targets    []TargetState `json:"targets"`
+}
+
+// TargetState is one registered target and its health.
+type TargetState struct {
+	Target       string `json:"target"`
+	HealthState  string `json:"health_state"`
+	HealthReason string `json:"health_reason"`
+}
+
+// Finding is one result of the configuration checks that need no probing.
+type Finding struct {
+	// Severity is "warning" (change something) or "info" (what to verify).
+	Severity string `json:"severity"`
+	Subject  string `json:"subject"`
+	Message  string `json:"message"`
+}
+
+// noHealthChecker is the state the dashboard shows for targets when the node
+// runs no health checks.
+const noHealthChecker = "unknown"
+
+func (d *dashboard) serveState(w http.ResponseWriter, r *http.Request) {
+	st := d.state(time.Now())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	enc := json.NewEncoder(w)
+	if err := enc.Encode(st); err != nil {
+		d.opts.Logger.Warn("dashboard state", "err", err)
+	}
+}
+
+// state assembles the dashboard's data.
+func (d *dashboard) state(now time.Time) State {
+	st := State{
+		Time:          now.UTC(),
+		Version:       d.opts.Version,
+		LoadBalancers: []LoadBalancerState{},
+		RecentErrors:  []metrics.RecentError{},
+		Findings:      []Finding{},
+		Health:        "checked",
+	}
+	if d.opts.Health == nil {
+		st.Health = "this node runs no health checks: target health is unknown and every registered target receives traffic"
+	}
+	totals := map[string]*metrics.LoadBalancerTotals{}
+	if d.opts.Metrics != nil {
+		for _, t := range d.opts.Metrics.Totals() {
+			t := t
+			totals[t.ID] = &t
+		}
+		st.RecentErrors = append(st.RecentErrors, d.opts.Metrics.RecentErrors(recentErrorCount)...)
+	}
+	snap := d.opts.Snapshot()
+	if snap == nil {
+		return st
+	}
+	for _, lb := range snap.LoadBalancers {
+		ls := LoadBalancerState{
+			Name:               lb.Name,
+			ResourceID:         lb.ResourceID,
+			ARN:                lb.ARN,
+			DNSName:            lb.DNSName,
+			IdleTimeoutSeconds: lb.Attrs.IdleTimeout.Seconds(),
+			Listeners:          []ListenerState{},
+			TargetGroups:       []TargetGroupState{},
+			Counters:           totals[lb.ResourceID],
+		}
+		for _, l := range lb.Listeners {
+			lst := ListenerState{Address: l.Addr.String(), Protocol: l.Protocol, ARN: l.ARN}
+			if a := l.DefaultAction; a != nil {
+				as := ActionState{Type: a.Type}
+				if a.TargetGroup != nil {
+					as.TargetGroup = a.TargetGroup.Name
+				}
+				lst.Rules = append(lst.Rules, RuleState{Priority: "default", Actions: []ActionState{as}})
+			}
+			ls.Listeners = append(ls.Listeners, lst)
+		}
+		seen := map[*snapshot.TargetGroup]bool{}
+		for _, tg := range lb.TargetGroups() {
+			if seen[tg] {
+				continue
+			}
+			seen[tg] = true
+			ts := TargetGroupState{Name: tg.Name, ResourceID: state.TargetGroupResourceID(tg.Name, tg.ID), ARN: tg.ARN, Targets: []TargetState{}}
+			for _, t := range tg.Targets {
+				s := TargetState{Target: t.Addr.String(), HealthState: noHealthChecker, HealthReason: "-"}
+				if d.opts.Health != nil {
+					s.HealthState, s.HealthReason = d.opts.Health(tg, t)
+				}
+				ts.Targets = append(ts.Targets, s)
+			}
+			ls.TargetGroups = append(ls.TargetGroups, ts)
+		}
+		st.LoadBalancers = append(st.LoadBalancers, ls)
+	}
+	st.Findings = append(st.Findings, configFindings(snap.Config)...)
+	return st
+}
+
+// configFindings are the timeout checks `albatross doctor` makes that need only
+// the configuration: the ordering rules of config.CheckTimeouts, and for every
+// target group the idle limit its targets' keep-alive timeout must exceed.
+func configFindings(cfg *config.Config) []Finding {
+	if cfg == nil {
+		return nil
+	}
+	var out []Finding
+	for _, p := range config.CheckTimeouts(cfg) {
+		out = append(out, Finding{Severity: "warning", Subject: p.Path, Message: p.Message})
+	}
+	for _, lb := range cfg.LoadBalancers {
+		groups := map[string]bool{}
+		for _, l := range lb.Listeners {
+			for _, a := range l.DefaultActions {
+				if a.TargetGroup != "" {
+					groups[a.TargetGroup] = true
+				}
+			}
+		}
+		names := make([]string, 0, len(groups))
+		for n := range groups {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			tg := cfg.TargetGroup(name)
+			if tg == nil {
+				continue
+			}
+			limit := config.TargetIdleLimit(tg.Attrs, lb.Attrs)
+			source := "idle_timeout.timeout_seconds of load balancer " + strconv.Quote(lb.Name)
+			if limit != lb.Attrs.IdleTimeout {
+				source = "target_keep_alive.idle_timeout_seconds"
+			}
+			out = append(out, Finding{
+				Severity: "info",
+				Subject:  fmt.Sprintf("target group %q", name),
+				Message: fmt.Sprintf("idle connections to these targets are kept up to %s (%s): each target's keep-alive timeout must be longer, "+
+					"or a request racing the target's close gets a 502; `albatross doctor` measures it", formatDuration(limit), source),
+			})
+		}
+	}
+	return out
+}
+
+func formatDuration(d time.Duration) string {
+	if d%time.Second == 0 {
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
+}
