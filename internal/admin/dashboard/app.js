@@ -129,7 +129,12 @@ function statusMix(d) {
   const legend = el("div", { class: "legend" });
   for (const k of ["2", "3", "4", "5"]) {
     const n = d.classes[k] || 0;
-    if (total) bar.append(el("div", { class: "c" + k, style: "width:" + (100 * n / total) + "%" }));
+    if (total) {
+      // Through the CSSOM: the Content-Security-Policy forbids style attributes.
+      const seg = el("div", { class: "c" + k });
+      seg.style.width = (100 * n / total) + "%";
+      bar.append(seg);
+    }
     legend.append(el("span", { "data-class": k + "xx" }, el("i", { class: "c" + k }), k + "xx " + (total ? (100 * n / total).toFixed(1) : "0") + "%"));
   }
   return [bar, legend];
@@ -219,7 +224,7 @@ function renderLB(lb, now) {
 function renderErrors(errors) {
   const body = document.querySelector("#errors tbody");
   body.replaceChildren(...errors.map(e => el("tr", { "data-code": e.code },
-    el("td", {}, e.time.replace("T", " ").replace("Z", "")),
+    el("td", {}, e.time.replace("T", " ").replace(/(\.\d{3})\d*Z$/, "$1").replace("Z", "")),
     el("td", { class: e.code === 460 ? "code460" : "code5" }, e.code),
     el("td", {}, e.load_balancer),
     el("td", {}, e.target),
