@@ -66,6 +66,10 @@ var (
 		"HTTP_Fixed_Response_Count: fixed-response actions that ran.", lbLabels)
 	descRedirects = newDesc("http_redirect_count_total",
 		"HTTP_Redirect_Count: redirect actions that ran.", lbLabels)
+	descHealthy = newDesc("healthy_host_count",
+		"HealthyHostCount: registered targets that pass their health checks.", groupLabels)
+	descUnhealthy = newDesc("unhealthy_host_count",
+		"UnHealthyHostCount: registered targets that fail their health checks.", groupLabels)
 )
 
 func newDesc(name, help string, labels []string) *prometheus.Desc {
@@ -76,6 +80,7 @@ var allDescs = []*prometheus.Desc{
 	descLoggedRequests, descRequestCount, descELBCodes, descTargetCodes, descResponseTime,
 	descTargetConnErrors, descActiveConns, descTargetActiveConns, descNewConns, descRejectedConns,
 	descProcessedBytes, descIPv6Bytes, descIPv6Requests, descDesync, descFixedResponses, descRedirects,
+	descHealthy, descUnhealthy,
 }
 
 // Describe implements prometheus.Collector.
@@ -118,6 +123,10 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 				cum[b.Seconds()] = buckets[i]
 			}
 			ch <- prometheus.MustNewConstHistogram(descResponseTime, count, sum.Seconds(), cum, lb.ID, g.ID)
+			if healthy, unhealthy, ok := g.HostCounts(); ok {
+				gauge(descHealthy, int64(healthy), lb.ID, g.ID)
+				gauge(descUnhealthy, int64(unhealthy), lb.ID, g.ID)
+			}
 			for _, t := range g.Targets {
 				tc := t.c
 				counter(descRequestCount, tc.requests.Load(), lb.ID, g.ID, t.label)
@@ -178,4 +187,26 @@ func (r *Registry) Handler() http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(r, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// HostCounts returns how many of the group's targets are healthy and how many
+// unhealthy, as ALB's HealthyHostCount and UnHealthyHostCount count them: a
+// target that is initial, draining or unused is neither. ok is false when the
+// group's health is not checked, so there is nothing to count.
+func (g *Group) HostCounts() (healthy, unhealthy int, ok bool) {
+	if !g.healthChecked {
+		return 0, 0, false
+	}
+	for _, t := range g.Targets {
+		if t.health == nil {
+			continue
+		}
+		switch t.health() {
+		case "healthy":
+			healthy++
+		case "unhealthy":
+			unhealthy++
+		}
+	}
+	return healthy, unhealthy, true
 }

@@ -37,6 +37,9 @@ type GroupSpec struct {
 	ARN string
 	// Targets are the group's registered targets.
 	Targets []TargetSpec
+	// HealthChecked is whether the targets' health is checked (each target's
+	// Health is then set): HealthyHostCount and UnHealthyHostCount are reported.
+	HealthChecked bool
 }
 
 // TargetSpec describes one target of a group, for Bind.
@@ -44,6 +47,10 @@ type TargetSpec struct {
 	Addr netip.AddrPort
 	// Pool reports the target's open connections; nil when there is none.
 	Pool Pool
+	// Health reports the target's health state as ALB names it ("healthy",
+	// "unhealthy", "initial", "draining", "unused", "unavailable"); nil when the
+	// node runs no health checks. It is read when metrics are collected.
+	Health func() string
 }
 
 // Registry holds the node's counters. Create it with NewRegistry; it is safe for
@@ -98,17 +105,19 @@ type Group struct {
 	ARN     string
 	Targets []*Target
 
-	c      *groupCounters
-	byAddr map[netip.AddrPort]*Target
+	c             *groupCounters
+	byAddr        map[netip.AddrPort]*Target
+	healthChecked bool
 }
 
 // Target is one target's counters within a group's binding.
 type Target struct {
 	Addr netip.AddrPort
 	// label is Addr as text, the Prometheus label value.
-	label string
-	pool  Pool
-	c     *targetCounters
+	label  string
+	pool   Pool
+	health func() string
+	c      *targetCounters
 }
 
 // linearLookup is the group size up to which a target is found by scanning
@@ -135,7 +144,7 @@ func (r *Registry) Bind(lbID string, groups []GroupSpec) *LoadBalancer {
 			gc = new(groupCounters)
 			r.groups[gk] = gc
 		}
-		g := &Group{ID: gs.ID, ARN: gs.ARN, c: gc}
+		g := &Group{ID: gs.ID, ARN: gs.ARN, c: gc, healthChecked: gs.HealthChecked}
 		for _, ts := range gs.Targets {
 			tk := targetKey{lbID, gs.ID, ts.Addr}
 			tc := r.targets[tk]
@@ -143,7 +152,7 @@ func (r *Registry) Bind(lbID string, groups []GroupSpec) *LoadBalancer {
 				tc = new(targetCounters)
 				r.targets[tk] = tc
 			}
-			g.Targets = append(g.Targets, &Target{Addr: ts.Addr, label: ts.Addr.String(), pool: ts.Pool, c: tc})
+			g.Targets = append(g.Targets, &Target{Addr: ts.Addr, label: ts.Addr.String(), pool: ts.Pool, health: ts.Health, c: tc})
 		}
 		if len(g.Targets) > linearLookup {
 			g.byAddr = make(map[netip.AddrPort]*Target, len(g.Targets))

@@ -221,3 +221,32 @@ func TestRecentErrorsKeepTheLatest(t *testing.T) {
 		t.Errorf("request kept %d bytes, want %d", len(errs[0].Request), maxRecentRequest)
 	}
 }
+
+func TestHostCounts(t *testing.T) {
+	r := NewRegistry()
+	states := map[netip.AddrPort]string{t1: "healthy", t2: "unhealthy"}
+	t3 := netip.MustParseAddrPort("127.0.0.1:9003")
+	states[t3] = "draining"
+	var specs []TargetSpec
+	for _, a := range []netip.AddrPort{t1, t2, t3} {
+		specs = append(specs, TargetSpec{Addr: a, Health: func() string { return states[a] }})
+	}
+	lb := r.Bind(lbID, []GroupSpec{
+		{ID: groupID, ARN: arn, Targets: specs, HealthChecked: true},
+		{ID: "targetgroup/empty/1", ARN: "arn:empty", HealthChecked: true},
+		{ID: "targetgroup/unchecked/2", ARN: "arn:unchecked", Targets: []TargetSpec{{Addr: t1}}},
+	})
+	if h, u, ok := lb.Groups[0].HostCounts(); !ok || h != 1 || u != 1 {
+		t.Errorf("checked group: %d healthy %d unhealthy (%v), want 1 and 1 (draining is neither)", h, u, ok)
+	}
+	states[t3] = "healthy" // read when collected, not when bound
+	if h, _, _ := lb.Groups[0].HostCounts(); h != 2 {
+		t.Errorf("after t3 turned healthy: %d healthy, want 2", h)
+	}
+	if h, u, ok := lb.Groups[1].HostCounts(); !ok || h != 0 || u != 0 {
+		t.Errorf("empty checked group: %d %d %v, want 0 0 true", h, u, ok)
+	}
+	if _, _, ok := lb.Groups[2].HostCounts(); ok {
+		t.Error("a group whose health is not checked reports host counts")
+	}
+}

@@ -25,6 +25,9 @@ type GroupTotals struct {
 	ARN          string          `json:"arn"`
 	ResponseTime HistogramTotals `json:"target_response_time"`
 	Targets      []TargetTotals  `json:"targets"`
+	// HealthyHosts and UnhealthyHosts are nil when health is not checked.
+	HealthyHosts   *int `json:"healthy_hosts,omitempty"`
+	UnhealthyHosts *int `json:"unhealthy_hosts,omitempty"`
 }
 
 // HistogramTotals is a histogram reading: cumulative counts per upper bound.
@@ -84,6 +87,9 @@ func (r *Registry) Totals() []LoadBalancerTotals {
 			}
 			for i, b := range ResponseTimeBuckets {
 				gt.ResponseTime.Bounds[i] = b.Seconds()
+			}
+			if h, u, ok := g.HostCounts(); ok {
+				gt.HealthyHosts, gt.UnhealthyHosts = &h, &u
 			}
 			for _, t := range g.Targets {
 				tt := TargetTotals{
