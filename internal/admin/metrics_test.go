@@ -1,8 +1,11 @@
 package admin_test
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -284,5 +287,42 @@ func TestMetricsAgreeWithAccessLog(t *testing.T) {
 	// of their own.
 	if n := got[seriesKey("albatross_new_connection_count_total", map[string]string{"load_balancer": lbID["web"]})]; n < 6 {
 		t.Errorf("web new connections %g, want at least 6", n)
+	}
+}
+
+// TestActiveConnectionsIncludeParkedOnes: an idle keep-alive connection, parked
+// without a goroutine, is still an active connection, and closing it ends it.
+func TestActiveConnectionsIncludeParkedOnes(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	id := s.node.Snapshot().LoadBalancers[0].ResourceID
+	active := func() float64 {
+		return s.scrape()[seriesKey("albatross_active_connection_count", map[string]string{"load_balancer": id})]
+	}
+	c, err := net.Dial("tcp", s.lbAddr["web"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+	if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := active(); n != 1 {
+		t.Fatalf("%g active connections with one open, want 1", n)
+	}
+	// Not synchronisation: time for the idle connection to park (the proxy
+	// parks after 200 ms idle), which must not change the count.
+	time.Sleep(500 * time.Millisecond)
+	if n := active(); n != 1 {
+		t.Fatalf("%g active connections after the connection went idle, want 1", n)
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for active() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the closed connection is still counted active after 10 s")
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
 	}
 }
