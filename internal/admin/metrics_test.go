@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -19,6 +20,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/metrics"
 )
 
@@ -246,6 +248,31 @@ func TestMetricsAgreeWithAccessLog(t *testing.T) {
 		if n == 0 {
 			t.Errorf("no ELB %s counted; the script provokes one", code)
 		}
+	}
+
+	// The dashboard's latest errors are the log's 460 and ELB 5XX lines, with
+	// their target and request.
+	var st admin.State
+	if err := json.Unmarshal([]byte(s.get("/dashboard/state")), &st); err != nil {
+		t.Fatal(err)
+	}
+	type errLine struct{ code, target, request string }
+	wantErrs := map[errLine]int{}
+	for _, e := range entries {
+		if e.TargetStatusCode == 0 && (e.ELBStatusCode == 460 || e.ELBStatusCode >= 500) {
+			target := "-"
+			if e.Target.IsValid() {
+				target = e.Target.String()
+			}
+			wantErrs[errLine{strconv.Itoa(e.ELBStatusCode), target, string(e.Request)}]++
+		}
+	}
+	gotErrs := map[errLine]int{}
+	for _, e := range st.RecentErrors {
+		gotErrs[errLine{strconv.Itoa(e.Code), e.TargetText, e.Request}]++
+	}
+	if fmt.Sprint(gotErrs) != fmt.Sprint(wantErrs) {
+		t.Errorf("dashboard's latest errors:\n%v\nthe access log's 460 and ELB 5XX lines:\n%v", gotErrs, wantErrs)
 	}
 
 	// What the log line cannot tell: the two requests to the closed port are
