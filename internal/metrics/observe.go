@@ -113,7 +113,7 @@ func (lb *LoadBalancer) Observe(e *accesslog.Entry) {
 	if elbGenerated {
 		c.elb[e.ELBStatusCode].Add(1)
 		if isRecentError(e.ELBStatusCode) {
-			c.recent.add(lb.ID, e)
+			c.recent.add(e)
 		}
 	}
 	if e.Classification != "" && e.Classification != "-" {

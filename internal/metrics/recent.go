@@ -46,7 +46,7 @@ type errorSlot struct {
 
 // add remembers e. Strings are kept as they are (they are immutable); the
 // request bytes, which alias the proxy's buffers, are copied.
-func (r *recentErrors) add(lb string, e *accesslog.Entry) {
+func (r *recentErrors) add(e *accesslog.Entry) {
 	r.mu.Lock()
 	s := &r.slots[r.next]
 	s.time = e.Time
