@@ -1,7 +1,7 @@
 // Command albatross is a self-hosted, AWS-compatible Application Load Balancer.
 //
 //	albatross serve --config albatross.yaml [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
-//	albatross demo [--addr 127.0.0.1:8080]
+//	albatross demo [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:9090]
 //	albatross version
 package main
 
@@ -36,7 +36,7 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
-  albatross demo [--addr 127.0.0.1:8080]
+  albatross demo [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:9090]
   albatross version
 
 Run "albatross COMMAND -h" for a command's flags.
@@ -179,11 +179,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listener `address` of the demo load balancer")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:9090", "`address` of the dashboard and /metrics (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := demo.Run(ctx, demo.Options{Addr: *addr, Out: stdout, Logger: log}); err != nil {
+	if err := demo.Run(ctx, demo.Options{Addr: *addr, AdminAddr: *adminAddr, Out: stdout, Logger: log}); err != nil {
 		fmt.Fprintf(stderr, "albatross demo: %v\n", err)
 		return 1
 	}
