@@ -14,7 +14,6 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/metrics"
-	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/state"
 )
 
@@ -122,17 +121,27 @@ type ListenerState struct {
 	Rules    []RuleState `json:"rules"`
 }
 
-// RuleState is one rule: its priority ("default" for the default rule) and
-// actions.
+// RuleState is one rule: its priority ("default" for the default rule), its
+// conditions in words and its actions.
 type RuleState struct {
-	Priority string        `json:"priority"`
-	Actions  []ActionState `json:"actions"`
+	Priority   string        `json:"priority"`
+	Conditions []string      `json:"conditions"`
+	Actions    []ActionState `json:"actions"`
 }
 
-// ActionState is one action of a rule.
+// ActionState is one action of a rule: the target groups of a forward (with
+// their weights when there are several), or what a redirect or fixed-response
+// answers.
 type ActionState struct {
-	Type        string `json:"type"`
-	TargetGroup string `json:"target_group,omitempty"`
+	Type         string             `json:"type"`
+	TargetGroups []WeightedGroupRef `json:"target_groups,omitempty"`
+	Detail       string             `json:"detail,omitempty"`
+}
+
+// WeightedGroupRef names a target group a forward action sends to.
+type WeightedGroupRef struct {
+	Name   string `json:"name"`
+	Weight int    `json:"weight"`
 }
 
 // TargetGroupState is one target group of a load balancer and its targets.
@@ -209,23 +218,15 @@ func (d *dashboard) state(now time.Time) State {
 			TargetGroups:       []TargetGroupState{},
 			Counters:           totals[lb.ResourceID],
 		}
+		cfgLB := snap.Config.LoadBalancer(lb.Name)
 		for _, l := range lb.Listeners {
-			lst := ListenerState{Address: l.Addr.String(), Protocol: l.Protocol, ARN: l.ARN}
-			if a := l.DefaultAction; a != nil {
-				as := ActionState{Type: a.Type}
-				if a.TargetGroup != nil {
-					as.TargetGroup = a.TargetGroup.Name
-				}
-				lst.Rules = append(lst.Rules, RuleState{Priority: "default", Actions: []ActionState{as}})
+			lst := ListenerState{Address: l.Addr.String(), Protocol: l.Protocol, ARN: l.ARN, Rules: []RuleState{}}
+			if cfgLB != nil {
+				lst.Rules = listenerRules(cfgLB, l.Port)
 			}
 			ls.Listeners = append(ls.Listeners, lst)
 		}
-		seen := map[*snapshot.TargetGroup]bool{}
 		for _, tg := range lb.TargetGroups() {
-			if seen[tg] {
-				continue
-			}
-			seen[tg] = true
 			ts := TargetGroupState{Name: tg.Name, ResourceID: state.TargetGroupResourceID(tg.Name, tg.ID), ARN: tg.ARN, Targets: []TargetState{}}
 			for _, t := range tg.Targets {
 				s := TargetState{Target: t.Addr.String(), HealthState: noHealthChecker, HealthReason: "-"}
@@ -256,9 +257,13 @@ func configFindings(cfg *config.Config) []Finding {
 	for _, lb := range cfg.LoadBalancers {
 		groups := map[string]bool{}
 		for _, l := range lb.Listeners {
-			for _, a := range l.DefaultActions {
-				if a.TargetGroup != "" {
-					groups[a.TargetGroup] = true
+			actions := append([]config.Action(nil), l.DefaultActions...)
+			for _, r := range l.Rules {
+				actions = append(actions, r.Actions...)
+			}
+			for _, a := range actions {
+				for _, t := range a.ForwardTargetGroups() {
+					groups[t.Name] = true
 				}
 			}
 		}
@@ -293,4 +298,71 @@ func formatDuration(d time.Duration) string {
 		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
 	}
 	return d.String()
+}
+
+// listenerRules describes the rules of load balancer lb's listener on port, in
+// the order they are evaluated: by priority, then the default rule.
+func listenerRules(lb *config.LoadBalancer, port int) []RuleState {
+	var l *config.Listener
+	for i := range lb.Listeners {
+		if lb.Listeners[i].Port == port {
+			l = &lb.Listeners[i]
+		}
+	}
+	out := []RuleState{}
+	if l == nil {
+		return out
+	}
+	rules := append([]config.Rule(nil), l.Rules...)
+	sort.Slice(rules, func(i, j int) bool { return rules[i].Priority < rules[j].Priority })
+	for _, r := range rules {
+		rs := RuleState{Priority: strconv.Itoa(r.Priority), Conditions: []string{}, Actions: actionStates(r.Actions)}
+		for _, c := range r.Conditions {
+			rs.Conditions = append(rs.Conditions, conditionText(c))
+		}
+		out = append(out, rs)
+	}
+	return append(out, RuleState{Priority: "default", Conditions: []string{}, Actions: actionStates(l.DefaultActions)})
+}
+
+func actionStates(actions []config.Action) []ActionState {
+	out := []ActionState{}
+	for _, a := range actions {
+		as := ActionState{Type: a.Type}
+		for _, t := range a.ForwardTargetGroups() {
+			as.TargetGroups = append(as.TargetGroups, WeightedGroupRef{Name: t.Name, Weight: t.Weight})
+		}
+		switch {
+		case a.Redirect != nil:
+			r := a.Redirect
+			as.Detail = fmt.Sprintf("%s to %s://%s:%s%s?%s", r.StatusCode, r.Protocol, r.Host, r.Port, r.Path, r.Query)
+		case a.FixedResponse != nil:
+			as.Detail = a.FixedResponse.StatusCode + " " + a.FixedResponse.ContentType
+		}
+		out = append(out, as)
+	}
+	return out
+}
+
+// conditionText writes a rule condition as "field: value, value".
+func conditionText(c config.Condition) string {
+	switch {
+	case len(c.HostHeader) > 0:
+		return "host_header: " + strings.Join(c.HostHeader, ", ")
+	case len(c.PathPattern) > 0:
+		return "path_pattern: " + strings.Join(c.PathPattern, ", ")
+	case c.HTTPHeader != nil:
+		return "http_header " + c.HTTPHeader.Name + ": " + strings.Join(c.HTTPHeader.Values, ", ")
+	case len(c.HTTPRequestMethod) > 0:
+		return "http_request_method: " + strings.Join(c.HTTPRequestMethod, ", ")
+	case len(c.QueryString) > 0:
+		var pairs []string
+		for _, p := range c.QueryString {
+			pairs = append(pairs, p.Key+"="+p.Value)
+		}
+		return "query_string: " + strings.Join(pairs, ", ")
+	case len(c.SourceIP) > 0:
+		return "source_ip: " + strings.Join(c.SourceIP, ", ")
+	}
+	return "(condition)"
 }

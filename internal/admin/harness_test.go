@@ -26,7 +26,8 @@ import (
 // stack is a running node with three load balancers and the admin server in
 // front of its metrics:
 //   - web: idle timeout 1 s, two real HTTP targets whose behaviour depends on
-//     the path (see targetHandler);
+//     the path (see targetHandler) in group app; /ok/canary* goes to group
+//     canary (the first target alone), /fixed is a fixed-response 418;
 //   - down: one target on a closed port (every request a connection error, 502);
 //   - empty: a target group without targets (503).
 type stack struct {
@@ -79,7 +80,17 @@ const stackConfig = `load_balancers:
       idle_timeout.timeout_seconds: 1
     access_log: {path: %[1]s}
     listeners:
-      - {port: %[2]d, address: 127.0.0.1, protocol: HTTP, default_actions: [{type: forward, target_group: app}]}
+      - port: %[2]d
+        address: 127.0.0.1
+        protocol: HTTP
+        rules:
+          - priority: 10
+            conditions: [{path_pattern: ["/ok/canary*"]}]
+            actions: [{type: forward, target_group: canary}]
+          - priority: 20
+            conditions: [{path_pattern: ["/fixed"]}]
+            actions: [{type: fixed-response, fixed_response: {status_code: "418", message_body: "short and stout"}}]
+        default_actions: [{type: forward, target_group: app}]
   - name: down
     access_log: {path: %[3]s}
     listeners:
@@ -95,6 +106,11 @@ target_groups:
     targets:
       - {id: 127.0.0.1, port: %[7]d}
       - {id: 127.0.0.1, port: %[8]d}
+  - name: canary
+    protocol: HTTP
+    port: 80
+    targets:
+      - {id: 127.0.0.1, port: %[7]d}
   - name: gone
     protocol: HTTP
     port: 80

@@ -95,6 +95,9 @@ func fromLog(entries []accesslog.Entry) map[string]float64 {
 		lb := map[string]string{"load_balancer": e.ELB}
 		out[seriesKey(ns+"logged_request_count_total", lb)]++
 		out[seriesKey(ns+"processed_bytes_total", lb)] += float64(e.ReceivedBytes + e.SentBytes)
+		if strings.Contains(e.ActionsExecuted, "fixed-response") {
+			out[seriesKey(ns+"http_fixed_response_count_total", lb)]++
+		}
 		if e.TargetStatusCode == 0 && e.ELBStatusCode != 0 {
 			out[seriesKey(ns+"httpcode_elb_count_total", with(lb, "code", strconv.Itoa(e.ELBStatusCode)))]++
 		}
@@ -124,7 +127,7 @@ func fromLog(entries []accesslog.Entry) map[string]float64 {
 
 // derivedFamilies are the metrics fromLog computes.
 var derivedFamilies = []string{
-	"logged_request_count_total", "processed_bytes_total", "httpcode_elb_count_total",
+	"logged_request_count_total", "processed_bytes_total", "httpcode_elb_count_total", "http_fixed_response_count_total",
 	"request_count_total", "httpcode_target_count_total", "target_response_time_seconds_",
 }
 
@@ -139,7 +142,8 @@ func isDerived(key string) bool {
 
 // TestMetricsAgreeWithAccessLog sends a scripted mix of requests that produces
 // every status code the load balancer generates here (400, 405, 408, 460, 463,
-// 502 both ways, 503, 504) beside target 2XX, 4XX and 5XX, then checks that
+// 502 both ways, 503, 504, and a fixed response's 418) beside target 2XX, 4XX
+// and 5XX through a default and a rule's target group, then checks that
 // every request metric on /metrics equals what the access log lines say, series
 // by series, and that the series the log cannot show (connection errors,
 // connections) are right too.
@@ -182,6 +186,11 @@ func TestMetricsAgreeWithAccessLog(t *testing.T) {
 		expectStatus(client, "GET", s.url("web", fmt.Sprintf("/ok/%d", i)), "", 200)
 	}
 	expectStatus(client, "POST", s.url("web", "/ok/upload"), strings.Repeat("x", 5000), 200)
+	for range 3 {
+		expectStatus(client, "GET", s.url("web", "/ok/canary"), "", 200)
+		expectStatus(client, "GET", s.url("web", "/fixed"), "", 418)
+	}
+	web += 6
 	for range 4 {
 		expectStatus(client, "GET", s.url("web", "/missing"), "", 404)
 		expectStatus(client, "GET", s.url("web", "/fail"), "", 500)
@@ -238,7 +247,7 @@ func TestMetricsAgreeWithAccessLog(t *testing.T) {
 	}
 	// Every ELB code of the script was counted, so the comparison above covered
 	// them all.
-	for _, code := range []string{"400", "405", "408", "460", "463", "502", "503", "504"} {
+	for _, code := range []string{"400", "405", "408", "418", "460", "463", "502", "503", "504"} {
 		n := 0.0
 		for key, v := range got {
 			if strings.HasPrefix(key, "albatross_httpcode_elb_count_total{") && strings.Contains(key, `code="`+code+`"`) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/proxy"
@@ -58,6 +59,10 @@ type Node struct {
 	ids   *state.IDs
 	pools *upstream.Pools
 	proxy *proxy.Proxy
+	// runtimes and cookies are the targets' balancing state and the
+	// stickiness cookie codec, both outliving snapshots.
+	runtimes *balance.Registry
+	cookies  *balance.Codec
 
 	snap atomic.Pointer[snapshot.Snapshot]
 
@@ -97,12 +102,19 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	cookies, err := openCookieCodec(opts.DataDir)
+	if err != nil {
+		ids.Close()
+		return nil, err
+	}
 	n := &Node{
 		opts:      opts,
 		log:       opts.Logger,
 		ids:       ids,
 		pools:     upstream.NewPools(upstream.Options{ConnectTimeout: opts.ConnectTimeout}),
 		proxy:     proxy.New(proxy.Options{Logger: opts.Logger}),
+		runtimes:  balance.NewRegistry(),
+		cookies:   cookies,
 		listeners: make(map[netip.AddrPort]*boundListener),
 		logs:      make(map[string]*openLog),
 	}
@@ -214,7 +226,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 	for name, l := range logs {
 		loggers[name] = l.w
 	}
-	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Metrics: n.opts.Metrics})
+	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Metrics: n.opts.Metrics})
 	if err != nil {
 		undo()
 		return err
@@ -252,6 +264,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 	}
 	n.listeners, n.logs = listeners, logs
 	n.pools.Retain(snap.TargetAddrs())
+	n.runtimes.Retain(snap.TargetsByGroup())
 	if n.opts.Metrics != nil {
 		n.opts.Metrics.Publish(snap.MetricsBindings())
 	}

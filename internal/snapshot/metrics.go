@@ -7,19 +7,14 @@ import (
 
 // bindMetrics gives every load balancer of s its counters from reg, resolved now
 // so that the request path never looks a counter up by label. The target groups
-// of a load balancer are those its listeners' actions forward to.
+// of a load balancer are those its listeners' rules forward to.
 func bindMetrics(s *Snapshot, reg *metrics.Registry) {
 	if reg == nil {
 		return
 	}
 	for _, lb := range s.LoadBalancers {
 		var groups []metrics.GroupSpec
-		seen := make(map[*TargetGroup]bool)
 		for _, tg := range lb.TargetGroups() {
-			if seen[tg] {
-				continue
-			}
-			seen[tg] = true
 			gs := metrics.GroupSpec{ID: state.TargetGroupResourceID(tg.Name, tg.ID), ARN: tg.ARN}
 			for _, t := range tg.Targets {
 				ts := metrics.TargetSpec{Addr: t.Addr}
@@ -34,13 +29,17 @@ func bindMetrics(s *Snapshot, reg *metrics.Registry) {
 	}
 }
 
-// TargetGroups returns the target groups the load balancer's listeners forward
-// to, in listener order, possibly more than once.
+// TargetGroups returns the target groups the load balancer's listeners' rules
+// forward to, each once, in listener and rule order.
 func (lb *LoadBalancer) TargetGroups() []*TargetGroup {
 	var out []*TargetGroup
+	seen := make(map[*TargetGroup]bool)
 	for _, l := range lb.Listeners {
-		if a := l.DefaultAction; a != nil && a.TargetGroup != nil {
-			out = append(out, a.TargetGroup)
+		for _, tg := range l.targetGroups() {
+			if !seen[tg] {
+				seen[tg] = true
+				out = append(out, tg)
+			}
 		}
 	}
 	return out

@@ -166,15 +166,22 @@ function tree(lb) {
   for (const g of (lb.counters ? lb.counters.target_groups : [])) {
     for (const t of g.targets) counters.set(g.arn + " " + t.target, t);
   }
+  const groupItem = (name, weight, shared) => {
+    const g = groups.get(name);
+    return el("li", {}, "target group ", el("b", {}, name), shared ? " (weight " + weight + ")" : "",
+      g ? el("ul", {}, g.targets.length ? g.targets.map(t => targetRow(t, counters.get(g.arn + " " + t.target)))
+        : el("li", { class: "muted" }, "no registered targets (503)")) : "");
+  };
+  const action = a => {
+    const tgs = a.target_groups || [];
+    return el("li", {}, a.type + (a.detail ? " " + a.detail : ""),
+      tgs.length ? el("ul", {}, tgs.map(t => groupItem(t.name, t.weight, tgs.length > 1))) : "");
+  };
   const listeners = lb.listeners.map(l => el("li", {},
     "listener ", el("b", {}, l.protocol + " " + l.address),
-    el("ul", {}, (l.rules || []).map(r => el("li", {},
-      "rule " + r.priority + " → ",
-      r.actions.map(a => {
-        const g = a.target_group ? groups.get(a.target_group) : null;
-        return el("span", {}, a.type + (a.target_group ? " to target group " : ""), a.target_group ? el("b", {}, a.target_group) : "",
-          g ? el("ul", {}, g.targets.length ? g.targets.map(t => targetRow(t, counters.get(g.arn + " " + t.target))) : el("li", { class: "muted" }, "no registered targets (503)")) : "");
-      }))))));
+    el("ul", {}, (l.rules || []).map(r => el("li", { "data-rule": r.priority },
+      "rule " + r.priority + (r.conditions && r.conditions.length ? " if " + r.conditions.join(" and ") : ""),
+      el("ul", {}, r.actions.map(action)))))));
   return el("div", { class: "tree" }, el("ul", {}, listeners));
 }
 
