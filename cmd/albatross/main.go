@@ -60,6 +60,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -103,6 +105,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 2
 	}
+	// SIGHUP is taken over before any listener opens: its default action ends
+	// the process, so one sent as soon as traffic flows must find it handled.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	reg := metrics.NewRegistry()
 	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log, Metrics: reg})
 	if err != nil {
@@ -135,9 +142,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Info("listener ready", "addr", a.String())
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
