@@ -37,6 +37,7 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
   albatross demo [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:9090]
+  albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
   albatross version
 
 Run "albatross COMMAND -h" for a command's flags.

@@ -95,6 +95,9 @@ func fromLog(entries []accesslog.Entry) map[string]float64 {
 		lb := map[string]string{"load_balancer": e.ELB}
 		out[seriesKey(ns+"logged_request_count_total", lb)]++
 		out[seriesKey(ns+"processed_bytes_total", lb)] += float64(e.ReceivedBytes + e.SentBytes)
+		if e.Classification != "" {
+			out[seriesKey(ns+"desync_mitigation_mode_non_compliant_request_count_total", with(lb, "classification", e.Classification))]++
+		}
 		if strings.Contains(e.ActionsExecuted, "fixed-response") {
 			out[seriesKey(ns+"http_fixed_response_count_total", lb)]++
 		}
@@ -128,6 +131,7 @@ func fromLog(entries []accesslog.Entry) map[string]float64 {
 // derivedFamilies are the metrics fromLog computes.
 var derivedFamilies = []string{
 	"logged_request_count_total", "processed_bytes_total", "httpcode_elb_count_total", "http_fixed_response_count_total",
+	"desync_mitigation_mode_non_compliant_request_count_total",
 	"request_count_total", "httpcode_target_count_total", "target_response_time_seconds_",
 }
 
@@ -203,6 +207,11 @@ func TestMetricsAgreeWithAccessLog(t *testing.T) {
 		{"GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", "400"},
 		{"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", "405"},
 		{"GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Forwarded-For: " + strings.Repeat("10.0.0.1, ", 30) + "10.0.0.1\r\n\r\n", "463"},
+		// Classified by the desync mitigation (defensive mode forwards both):
+		// Acceptable (GET with Content-Length: 0), Ambiguous (a repeated
+		// Content-Length).
+		{"GET /ok/acceptable HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", "200"},
+		{"POST /ok/ambiguous HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi", "200"},
 	}
 	for _, c := range checks {
 		if raw := s.raw("web", c.req, 5*time.Second); !strings.HasPrefix(raw, "HTTP/1.1 "+c.status+" ") {
@@ -243,6 +252,11 @@ func TestMetricsAgreeWithAccessLog(t *testing.T) {
 			if _, ok := want[key]; !ok {
 				t.Errorf("%s = %g, the access log has no such request", key, g)
 			}
+		}
+	}
+	for _, class := range []string{"Acceptable", "Ambiguous"} {
+		if got[seriesKey("albatross_desync_mitigation_mode_non_compliant_request_count_total", map[string]string{"load_balancer": entries[0].ELB, "classification": class})] == 0 {
+			t.Errorf("no %s request counted; the script sends one", class)
 		}
 	}
 	// Every ELB code of the script was counted, so the comparison above covered

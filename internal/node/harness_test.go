@@ -330,7 +330,11 @@ func startRawTarget(t *testing.T, handle func(c *net.TCPConn)) *rawTarget {
 
 // readHead reads a request head from a raw target connection.
 func readHead(c net.Conn) (string, error) {
-	br := bufio.NewReader(c)
+	return readHeadFrom(bufio.NewReader(c))
+}
+
+// readHeadFrom reads one request head, up to and including its empty line.
+func readHeadFrom(br *bufio.Reader) (string, error) {
 	var b strings.Builder
 	for {
 		line, err := br.ReadString('\n')

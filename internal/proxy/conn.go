@@ -127,6 +127,10 @@ type work struct {
 	// The 460 watcher: while a request waits on its target, a goroutine reads
 	// the client connection to notice it closing.
 	watching bool
+
+	// closeTarget is set for a request forwarded although Ambiguous in
+	// defensive mode: its target connection is closed, not reused.
+	closeTarget bool
 }
 
 func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn {
@@ -227,7 +231,8 @@ func (c *conn) shrink() {
 //
 //  1. wait for a complete request head (idle timeout: close, or 408 if part of
 //     a request arrived); a malformed head is a 400 (501/505 where ALB says so)
-//  2. check what ALB checks before routing (Host on HTTP/1.1, TRACE)
+//  2. check what ALB checks before routing: desync classification and the
+//     mitigation mode (desync.go), Host on HTTP/1.1, TRACE
 //  3. route: the first of the listener's rules that matches, else its default
 //     action; redirect and fixed-response actions answer here
 //  4. forward: pick a target group and a target (stickiness, then the
@@ -261,6 +266,11 @@ func (c *conn) serveRequest() bool {
 		var perr *http1.Error
 		if errors.As(err, &perr) {
 			status = perr.Status
+			if perr.Complete {
+				status = c.classifyFramingError(l, perr)
+			} else {
+				c.classifyRefused()
+			}
 		}
 		return c.answer(l, status, true)
 	}
@@ -271,6 +281,9 @@ func (c *conn) serveRequest() bool {
 
 	// 2. Checks before routing.
 	hasBody := req.Body == http1.BodyChunked || (req.Body == http1.BodyLength && req.ContentLength > 0)
+	if c.mitigate(l) {
+		return c.answer(l, 400, true)
+	}
 	if req.Major == 0 || (req.Minor >= 1 && req.HostCount == 0) {
 		// HTTP/1.1 requires Host; ALB answers 400 and closes. HTTP/0.9 has no
 		// way to carry the response framing Albatross needs.
@@ -279,6 +292,7 @@ func (c *conn) serveRequest() bool {
 	if string(req.Method) == "TRACE" {
 		return c.answer(l, 405, hasBody)
 	}
+	c.noteInvalidHeaders(l)
 
 	// 3. Routing.
 	act := c.route(l)
@@ -729,7 +743,7 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 		c.relayUntilClose(uc, idle)
 		keep, ok = false, false
 	}
-	if ok && resp.KeepAlive {
+	if ok && resp.KeepAlive && !c.closeTarget {
 		uc.Release()
 	} else {
 		uc.Discard()
