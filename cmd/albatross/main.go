@@ -134,7 +134,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		if public {
 			log.Warn("the admin address is not loopback: /metrics is served, the dashboard is refused until the admin server authenticates requests", "addr", ln.Addr().String())
 		}
-		h := admin.Handler(admin.Options{Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log})
+		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log})
 		adminSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
 		log.Info("admin server listening", "addr", ln.Addr().String())

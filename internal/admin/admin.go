@@ -1,8 +1,9 @@
 // Package admin serves the node's administrative HTTP endpoints on the admin
-// address: the liveness check (GET /healthz), the Prometheus metrics
-// (GET /metrics) and the live dashboard (GET / and its data under
-// /dashboard/). The dashboard is read-only and built from files embedded in the
-// binary. The ELBv2 API (POST /) joins the same server; it is not served here.
+// address: the liveness check (GET /healthz), the health of every target
+// (GET /v1/target-health), the Prometheus metrics (GET /metrics) and the live
+// dashboard (GET / and its data under /dashboard/). The dashboard is read-only
+// and built from files embedded in the binary. The ELBv2 API (POST /) joins the
+// same server; it is not served here.
 package admin
 
 import (
@@ -16,16 +17,15 @@ import (
 	"github.com/albatross-lb/albatross/internal/snapshot"
 )
 
-// Options configures the admin handler.
+// Options says what the admin server serves.
 type Options struct {
+	// Health serves GET /v1/target-health; nil: the endpoint is absent.
+	Health TargetHealthSource
 	// Metrics is the node's metrics registry; nil serves no /metrics and an
 	// empty dashboard.
 	Metrics *metrics.Registry
 	// Snapshot returns the configuration in force (nil before the first one).
 	Snapshot func() *snapshot.Snapshot
-	// Health reports a target's health state and reason code for the dashboard;
-	// nil when the node runs no health checks.
-	Health HealthFunc
 	// Public is whether the admin address is reachable from other hosts (not a
 	// loopback address). The dashboard then needs the API's authentication,
 	// which this node does not have yet, so it is refused.
@@ -35,10 +35,6 @@ type Options struct {
 	// Logger receives the handler's own diagnostics.
 	Logger *slog.Logger
 }
-
-// HealthFunc reports the health state ("healthy", "unhealthy", "initial",
-// "draining", "unused", ...) and reason code of target t of group tg.
-type HealthFunc func(tg *snapshot.TargetGroup, t *snapshot.Target) (state, reason string)
 
 // IsPublic reports whether an admin listener bound to addr accepts connections
 // from other hosts: anything but a loopback address (an unspecified address
@@ -61,6 +57,9 @@ func Handler(opts Options) http.Handler {
 		opts.Snapshot = func() *snapshot.Snapshot { return nil }
 	}
 	mux := http.NewServeMux()
+	if opts.Health != nil {
+		mux.HandleFunc("GET /v1/target-health", serveTargetHealth(opts.Health))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

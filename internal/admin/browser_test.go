@@ -57,12 +57,13 @@ func runChromium(t *testing.T, bin, url string, extra ...string) []byte {
 }
 
 // TestDashboardInBrowser loads the dashboard in headless Chromium against a
-// running node and checks that it shows the targets and a 502 provoked just
-// before, then saves a screenshot.
+// running node and checks that it shows the targets with their health and a 502
+// provoked just before, then saves a screenshot.
 func TestDashboardInBrowser(t *testing.T) {
 	bin := chromium(t)
 	t.Parallel()
 	s := startStack(t)
+	s.waitHealth(map[string][2]float64{"web/app": {2, 0}, "down/gone": {0, 1}})
 	for range 5 {
 		resp, err := http.Get(s.url("web", "/ok"))
 		if err != nil {
@@ -88,9 +89,13 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatalf("the page never loaded its data:\n%s", dom)
 	}
 	for _, target := range s.targets {
-		if !strings.Contains(dom, `data-target="`+target+`"`) {
-			t.Errorf("target %s is not on the page", target)
+		li := regexp.MustCompile(`<li data-target="` + regexp.QuoteMeta(target) + `">.*?</li>`).FindString(dom)
+		if !strings.Contains(li, `<span class="state healthy">healthy</span>`) {
+			t.Errorf("target %s is not on the page as healthy: %q", target, li)
 		}
+	}
+	if !regexp.MustCompile(`<span class="state unhealthy">unhealthy</span> Target\.\w+`).MatchString(dom) {
+		t.Errorf("the closed-port target is not shown unhealthy with its reason")
 	}
 	row := regexp.MustCompile(`<tr data-code="502">.*?</tr>`).FindString(dom)
 	if row == "" {

@@ -97,7 +97,7 @@ type State struct {
 	LoadBalancers []LoadBalancerState   `json:"load_balancers"`
 	RecentErrors  []metrics.RecentError `json:"recent_errors"`
 	Findings      []Finding             `json:"findings"`
-	// Health says where target health comes from.
+	// Health is "checked", or says why target health is not known.
 	Health string `json:"health"`
 }
 
@@ -152,11 +152,13 @@ type TargetGroupState struct {
 	Targets    []TargetState `json:"targets"`
 }
 
-// TargetState is one registered target and its health.
+// TargetState is one registered target and its health: state, reason code and
+// description, as DescribeTargetHealth reports them.
 type TargetState struct {
 	Target       string `json:"target"`
 	HealthState  string `json:"health_state"`
 	HealthReason string `json:"health_reason"`
+	Description  string `json:"health_description,omitempty"`
 }
 
 // Finding is one result of the configuration checks that need no probing.
@@ -167,8 +169,8 @@ type Finding struct {
 	Message  string `json:"message"`
 }
 
-// noHealthChecker is the state the dashboard shows for targets when the node
-// runs no health checks.
+// noHealthChecker is the state the dashboard shows for a target whose health
+// nothing tracks (a snapshot compiled without a health registry).
 const noHealthChecker = "unknown"
 
 func (d *dashboard) serveState(w http.ResponseWriter, r *http.Request) {
@@ -191,9 +193,6 @@ func (d *dashboard) state(now time.Time) State {
 		RecentErrors:  []metrics.RecentError{},
 		Findings:      []Finding{},
 		Health:        "checked",
-	}
-	if d.opts.Health == nil {
-		st.Health = "this node runs no health checks: target health is unknown and every registered target receives traffic"
 	}
 	totals := map[string]*metrics.LoadBalancerTotals{}
 	if d.opts.Metrics != nil {
@@ -230,8 +229,10 @@ func (d *dashboard) state(now time.Time) State {
 			ts := TargetGroupState{Name: tg.Name, ResourceID: state.TargetGroupResourceID(tg.Name, tg.ID), ARN: tg.ARN, Targets: []TargetState{}}
 			for _, t := range tg.Targets {
 				s := TargetState{Target: t.Addr.String(), HealthState: noHealthChecker, HealthReason: "-"}
-				if d.opts.Health != nil {
-					s.HealthState, s.HealthReason = d.opts.Health(tg, t)
+				if t.Health != nil {
+					s.HealthState = t.Health.State().String()
+					s.HealthReason = string(t.Health.Record().Reason)
+					s.Description = t.Health.Description()
 				}
 				ts.Targets = append(ts.Targets, s)
 			}

@@ -28,7 +28,8 @@ import (
 //   - web: idle timeout 1 s, two real HTTP targets whose behaviour depends on
 //     the path (see targetHandler) in group app; /ok/canary* goes to group
 //     canary (the first target alone), /fixed is a fixed-response 418;
-//   - down: one target on a closed port (every request a connection error, 502);
+//   - down: one target on a closed port (every request a connection error, 502;
+//     unhealthy after two checks, its group fails open);
 //   - empty: a target group without targets (503).
 type stack struct {
 	t       *testing.T
@@ -103,22 +104,26 @@ target_groups:
   - name: app
     protocol: HTTP
     port: 80
+    health_check: {path: /ok/health, interval_seconds: 5, healthy_threshold_count: 2, unhealthy_threshold_count: 2}
     targets:
       - {id: 127.0.0.1, port: %[7]d}
       - {id: 127.0.0.1, port: %[8]d}
   - name: canary
     protocol: HTTP
     port: 80
+    health_check: {path: /ok/health, interval_seconds: 5, healthy_threshold_count: 2, unhealthy_threshold_count: 2}
     targets:
       - {id: 127.0.0.1, port: %[7]d}
   - name: gone
     protocol: HTTP
     port: 80
+    health_check: {path: /ok/health, interval_seconds: 5, healthy_threshold_count: 2, unhealthy_threshold_count: 2}
     targets:
       - {id: 127.0.0.1, port: %[9]d}
   - name: none
     protocol: HTTP
     port: 80
+    health_check: {path: /ok/health, interval_seconds: 5, healthy_threshold_count: 2, unhealthy_threshold_count: 2}
     targets: []
 `
 
@@ -161,6 +166,9 @@ func startStack(t *testing.T) *stack {
 		DataDir:   filepath.Join(dir, "data"),
 		Listeners: lns,
 		Metrics:   s.reg,
+		// Health checks every 5 "seconds" of 20 ms: targets are healthy (or
+		// unhealthy) after two checks, 200 ms.
+		HealthSecond: 20 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +184,7 @@ func startStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.node = n
-	s.admin = httptest.NewServer(admin.Handler(admin.Options{Metrics: s.reg, Snapshot: n.Snapshot, Version: "test"}))
+	s.admin = httptest.NewServer(admin.Handler(admin.Options{Health: n.Health(), Metrics: s.reg, Snapshot: n.Snapshot, Version: "test"}))
 	t.Cleanup(s.admin.Close)
 	return s
 }
@@ -251,4 +259,39 @@ func (s *stack) get(path string) string {
 		s.t.Fatalf("GET %s: %d %v\n%s", path, resp.StatusCode, err, body)
 	}
 	return string(body)
+}
+
+// waitHealth waits until /metrics reports the healthy and unhealthy host counts
+// of every group of want ("load balancer name/target group name": {healthy,
+// unhealthy}).
+func (s *stack) waitHealth(want map[string][2]float64) {
+	s.t.Helper()
+	ids := map[string]string{}
+	for _, lb := range s.node.Snapshot().LoadBalancers {
+		ids[lb.Name] = lb.ResourceID
+		for _, tg := range lb.TargetGroups() {
+			ids[lb.Name+"/"+tg.Name] = "targetgroup/" + tg.Name + "/" + tg.ID
+		}
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := s.scrape()
+		ok := true
+		var have []string
+		for key, w := range want {
+			lb, _, _ := strings.Cut(key, "/")
+			l := map[string]string{"load_balancer": ids[lb], "target_group": ids[key]}
+			h, hok := got[seriesKey("albatross_healthy_host_count", l)]
+			u, uok := got[seriesKey("albatross_unhealthy_host_count", l)]
+			have = append(have, fmt.Sprintf("%s %g/%g", key, h, u))
+			ok = ok && hok && uok && h == w[0] && u == w[1]
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("host counts (healthy/unhealthy) after 15 s: %v, want %v", have, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
 }

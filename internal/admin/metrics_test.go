@@ -376,3 +376,37 @@ func TestActiveConnectionsIncludeParkedOnes(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // polling with a deadline
 	}
 }
+
+// TestHealthyHostCounts: HealthyHostCount and UnHealthyHostCount follow the
+// health checker, and the dashboard shows each target's state and reason.
+func TestHealthyHostCounts(t *testing.T) {
+	t.Parallel()
+	s := startStack(t)
+	s.waitHealth(map[string][2]float64{"web/app": {2, 0}, "web/canary": {1, 0}, "down/gone": {0, 1}, "empty/none": {0, 0}})
+	var st admin.State
+	if err := json.Unmarshal([]byte(s.get("/dashboard/state")), &st); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, lb := range st.LoadBalancers {
+		for _, g := range lb.TargetGroups {
+			for _, tg := range g.Targets {
+				states[lb.Name+"/"+g.Name+"/"+tg.Target] = tg.HealthState + " " + tg.HealthReason
+			}
+		}
+	}
+	for _, target := range s.targets {
+		if got := states["web/app/"+target]; got != "healthy " {
+			t.Errorf("web/app/%s: %q, want healthy without a reason", target, got)
+		}
+	}
+	var gone string
+	for k, v := range states {
+		if strings.HasPrefix(k, "down/gone/") {
+			gone = v
+		}
+	}
+	if !strings.HasPrefix(gone, "unhealthy Target.") {
+		t.Errorf("the closed-port target: %q, want unhealthy with a Target.* reason", gone)
+	}
+}

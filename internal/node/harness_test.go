@@ -107,6 +107,9 @@ func startNode(t *testing.T, ln net.Listener, dir, yaml string, opts ...func(*no
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DataDir:   filepath.Join(dir, "data"),
 		Listeners: map[netip.AddrPort]net.Listener{ln.Addr().(*net.TCPAddr).AddrPort(): ln},
+		// Targets see only the requests a test sends; health tests turn
+		// the checks back on.
+		DisableHealthChecks: true,
 	}
 	for _, fn := range opts {
 		fn(&o)

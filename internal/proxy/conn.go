@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -161,6 +162,7 @@ func (c *conn) wakeIfIdle() {
 // connection has no goroutine: the parker calls resume on a new one when the
 // next request's bytes arrive.
 func (c *conn) serve() {
+	defer c.recoverPanic()
 	for {
 		for c.serveRequest() {
 			c.shrink()
@@ -181,6 +183,19 @@ func (c *conn) serve() {
 		c.parkable = false
 		c.work = c.p.getWork()
 	}
+	c.close()
+}
+
+// recoverPanic ends a connection whose request handling panicked, so that a
+// bug one request reaches costs that connection, not the whole node.
+func (c *conn) recoverPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.p.log.Error("panic serving a client connection; connection closed",
+		"client", c.client.String(), "panic", r, "stack", string(debug.Stack()))
+	c.work = nil // possibly half-updated: not returned to the pool
 	c.close()
 }
 
@@ -480,10 +495,11 @@ func (c *conn) closing(l *snapshot.Listener) bool {
 // which are both derived from it alone.
 func (c *conn) finish(lb *snapshot.LoadBalancer) {
 	c.e.Time = time.Now()
+	// Metrics first: a request whose log line can be read is already counted.
+	lb.Metrics.Observe(&c.e)
 	if lb.Log != nil {
 		lb.Log.Log(&c.e)
 	}
-	lb.Metrics.Observe(&c.e)
 }
 
 // forward sends the request to target t and relays the response.
@@ -508,6 +524,7 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 
 	uc, err := t.Pool.Get(context.Background())
 	if err != nil {
+		t.Health.ConnectionError()
 		var de *upstream.DialError
 		if errors.As(err, &de) && de.Timeout {
 			return c.answer(l, 504, hasBody)
@@ -515,6 +532,10 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		return c.answer(l, 502, hasBody)
 	}
 	c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
+	// In flight on the target until forward returns; the connection is cut if
+	// a deregistration delay ends first.
+	t.Health.Begin(uc)
+	defer t.Health.End(uc)
 
 	// The head, with as much of the body as is already here and fits.
 	c.out = c.appendRequestHead(c.out[:0], l)

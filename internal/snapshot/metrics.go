@@ -15,11 +15,14 @@ func bindMetrics(s *Snapshot, reg *metrics.Registry) {
 	for _, lb := range s.LoadBalancers {
 		var groups []metrics.GroupSpec
 		for _, tg := range lb.TargetGroups() {
-			gs := metrics.GroupSpec{ID: state.TargetGroupResourceID(tg.Name, tg.ID), ARN: tg.ARN}
+			gs := metrics.GroupSpec{ID: state.TargetGroupResourceID(tg.Name, tg.ID), ARN: tg.ARN, HealthChecked: tg.Health != nil}
 			for _, t := range tg.Targets {
 				ts := metrics.TargetSpec{Addr: t.Addr}
 				if t.Pool != nil {
 					ts.Pool = t.Pool
+				}
+				if h := t.Health; h != nil {
+					ts.Health = func() string { return h.State().String() }
 				}
 				gs.Targets = append(gs.Targets, ts)
 			}

@@ -150,7 +150,7 @@ function elbCodeTable(totals, d) {
 
 function targetRow(t, counters) {
   const state = t.health_state || "unknown";
-  return el("li", { "data-target": t.target },
+  return el("li", { "data-target": t.target, title: t.health_description || null },
     "target ", el("b", {}, t.target), " ",
     el("span", { class: "state " + state }, state),
     t.health_reason && t.health_reason !== "-" ? " " + t.health_reason : "",
