@@ -2,6 +2,7 @@
 //
 //	albatross serve --config albatross.yaml [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
 //	albatross demo [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:9090]
+//	albatross doctor --config FILE | --target HOST:PORT [--client-timeout 30s] [--format text|json]
 //	albatross version
 package main
 
@@ -37,6 +38,8 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
   albatross demo [--addr 127.0.0.1:8080] [--admin-addr 127.0.0.1:9090]
+  albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
+  albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
   albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
   albatross version
 
@@ -61,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":

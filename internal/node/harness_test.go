@@ -75,12 +75,19 @@ target_groups:
 // (seconds) and extra load balancer attributes.
 func startLB(t *testing.T, targets []string, idle int, attrs map[string]string, opts ...func(*node.Options)) *lbFixture {
 	t.Helper()
+	return startLBFrom(t, defaultTemplate, fixtureData{Targets: targets, Idle: idle, Attrs: attrs}, opts...)
+}
+
+// startLBFrom starts a node from the configuration template tmpl filled with d,
+// whose Port and LogPath it sets.
+func startLBFrom(t *testing.T, tmpl string, d fixtureData, opts ...func(*node.Options)) *lbFixture {
+	t.Helper()
 	ln := listenLoopback(t, "127.0.0.1:0")
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
 	dir := t.TempDir()
 	f := &lbFixture{t: t, addr: addr.String(), port: int(addr.Port()), logPath: filepath.Join(dir, "access.log"), dir: dir}
-	yaml := renderConfig(t, defaultTemplate, fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: idle, Attrs: attrs})
-	f.node = startNode(t, ln, dir, yaml, opts...)
+	d.Port, d.LogPath = f.port, f.logPath
+	f.node = startNode(t, ln, dir, renderConfig(t, tmpl, d), opts...)
 	return f
 }
 

@@ -32,6 +32,9 @@ const (
 	copyBufSize = 32 << 10
 	// maxXFFAddresses is ALB's limit on X-Forwarded-For entries (463 above it).
 	maxXFFAddresses = 30
+	// watchAfter is how long a request waits for its response head before
+	// a goroutine starts watching for the client leaving (460).
+	watchAfter = 50 * time.Millisecond
 	// parkAfter is how long a connection waits for its next request with a
 	// goroutine and buffers before it parks. Busy keep-alive connections never
 	// wait this long, so they never pay for parking.
@@ -522,22 +525,9 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		}
 	}
 
-	uc, err := t.Pool.Get(context.Background())
-	if err != nil {
-		t.Health.ConnectionError()
-		var de *upstream.DialError
-		if errors.As(err, &de) && de.Timeout {
-			return c.answer(l, 504, hasBody)
-		}
-		return c.answer(l, 502, hasBody)
-	}
-	c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
-	// In flight on the target until forward returns; the connection is cut if
-	// a deregistration delay ends first.
-	t.Health.Begin(uc)
-	defer t.Health.End(uc)
-
-	// The head, with as much of the body as is already here and fits.
+	// The head, with as much of the body as is already here and fits. A request
+	// that is whole in c.out can be sent again if a target connection fails
+	// under it (see retry.go).
 	c.out = c.appendRequestHead(c.out[:0], l)
 	remaining := req.ContentLength
 	if req.Body == http1.BodyLength && remaining > 0 {
@@ -547,52 +537,94 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		remaining -= int64(n)
 		c.e.ReceivedBytes += int64(n)
 	}
-	uc.SetWriteDeadline(time.Now().Add(idle))
-	if _, err := uc.Write(c.out); err != nil {
-		// The target closed or reset the connection before taking the request.
-		uc.Discard()
-		return c.answer(l, 502, true)
-	}
-	sent := time.Now()
-	c.e.RequestProcessingTime = sent.Sub(received)
+	replayable := replayable(req, remaining)
 
-	// The rest of the body.
-	switch req.Body {
-	case http1.BodyLength:
-		if remaining > 0 {
-			if !c.streamLengthBody(l, uc, remaining) {
+	var inFlight *upstream.Conn
+	defer func() {
+		if inFlight != nil {
+			t.Health.End(inFlight)
+		}
+	}()
+	for attempt := 1; ; attempt++ {
+		var uc *upstream.Conn
+		var err error
+		if attempt == 1 {
+			uc, err = t.Pool.Get(context.Background(), replayable)
+		} else {
+			uc, err = t.Pool.Dial(context.Background()) // a retry rides a new connection
+		}
+		if err != nil {
+			t.Health.ConnectionError()
+			var de *upstream.DialError
+			if errors.As(err, &de) && de.Timeout {
+				return c.answer(l, 504, hasBody)
+			}
+			return c.answer(l, 502, hasBody)
+		}
+		c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
+		// In flight on the target until forward returns; the connection is cut
+		// if a deregistration delay ends first. A retry's attempt replaces the
+		// failed one.
+		if inFlight != nil {
+			t.Health.End(inFlight)
+		}
+		t.Health.Begin(uc)
+		inFlight = uc
+
+		uc.SetWriteDeadline(time.Now().Add(idle))
+		if _, err := uc.Write(c.out); err != nil {
+			// The target closed or reset the connection before taking the request.
+			uc.Discard()
+			if c.retryAfter(t, err, replayable, attempt) {
+				continue
+			}
+			return c.answer(l, 502, true)
+		}
+		sent := time.Now()
+		c.e.RequestProcessingTime = sent.Sub(received)
+
+		// The rest of the body.
+		switch req.Body {
+		case http1.BodyLength:
+			if remaining > 0 {
+				if !c.streamLengthBody(l, uc, remaining) {
+					return false
+				}
+			}
+		case http1.BodyChunked:
+			if !c.streamChunkedBody(l, uc) {
 				return false
 			}
 		}
-	case http1.BodyChunked:
-		if !c.streamChunkedBody(l, uc) {
-			return false
-		}
-	}
 
-	// The response head, watching for the client to leave meanwhile.
-	c.startWatch(uc)
-	err = c.readResponseHead(uc, idle)
-	gone := c.stopWatch()
-	if gone {
-		uc.Discard()
-		c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
-		return c.answer(l, 460, true)
-	}
-	if err != nil {
-		uc.Discard()
-		c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
-		if isTimeout(err) {
-			return c.answer(l, 504, false)
+		// The response head, watching for the client to leave meanwhile if
+		// the target takes a while.
+		err = c.readResponseHead(uc, idle)
+		gone := c.stopWatch()
+		if gone {
+			uc.Discard()
+			c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
+			return c.answer(l, 460, true)
 		}
-		return c.answer(l, 502, false)
+		if err != nil {
+			uc.Discard()
+			if c.retryAfter(t, err, replayable, attempt) {
+				continue
+			}
+			c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
+			if isTimeout(err) {
+				return c.answer(l, 504, false)
+			}
+			return c.answer(l, 502, false)
+		}
+		headAt := time.Now()
+		c.e.TargetProcessingTime = headAt.Sub(sent)
+		resp := &c.resp
+		uc.NoteKeepAlive(resp.KeepAliveTimeout)
+		c.e.TargetStatusCode = resp.Status
+		c.e.Attempts[len(c.e.Attempts)-1].Status = resp.Status
+		return c.relayResponse(l, uc, headAt)
 	}
-	headAt := time.Now()
-	c.e.TargetProcessingTime = headAt.Sub(sent)
-	resp := &c.resp
-	c.e.TargetStatusCode = resp.Status
-	c.e.Attempts[len(c.e.Attempts)-1].Status = resp.Status
-	return c.relayResponse(l, uc, headAt)
 }
 
 // appendInline appends to a head in dst the first bytes of its body that are
@@ -681,7 +713,13 @@ func (c *conn) fillBody(l *snapshot.Listener, uc *upstream.Conn) bool {
 // readResponseHead reads and parses the target's response head into c.resp,
 // skipping interim 1xx responses. Every byte from the target pushes the idle
 // deadline forward.
+//
+// Most targets answer within watchAfter; a slower one gets the 460 watcher
+// (startWatch) from then on, so that fast requests spawn no goroutine.
 func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
+	last := time.Now() // the idle timeout counts from the last byte
+	watchAt := last.Add(watchAfter)
+	watched := false
 	for {
 		if uc.R < uc.W {
 			method := methodGET
@@ -715,13 +753,24 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
 				uc.Buf = nb
 			}
 		}
-		uc.SetReadDeadline(time.Now().Add(idle))
+		deadline := last.Add(idle)
+		early := !watched && deadline.After(watchAt)
+		if early {
+			deadline = watchAt
+		}
+		uc.SetReadDeadline(deadline)
 		n, err := uc.Read(uc.Buf[uc.W:])
 		uc.W += n
+		if n > 0 {
+			last = time.Now()
+		}
 		if err != nil && n == 0 {
-			if errors.Is(err, io.EOF) {
-				return &http1.Error{Status: 502, Reason: "target closed the connection without a response"}
+			if early && isTimeout(err) {
+				watched = true
+				c.startWatch(uc)
+				continue
 			}
+			// An *upstream.AttemptError: the retry decision reads its facts.
 			return err
 		}
 	}

@@ -183,39 +183,63 @@ func BenchmarkProxyKeepAlive(b *testing.B) {
 }
 
 func benchKeepAlive(b *testing.B, log snapshot.EntryLogger) {
-	attrs := config.LoadBalancerAttributes{IdleTimeout: 60 * time.Second, ClientKeepAlive: time.Hour}
-	addr := serve(b, quietProxy(), testListener(attrs, log, fixedTarget(b)))
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	req := []byte("GET /bench HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n")
-	buf := make([]byte, 4096)
-	expect := 0
-	// Learn the response size once.
-	c.Write(req)
-	n, _ := c.Read(buf)
-	expect = n
+	do, respBytes := keepAliveClient(b, log)
 	b.ReportAllocs()
 	cpu0 := processCPU()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		do()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(respBytes), "resp-bytes")
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// keepAliveClient starts a proxy in front of a fixed target and returns a
+// function that sends one request on a keep-alive client connection and reads
+// its response, allocating nothing itself, and the response's size.
+func keepAliveClient(tb testing.TB, log snapshot.EntryLogger) (func(), int) {
+	attrs := config.LoadBalancerAttributes{IdleTimeout: 60 * time.Second, ClientKeepAlive: time.Hour}
+	addr := serve(tb, quietProxy(), testListener(attrs, log, fixedTarget(tb)))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	req := []byte("GET /bench HTTP/1.1\r\nHost: bench.example\r\nUser-Agent: bench/1.0\r\nAccept: */*\r\n\r\n")
+	buf := make([]byte, 4096)
+	// Learn the response size once.
+	c.Write(req)
+	expect, _ := c.Read(buf)
+	return func() {
 		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
-		got := 0
-		for got < expect {
+		for got := 0; got < expect; {
 			m, err := c.Read(buf[got:])
 			if err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			got += m
 		}
+	}, expect
+}
+
+// TestKeepAliveRequestAllocatesNothing holds the hot path to its allocation
+// budget: a proxied keep-alive request, access log entry included, makes no
+// heap allocation (no watcher goroutine for a prompt target, no deferred
+// closures, no per-request buffers).
+func TestKeepAliveRequestAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
 	}
-	b.StopTimer()
-	b.ReportMetric(float64(expect), "resp-bytes")
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	do, _ := keepAliveClient(t, discardLog{})
+	for range 100 {
+		do() // warm the pools
+	}
+	if allocs := testing.AllocsPerRun(500, do); allocs >= 0.5 {
+		t.Fatalf("%.2f allocations per proxied request, want 0", allocs)
+	}
 }
 
 // processCPU is the user and system CPU time the process has used.

@@ -115,6 +115,10 @@ type Target struct {
 	// Health is the target's live health, shared by every snapshot in which
 	// the registration lasts (nil in a target built by hand: initial).
 	Health *health.Status
+	// Retry is whether a request that fails on a reused connection may be sent
+	// again when that is provably safe: target_keep_alive.retry_mode is safe
+	// (compat: never, as ALB).
+	Retry bool
 	// rt is the target's balancing state in this group, shared by every
 	// snapshot the target is in.
 	rt *balance.Runtime
@@ -243,6 +247,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			t.Health = ctg.Health.Target(addr)
 			// Slow start runs from the moment the target turns healthy.
 			t.Health.SetSlowStarter(t.Runtime())
+			t.Retry = tg.Attrs.RetryMode != config.RetryModeCompat
 			ctg.Targets = append(ctg.Targets, t)
 		}
 		groups[tg.Name] = ctg
@@ -294,22 +299,33 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 		s.LoadBalancers = append(s.LoadBalancers, clb)
 	}
 	// Target connections obey the idle timeout of the load balancer in front of
-	// them; a target address shared by groups of several load balancers gets the
-	// shortest.
-	idle := make(map[*upstream.Pool]time.Duration)
+	// them, or the group's shorter target_keep_alive.idle_timeout_seconds; a
+	// target address shared by several groups or load balancers gets the
+	// shortest. The pool trusts a limit the operator set for the target
+	// (vouched) only when every group that uses the address set one.
+	type limit struct {
+		idle    time.Duration
+		vouched bool
+	}
+	idle := make(map[*upstream.Pool]limit)
 	for _, lb := range s.LoadBalancers {
 		for _, l := range lb.Listeners {
 			for _, tg := range l.targetGroups() {
+				d := config.TargetIdleLimit(tg.Attrs, lb.Attrs)
+				vouched := tg.Attrs.TargetIdleTimeout > 0
 				for _, t := range tg.Targets {
-					if d, ok := idle[t.Pool]; !ok || lb.Attrs.IdleTimeout < d {
-						idle[t.Pool] = lb.Attrs.IdleTimeout
+					cur, ok := idle[t.Pool]
+					if !ok {
+						cur = limit{idle: d, vouched: vouched}
 					}
+					idle[t.Pool] = limit{idle: min(cur.idle, d), vouched: cur.vouched && vouched}
 				}
 			}
 		}
 	}
-	for p, d := range idle {
-		p.SetIdleTimeout(d)
+	for p, lim := range idle {
+		p.SetIdleTimeout(lim.idle)
+		p.SetVouched(lim.vouched)
 	}
 	bindMetrics(s, res.Metrics)
 	return s, nil

@@ -76,6 +76,42 @@ func TestSharedTargetGetsOnePoolAndTheShortestIdleTimeout(t *testing.T) {
 	}
 }
 
+// target_keep_alive.idle_timeout_seconds lowers a pool's idle limit and vouches
+// for it; retry_mode compat turns the target's retries off.
+func TestTargetKeepAliveAttributesReachThePool(t *testing.T) {
+	cfg, err := config.Parse("ka.yaml", []byte(`load_balancers:
+  - name: web
+    listeners: [{port: 8080, address: 127.0.0.1, protocol: HTTP, default_actions: [{type: forward, target_group: a}]}]
+  - name: api
+    listeners: [{port: 8081, address: 127.0.0.1, protocol: HTTP, default_actions: [{type: forward, target_group: b}]}]
+target_groups:
+  - name: a
+    protocol: HTTP
+    port: 80
+    attributes: {target_keep_alive.idle_timeout_seconds: 4, target_keep_alive.retry_mode: compat}
+    targets: [{id: 10.0.0.1, port: 9001}]
+  - {name: b, protocol: HTTP, port: 80, targets: [{id: 10.0.0.2, port: 9001}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, k := range IDKeys(cfg) {
+		ids[k] = "0123456789abcdef"
+	}
+	s, err := Compile(cfg, Resources{IDs: ids, Pools: upstream.NewPools(upstream.Options{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := s.TargetGroups[0].Targets[0], s.TargetGroups[1].Targets[0]
+	if l := a.Pool.Limits(); l.Hard != 4*time.Second || l.NonReplayable != 4*time.Second || a.Retry {
+		t.Errorf("group a: limits %+v retry %v; want 4 s for every request (vouched) and no retry", l, a.Retry)
+	}
+	if l := b.Pool.Limits(); l.Hard != 60*time.Second || l.NonReplayable != upstream.UnprovenIdle || !b.Retry {
+		t.Errorf("group b: limits %+v retry %v; want the 60 s idle timeout, %v for requests that cannot be replayed, and retries", l, b.Retry, upstream.UnprovenIdle)
+	}
+}
+
 func TestCompileNeedsEveryID(t *testing.T) {
 	cfg, err := config.Parse("two.yaml", []byte(twoLBs))
 	if err != nil {

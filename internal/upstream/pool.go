@@ -1,8 +1,13 @@
 // Package upstream owns the connections from the load balancer to its targets: one
 // pool of keep-alive connections per target, dialing with ALB's connect timeout,
-// idle eviction, and the classification of connection errors into the status codes
-// ALB answers with. Nothing above this package knows whether a connection is new
-// or reused beyond the Reused flag it reports.
+// and the keep-alive problem as a whole (ARCHITECTURE.md, principle 4). A pool
+// never hands out a connection the target is about to close: it evicts idle
+// connections before the target's keep-alive timeout (configured, announced in
+// Keep-Alive: timeout=, or learned from the target's past closes; see
+// keepalive.go), checks for a FIN or RST before each reuse, and holds requests
+// that cannot be replayed to a stricter limit. When a reused connection fails
+// anyway, the *AttemptError its Read or Write returns carries the facts that
+// Retryable needs to decide whether the request may be sent again.
 package upstream
 
 import (
@@ -12,6 +17,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -23,32 +29,19 @@ const DefaultConnectTimeout = 10 * time.Second
 // bursts at the benchmark's 64 concurrent clients; more are closed when returned.
 const DefaultMaxIdle = 128
 
+// DefaultMaxConns is how many connections a pool opens to one target at most,
+// idle and busy together. ALB sets no such limit, but an unbounded number lets a
+// burst exhaust the target's (and the node's) file descriptors; a request that
+// finds the pool at its limit waits up to the connect timeout for a connection.
+const DefaultMaxConns = 1024
+
 // readBufSize is the initial size of a target connection's read buffer; it grows
 // up to the response head limit when a head does not fit.
 const readBufSize = 4 << 10
 
-// Conn is one connection to a target together with its read buffer. Buf[R:W] holds
-// bytes read from the target and not yet consumed.
-type Conn struct {
-	net.Conn
-	Buf  []byte
-	R, W int
-	// Reused is true when the connection already served a request before this one.
-	Reused bool
-
-	pool      *Pool
-	idleSince time.Time
-}
-
-// Release returns the connection to its pool for reuse. Call it only after a
-// complete response was read and the target did not ask to close.
-func (c *Conn) Release() { c.pool.put(c) }
-
-// Discard closes the connection; it is never reused.
-func (c *Conn) Discard() {
-	c.Conn.Close()
-	c.pool.open.Add(-1)
-}
+// ErrPoolFull is the cause of the *DialError returned when every allowed
+// connection to a target stayed busy for the connect timeout.
+var ErrPoolFull = errors.New("every connection to the target is busy (pool at its limit)")
 
 // DialError is a failure to connect to a target. Timeout distinguishes the connect
 // timeout (ALB: 504) from a refusal or unreachable network (ALB: 502).
@@ -73,6 +66,31 @@ type Options struct {
 	ConnectTimeout time.Duration
 	// MaxIdle bounds the idle connections kept (default DefaultMaxIdle).
 	MaxIdle int
+	// MaxConns bounds the connections open at once (default DefaultMaxConns).
+	MaxConns int
+}
+
+// Stats are a pool's counters since it was created.
+type Stats struct {
+	// Dials is the number of connections opened.
+	Dials int64
+	// Reuses is the number of requests that rode a pooled connection.
+	Reuses int64
+	// ClosedByTarget is the number of idle connections found closed (FIN or RST)
+	// before use, and never used.
+	ClosedByTarget int64
+	// Evicted is the number of idle connections the pool closed because they
+	// had been idle too long to be used.
+	Evicted int64
+	// FailedReused is the number of requests on a reused connection that the
+	// target closed before any response byte (the race a pool tries to avoid).
+	FailedReused int64
+	// Retries is the number of requests sent again on a new connection.
+	Retries int64
+}
+
+type counters struct {
+	dials, reuses, closedByTarget, evicted, failedReused, retries atomic.Int64
 }
 
 // Pool is the set of connections to one target. Safe for concurrent use; its lock
@@ -82,15 +100,28 @@ type Pool struct {
 	opts   Options
 	dialer net.Dialer
 
-	// idleTimeout is the load balancer's idle timeout in nanoseconds: an idle
-	// connection older than this is closed rather than reused, as ALB closes
-	// target connections idle for that long.
+	// idleTimeout is the configured limit in nanoseconds: no connection is kept
+	// idle longer (the load balancer's idle timeout, or the target group's
+	// target_keep_alive.idle_timeout_seconds). vouched is whether the latter
+	// was set: the operator then stands for connections idle that long.
 	idleTimeout atomic.Int64
-	open        atomic.Int64
+	vouched     atomic.Bool
+	ka          *keepAlive
+	stats       counters
+
+	// slots holds one token per open connection; handoff passes a released
+	// connection straight to a request waiting for a slot.
+	slots   chan struct{}
+	handoff chan *Conn
 
 	mu     sync.Mutex
-	idle   []*Conn // most recently used last
+	idle   []*Conn // oldest first: idleSince ascending
 	closed bool
+	// spare is the other half of idle's double buffer, for sweep.
+	spare []*Conn
+
+	// nextSweep is when Pools.Run sweeps the pool next; only Run touches it.
+	nextSweep time.Time
 }
 
 // NewPool returns an empty pool for the target at addr ("ip:port").
@@ -101,7 +132,16 @@ func NewPool(addr string, opts Options) *Pool {
 	if opts.MaxIdle <= 0 {
 		opts.MaxIdle = DefaultMaxIdle
 	}
-	p := &Pool{addr: addr, opts: opts}
+	if opts.MaxConns <= 0 {
+		opts.MaxConns = DefaultMaxConns
+	}
+	p := &Pool{
+		addr:    addr,
+		opts:    opts,
+		ka:      newKeepAlive(),
+		slots:   make(chan struct{}, opts.MaxConns),
+		handoff: make(chan *Conn),
+	}
 	p.dialer.Timeout = opts.ConnectTimeout
 	p.idleTimeout.Store(int64(60 * time.Second))
 	return p
@@ -110,14 +150,25 @@ func NewPool(addr string, opts Options) *Pool {
 // Addr is the target's "ip:port".
 func (p *Pool) Addr() string { return p.addr }
 
-// SetIdleTimeout sets the idle timeout applied to pooled connections.
+// SetIdleTimeout sets the configured limit on how long a connection is kept idle.
 func (p *Pool) SetIdleTimeout(d time.Duration) { p.idleTimeout.Store(int64(d)) }
 
-// IdleTimeout reports the idle timeout applied to pooled connections.
+// SetVouched says whether the configured limit comes from the operator's
+// target_keep_alive.idle_timeout_seconds, a statement that the target keeps
+// connections open longer; requests that cannot be replayed may then use
+// connections idle up to it while nothing is learned.
+func (p *Pool) SetVouched(v bool) { p.vouched.Store(v) }
+
+// IdleTimeout reports the configured limit on how long a connection is kept idle.
 func (p *Pool) IdleTimeout() time.Duration { return time.Duration(p.idleTimeout.Load()) }
 
+// Limits reports the idle ages up to which the pool now uses its connections.
+func (p *Pool) Limits() Limits {
+	return p.ka.limits(time.Duration(p.idleTimeout.Load()), p.vouched.Load())
+}
+
 // Open reports how many connections to the target are open (idle or in use).
-func (p *Pool) Open() int64 { return p.open.Load() }
+func (p *Pool) Open() int64 { return int64(len(p.slots)) }
 
 // Idle reports how many connections wait in the pool.
 func (p *Pool) Idle() int {
@@ -126,45 +177,116 @@ func (p *Pool) Idle() int {
 	return len(p.idle)
 }
 
-// Get returns a connection to the target: the most recently used idle one that
-// has not outlived the idle timeout, or a new one. A dial failure is a *DialError.
-func (p *Pool) Get(ctx context.Context) (*Conn, error) {
-	if c := p.popIdle(time.Now()); c != nil {
-		c.Reused = true
-		return c, nil
+// Stats reports the pool's counters.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		Dials: p.stats.dials.Load(), Reuses: p.stats.reuses.Load(),
+		ClosedByTarget: p.stats.closedByTarget.Load(), Evicted: p.stats.evicted.Load(),
+		FailedReused: p.stats.failedReused.Load(), Retries: p.stats.retries.Load(),
+	}
+}
+
+// CountRetry counts a request sent again after a failed attempt.
+func (p *Pool) CountRetry() { p.stats.retries.Add(1) }
+
+// Get returns a connection to the target: the most recently used idle one that is
+// young enough for the request and still open, or a new one. replayable says
+// whether the request could be sent again if the connection failed under it;
+// one that cannot is held to the pool's stricter NonReplayable limit. A dial
+// failure is a *DialError.
+func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
+	lim := p.Limits()
+	limit := lim.Reuse
+	if !replayable {
+		limit = lim.NonReplayable
+	}
+	for {
+		now := time.Now()
+		c := p.popYoung(now, limit)
+		if c == nil {
+			break
+		}
+		age := now.Sub(c.idleSince)
+		switch c.peek() {
+		case peekOpen:
+			p.ka.alive(age)
+			c.take(now, age)
+			p.stats.reuses.Add(1)
+			return c, nil
+		case peekClosed:
+			// The target's FIN or RST is here: never use it.
+			p.ka.closed(c.aliveAt.Sub(c.idleSince), age)
+			p.stats.closedByTarget.Add(1)
+		}
+		// Closed, or bytes the target sent unasked: out of step either way.
+		c.Discard()
+	}
+	return p.dial(ctx)
+}
+
+// Dial returns a new connection to the target, for a request that must not ride
+// a pooled one (a retry). At MaxConns it waits, as Get does, and may then be
+// handed a connection that another request released that instant.
+func (p *Pool) Dial(ctx context.Context) (*Conn, error) { return p.dial(ctx) }
+
+// take prepares a pooled connection for a request.
+func (c *Conn) take(now time.Time, idle time.Duration) {
+	c.Reused, c.Idle, c.takenAt = true, idle, now
+	c.sent, c.got = 0, 0
+}
+
+// popYoung takes the most recently released idle connection if it has been idle
+// less than limit. Older ones are left to the sweep: the one at the bottom may
+// be the pool's sentinel (see sweep).
+func (p *Pool) popYoung(now time.Time, limit time.Duration) *Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.idle)
+	if n == 0 || now.Sub(p.idle[n-1].idleSince) >= limit {
+		return nil
+	}
+	c := p.idle[n-1]
+	p.idle[n-1] = nil
+	p.idle = p.idle[:n-1]
+	return c
+}
+
+// dial opens a new connection, waiting for a free slot (or a released
+// connection) when the pool is at MaxConns.
+func (p *Pool) dial(ctx context.Context) (*Conn, error) {
+	select {
+	case p.slots <- struct{}{}:
+	default:
+		t := time.NewTimer(p.opts.ConnectTimeout)
+		defer t.Stop()
+		select {
+		case c := <-p.handoff:
+			c.take(time.Now(), 0)
+			p.stats.reuses.Add(1)
+			return c, nil
+		case p.slots <- struct{}{}:
+		case <-t.C:
+			return nil, &DialError{Addr: p.addr, Timeout: true, Err: ErrPoolFull}
+		case <-ctx.Done():
+			return nil, &DialError{Addr: p.addr, Err: ctx.Err()}
+		}
 	}
 	nc, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
+		<-p.slots
 		var ne net.Error
 		timeout := errors.As(err, &ne) && ne.Timeout()
 		return nil, &DialError{Addr: p.addr, Timeout: timeout, Err: err}
 	}
+	p.stats.dials.Add(1)
+	c := &Conn{Conn: nc, Buf: make([]byte, readBufSize), pool: p, takenAt: time.Now()}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	p.open.Add(1)
-	return &Conn{Conn: nc, Buf: make([]byte, readBufSize), pool: p}, nil
-}
-
-// popIdle takes the freshest idle connection, closing any that outlived the idle
-// timeout on the way.
-func (p *Pool) popIdle(now time.Time) *Conn {
-	limit := time.Duration(p.idleTimeout.Load())
-	p.mu.Lock()
-	for n := len(p.idle); n > 0; n = len(p.idle) {
-		c := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		if now.Sub(c.idleSince) < limit {
-			p.mu.Unlock()
-			return c
-		}
-		p.mu.Unlock()
-		c.Discard()
-		p.mu.Lock()
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.raw, _ = sc.SyscallConn()
 	}
-	p.mu.Unlock()
-	return nil
+	return c, nil
 }
 
 func (p *Pool) put(c *Conn) {
@@ -175,8 +297,14 @@ func (p *Pool) put(c *Conn) {
 		return
 	}
 	c.R, c.W = 0, 0
-	c.idleSince = time.Now()
 	c.Conn.SetDeadline(time.Time{})
+	select {
+	case p.handoff <- c: // a request was waiting for a connection
+		return
+	default:
+	}
+	now := time.Now()
+	c.idleSince, c.aliveAt = now, now
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.opts.MaxIdle {
 		p.mu.Unlock()
@@ -187,28 +315,96 @@ func (p *Pool) put(c *Conn) {
 	p.mu.Unlock()
 }
 
-// EvictIdle closes idle connections that have outlived the idle timeout. The
-// pools' owner calls it periodically so that idle sockets do not linger.
-func (p *Pool) EvictIdle(now time.Time) {
-	limit := time.Duration(p.idleTimeout.Load())
+// EvictIdle sweeps the pool at time now (see sweep); Pools.Run calls it as
+// often as the pool's limits need.
+func (p *Pool) EvictIdle(now time.Time) { p.sweep(now) }
+
+// Sweep intervals: a pool is swept about eight times per reuse limit, so that
+// the sentinel's age is known to within an eighth of it, but not more often than
+// minSweep.
+const (
+	minSweep      = 10 * time.Millisecond
+	sweepsPerIdle = 8
+)
+
+// sweep closes idle connections that can no longer be used and watches the
+// oldest one, the sentinel, to learn when the target closes idle connections. It
+// returns how soon the pool wants the next sweep.
+//
+// Every idle connection older than the reuse limit is closed except the oldest:
+// it stays (never handed out, since Get takes only young ones) until the target
+// closes it or the configured limit passes. Each sweep peeks at it: still open
+// at age A says the target keeps connections at least A; found closed says when
+// the target closes them. That is how learning adapts when the target's timeout
+// grows as well as when it shrinks.
+func (p *Pool) sweep(now time.Time) time.Duration {
 	p.mu.Lock()
-	var stale []*Conn
-	keep := p.idle[:0]
-	for _, c := range p.idle {
-		if now.Sub(c.idleSince) >= limit {
-			stale = append(stale, c)
-		} else {
-			keep = append(keep, c)
+	var sentinel *Conn
+	if len(p.idle) > 0 {
+		sentinel = p.idle[0]
+		copy(p.idle, p.idle[1:])
+		p.idle[len(p.idle)-1] = nil
+		p.idle = p.idle[:len(p.idle)-1]
+	}
+	p.mu.Unlock()
+
+	if sentinel != nil {
+		age := now.Sub(sentinel.idleSince)
+		switch sentinel.peek() {
+		case peekOpen:
+			sentinel.aliveAt = now
+			p.ka.alive(age)
+		case peekClosed:
+			p.ka.closed(sentinel.aliveAt.Sub(sentinel.idleSince), age)
+			p.stats.closedByTarget.Add(1)
+			sentinel.Discard()
+			sentinel = nil
+		default:
+			sentinel.Discard()
+			sentinel = nil
 		}
 	}
-	for i := len(keep); i < len(p.idle); i++ {
-		p.idle[i] = nil
+	lim := p.Limits()
+	if sentinel != nil && now.Sub(sentinel.idleSince) >= lim.Hard {
+		p.stats.evicted.Add(1)
+		sentinel.Discard()
+		sentinel = nil
 	}
-	p.idle = keep
+
+	p.mu.Lock()
+	// idle is oldest first: the connections too old to use are a prefix.
+	k := 0
+	for k < len(p.idle) && now.Sub(p.idle[k].idleSince) >= lim.Reuse {
+		k++
+	}
+	var stale []*Conn
+	switch {
+	case sentinel != nil:
+		stale = append(stale, p.idle[:k]...)
+	case k > 0 && now.Sub(p.idle[0].idleSince) < lim.Hard:
+		sentinel = p.idle[0] // the oldest of the unusable ones stays to be watched
+		stale = append(stale, p.idle[1:k]...)
+	default:
+		stale = append(stale, p.idle[:k]...)
+	}
+	if p.closed && sentinel != nil {
+		stale = append(stale, sentinel)
+		sentinel = nil
+	}
+	next := p.spare[:0]
+	if sentinel != nil {
+		next = append(next, sentinel)
+	}
+	next = append(next, p.idle[k:]...)
+	clear(p.idle)
+	p.spare, p.idle = p.idle[:0], next
 	p.mu.Unlock()
+
 	for _, c := range stale {
+		p.stats.evicted.Add(1)
 		c.Discard()
 	}
+	return max(lim.Reuse/sweepsPerIdle, minSweep)
 }
 
 // Close closes the idle connections and makes the pool keep no more; connections

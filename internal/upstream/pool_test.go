@@ -55,17 +55,17 @@ func TestReleasedConnectionIsReusedMostRecentFirst(t *testing.T) {
 	s := startCounting(t)
 	p := NewPool(s.ln.Addr().String(), Options{})
 	defer p.Close()
-	a, err := p.Get(context.Background())
+	a, err := p.Get(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := p.Get(context.Background())
+	b, _ := p.Get(context.Background(), true)
 	if a.Reused || b.Reused {
 		t.Fatal("new connections reported as reused")
 	}
 	a.Release()
 	b.Release()
-	c, _ := p.Get(context.Background())
+	c, _ := p.Get(context.Background(), true)
 	if c != b || !c.Reused {
 		t.Fatalf("got %p (reused %v), want the most recently released %p", c, c.Reused, b)
 	}
@@ -78,7 +78,7 @@ func TestConnectionWithUnreadBytesIsNotReused(t *testing.T) {
 	s := startCounting(t)
 	p := NewPool(s.ln.Addr().String(), Options{})
 	defer p.Close()
-	c, _ := p.Get(context.Background())
+	c, _ := p.Get(context.Background(), true)
 	c.W = 3 // the target sent more than the response
 	c.Release()
 	if p.Idle() != 0 || p.Open() != 0 {
@@ -91,18 +91,13 @@ func TestIdleTimeoutAppliesToPooledConnections(t *testing.T) {
 	p := NewPool(s.ln.Addr().String(), Options{})
 	defer p.Close()
 	p.SetIdleTimeout(50 * time.Millisecond)
-	c, _ := p.Get(context.Background())
+	c, _ := p.Get(context.Background(), true)
 	c.Release()
-	// popIdle with a clock past the timeout discards instead of reusing.
-	if got := p.popIdle(time.Now().Add(time.Second)); got != nil {
+	// Get with a clock past the timeout leaves it to the sweep.
+	if got := p.popYoung(time.Now().Add(time.Second), p.Limits().Reuse); got != nil {
 		t.Fatal("a connection idle beyond the idle timeout was handed out")
 	}
-	if p.Open() != 0 {
-		t.Errorf("open %d, want the stale connection closed", p.Open())
-	}
 	// EvictIdle closes stale ones in the background sweep.
-	d, _ := p.Get(context.Background())
-	d.Release()
 	p.EvictIdle(time.Now().Add(time.Second))
 	if p.Idle() != 0 || p.Open() != 0 {
 		t.Errorf("after eviction idle %d open %d, want 0 and 0", p.Idle(), p.Open())
@@ -115,7 +110,7 @@ func TestMaxIdleBoundsThePool(t *testing.T) {
 	defer p.Close()
 	var cs []*Conn
 	for i := 0; i < 4; i++ {
-		c, err := p.Get(context.Background())
+		c, err := p.Get(context.Background(), true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +128,7 @@ func TestDialErrorsAreClassified(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := ln.Addr().String()
 	ln.Close()
-	_, err := NewPool(dead, Options{}).Get(context.Background())
+	_, err := NewPool(dead, Options{}).Get(context.Background(), true)
 	var de *DialError
 	if !errors.As(err, &de) || de.Timeout {
 		t.Fatalf("refused: %v, want a DialError without Timeout", err)
@@ -141,7 +136,7 @@ func TestDialErrorsAreClassified(t *testing.T) {
 	// A context that has already expired stands in for the connect timeout.
 	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 	defer cancel()
-	_, err = NewPool("127.0.0.1:9", Options{}).Get(ctx)
+	_, err = NewPool("127.0.0.1:9", Options{}).Get(ctx, true)
 	if !errors.As(err, &de) || !de.Timeout {
 		t.Fatalf("expired: %v, want a DialError with Timeout", err)
 	}
@@ -150,7 +145,7 @@ func TestDialErrorsAreClassified(t *testing.T) {
 func TestClosedPoolKeepsNothing(t *testing.T) {
 	s := startCounting(t)
 	p := NewPool(s.ln.Addr().String(), Options{})
-	c, _ := p.Get(context.Background())
+	c, _ := p.Get(context.Background(), true)
 	p.Close()
 	c.Release()
 	if p.Idle() != 0 || p.Open() != 0 {
@@ -166,7 +161,7 @@ func TestPoolsRetainClosesRetiredTargets(t *testing.T) {
 	if ps.Pool(addr) != p {
 		t.Fatal("a second lookup made a new pool")
 	}
-	c, _ := p.Get(context.Background())
+	c, _ := p.Get(context.Background(), true)
 	c.Release()
 	ps.Retain(map[string]bool{"127.0.0.1:1": true})
 	if p.Idle() != 0 {

@@ -49,26 +49,36 @@ func (ps *Pools) Retain(keep map[string]bool) {
 	}
 }
 
-// Run evicts stale idle connections every interval until ctx is done, then closes
-// every pool.
-func (ps *Pools) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
+// Run sweeps every pool (see Pool.EvictIdle) as often as its limits need, and at
+// least every maxInterval, until ctx is done; then it closes every pool. A pool
+// whose target closes idle connections after 300 ms is swept every few tens of
+// milliseconds, one with nothing learned once per maxInterval.
+func (ps *Pools) Run(ctx context.Context, maxInterval time.Duration) {
+	t := time.NewTimer(minSweep)
 	defer t.Stop()
+	var all []*Pool
 	for {
 		select {
 		case <-ctx.Done():
 			ps.Retain(nil)
 			return
-		case now := <-t.C:
-			ps.mu.Lock()
-			all := make([]*Pool, 0, len(ps.pools))
-			for _, p := range ps.pools {
-				all = append(all, p)
-			}
-			ps.mu.Unlock()
-			for _, p := range all {
-				p.EvictIdle(now)
-			}
+		case <-t.C:
 		}
+		now := time.Now()
+		all = all[:0]
+		ps.mu.Lock()
+		for _, p := range ps.pools {
+			all = append(all, p)
+		}
+		ps.mu.Unlock()
+		wait := maxInterval
+		for _, p := range all {
+			if !now.Before(p.nextSweep) {
+				p.nextSweep = now.Add(min(p.sweep(now), maxInterval))
+			}
+			wait = min(wait, p.nextSweep.Sub(now))
+		}
+		clear(all)
+		t.Reset(max(wait, minSweep))
 	}
 }

@@ -1,0 +1,192 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+)
+
+// Conn is one connection to a target together with its read buffer. Buf[R:W] holds
+// bytes read from the target and not yet consumed.
+//
+// Read and Write count the bytes of the current request and its response, and
+// return an *AttemptError that records those facts when they fail, so that the
+// decision to retry (Retryable) is taken on what actually happened on the wire.
+type Conn struct {
+	net.Conn
+	Buf  []byte
+	R, W int
+	// Reused is true when the connection already served a request before this one.
+	Reused bool
+	// Idle is how long a reused connection had been idle when Get handed it out.
+	Idle time.Duration
+
+	pool *Pool
+	raw  syscall.RawConn // for peeking at an idle connection; nil when unavailable
+	// idleSince is when the connection last went idle; aliveAt the last time it
+	// was seen open since then (by a sweep or by Get). The pool's lock guards
+	// both while the connection is idle.
+	idleSince time.Time
+	aliveAt   time.Time
+	// takenAt is when Get handed the connection out; sent and got count the
+	// bytes of the current request written and of its response read.
+	takenAt   time.Time
+	sent, got int64
+	done      bool
+
+	// peek's scratch space (peek_unix.go), so that it allocates nothing.
+	peekFn  func(fd uintptr) bool
+	peekBuf [1]byte
+	peeked  peekState
+}
+
+// Release returns the connection to its pool for reuse. Call it only after a
+// complete response was read and the target did not ask to close.
+func (c *Conn) Release() { c.pool.put(c) }
+
+// Discard closes the connection; it is never reused. Calling it again does nothing.
+func (c *Conn) Discard() {
+	if c.done {
+		return
+	}
+	c.done = true
+	c.Conn.Close()
+	<-c.pool.slots
+}
+
+// NoteKeepAlive records the Keep-Alive: timeout= value (in seconds, 0 when absent)
+// of a response the target sent on this connection. The pool evicts idle
+// connections before that timeout.
+func (c *Conn) NoteKeepAlive(seconds int) { c.pool.ka.hinted(time.Duration(seconds) * time.Second) }
+
+// Write writes to the target, counting the bytes of the current request. A
+// failure is an *AttemptError.
+func (c *Conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.sent += int64(n)
+	if err != nil {
+		return n, c.fail("write", err)
+	}
+	return n, nil
+}
+
+// Read reads from the target, counting the bytes of the current response. A
+// failure (the end of the stream included) is an *AttemptError that wraps the
+// underlying error, so errors.Is(err, io.EOF) still tells a close.
+func (c *Conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.got += int64(n)
+	if err != nil {
+		return n, c.fail("read", err)
+	}
+	return n, nil
+}
+
+// closeObservationWindow bounds how long after Get a close of a reused
+// connection with no response byte still says when the target closes idle
+// connections. A later close is the target failing while it works on the
+// request, which says nothing about its keep-alive timeout.
+const closeObservationWindow = time.Second
+
+// fail wraps err with the facts of the current attempt, and teaches the pool
+// when a reused connection turns out to have been closed by the target.
+func (c *Conn) fail(op string, err error) error {
+	e := &AttemptError{
+		Addr: c.pool.addr, Op: op, Reused: c.Reused, Idle: c.Idle,
+		Sent: c.sent > 0, Responded: c.got > 0, Closed: peerClosed(err), Err: err,
+	}
+	if e.Closed && e.Reused && !e.Responded && time.Since(c.takenAt) < closeObservationWindow {
+		// Open when Get checked it at age Idle, closed by now: the target
+		// closes connections idle about that long.
+		c.pool.ka.closed(c.Idle, c.Idle+time.Since(c.takenAt))
+		c.pool.stats.failedReused.Add(1)
+	}
+	return e
+}
+
+// peerClosed reports whether err says the target closed or reset the connection,
+// as opposed to a timeout or a close of our own.
+func peerClosed(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNABORTED)
+}
+
+// AttemptError is the failure of one request on one target connection, with the
+// facts known where it happened: whether the connection was reused, whether any
+// byte of the request was handed to it, whether any byte of a response came back,
+// and whether the target closed the connection (rather than a deadline expiring).
+type AttemptError struct {
+	Addr string
+	// Op is "write" or "read".
+	Op string
+	// Reused and Idle describe the connection: it had served a request before and
+	// had been idle for Idle when it was taken for this one.
+	Reused bool
+	Idle   time.Duration
+	// Sent is true when at least one byte of the request was written to the
+	// connection; the target may then have received the request.
+	Sent bool
+	// Responded is true when at least one byte of a response arrived.
+	Responded bool
+	// Closed is true when the target closed (FIN) or reset (RST) the connection.
+	Closed bool
+	Err    error
+}
+
+func (e *AttemptError) Error() string {
+	what := "new connection"
+	if e.Reused {
+		what = fmt.Sprintf("reused connection idle %v", e.Idle.Round(time.Millisecond))
+	}
+	return fmt.Sprintf("target %s: %s on %s (request sent: %v, response started: %v): %v",
+		e.Addr, e.Op, what, e.Sent, e.Responded, e.Err)
+}
+
+func (e *AttemptError) Unwrap() error { return e.Err }
+
+// Retryable reports whether a request whose attempt failed with err may be sent
+// once more on a new connection. replayable says the request may be repeated
+// without harm: its method is idempotent and its whole body (if any) is still at
+// hand. Like net/http's transport, it retries only the failure that keep-alive
+// itself causes, a reused connection that the target closed under the request.
+func Retryable(err error, replayable bool) bool {
+	var e *AttemptError
+	if !errors.As(err, &e) {
+		// A dial failure or a malformed response: the target is down or
+		// answered, and a second try would meet the same.
+		return false
+	}
+	switch {
+	case !e.Reused:
+		// A new connection failed: that is the target failing, not a stale
+		// connection.
+		return false
+	case e.Responded:
+		// The target began to answer, so it processed the request.
+		return false
+	case !e.Closed:
+		// A timeout: the target is slow, not gone; a retry doubles its work.
+		return false
+	case !e.Sent:
+		// Not one byte of the request left: the target cannot have seen it,
+		// whatever the method.
+		return true
+	default:
+		// The target may have received the request before it closed; only a
+		// request that may be repeated is sent again (never a POST).
+		return replayable
+	}
+}
+
+// Idempotent reports whether method is one that RFC 9110 §9.2.2 defines as
+// idempotent, so that sending it twice has the effect of sending it once.
+func Idempotent(method []byte) bool {
+	switch string(method) {
+	case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+		return true
+	}
+	return false
+}
