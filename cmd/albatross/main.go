@@ -1,7 +1,7 @@
 // Command albatross is a self-hosted, AWS-compatible Application Load Balancer.
 //
 //	albatross serve --config albatross.yaml [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
-//	albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443]
+//	albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443] [--admin-addr 127.0.0.1:9090]
 //	albatross doctor --config FILE | --target HOST:PORT [--client-timeout 30s] [--format text|json]
 //	albatross version
 package main
@@ -26,6 +26,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/demo"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/node"
 )
 
@@ -36,7 +37,7 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 
 Usage:
   albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
-  albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443]
+  albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443] [--admin-addr 127.0.0.1:9090]
   albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
   albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
   albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
@@ -115,7 +116,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log})
+	reg := metrics.NewRegistry()
+	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log, Metrics: reg})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
@@ -133,7 +135,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.Handler(admin.Options{Health: n.Health()}), ReadHeaderTimeout: 10 * time.Second}
+		public := admin.IsPublic(ln.Addr())
+		if public {
+			log.Warn("the admin address is not loopback: /metrics is served, the dashboard is refused until the admin server authenticates requests", "addr", ln.Addr().String())
+		}
+		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log})
+		adminSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
 		log.Info("admin server listening", "addr", ln.Addr().String())
 	}
@@ -183,11 +190,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "HTTP listener `address` of the demo load balancer")
 	tlsAddr := fs.String("tls-addr", "127.0.0.1:8443", "HTTPS listener `address` of the demo load balancer (self-signed certificate)")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:9090", "`address` of the dashboard and /metrics (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := demo.Run(ctx, demo.Options{Addr: *addr, TLSAddr: *tlsAddr, Out: stdout, Logger: log}); err != nil {
+	if err := demo.Run(ctx, demo.Options{Addr: *addr, TLSAddr: *tlsAddr, AdminAddr: *adminAddr, Out: stdout, Logger: log}); err != nil {
 		fmt.Fprintf(stderr, "albatross demo: %v\n", err)
 		return 1
 	}

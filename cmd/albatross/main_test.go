@@ -307,3 +307,29 @@ func TestServeAdminHealthz(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
 	}
 }
+
+// TestServeMetricsAndDashboard: serve wires the node's metrics to /metrics and
+// the dashboard on its admin address.
+func TestServeMetricsAndDashboard(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "albatross.yaml")
+	port := freePort(t)
+	writeConfig(t, path, port, namedTarget(t, "A", 0, nil))
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", admin)
+	eventually(t, "the admin server", func() bool { body, _ := get("http://" + admin + "/healthz"); return body == "ok\n" })
+	eventually(t, "the load balancer", func() bool { body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); return body == "A" })
+	// The request is counted when it finishes, just after its response was
+	// sent: poll.
+	counted := regexp.MustCompile(`(?m)^albatross_request_count_total\{load_balancer="app/web/[0-9a-f]{16}",target="127\.0\.0\.1:\d+",target_group="targetgroup/app/[0-9a-f]{16}"\} [1-9]`)
+	eventually(t, "the request counted on /metrics", func() bool { body, _ := get("http://" + admin + "/metrics"); return counted.MatchString(body) })
+	page, _ := get("http://" + admin + "/")
+	state, _ := get("http://" + admin + "/dashboard/state")
+	if !strings.Contains(page, "<title>Albatross</title>") || !strings.Contains(state, `"name":"web"`) {
+		t.Errorf("dashboard: page %q\nstate %q", page, state)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+}

@@ -1,21 +1,61 @@
 // Package admin serves the node's administrative HTTP endpoints on the admin
-// address: the liveness check and the health of every target; the ELBv2 API,
-// metrics and the dashboard join it as they are built.
+// address: the liveness check (GET /healthz), the health of every target
+// (GET /v1/target-health), the Prometheus metrics (GET /metrics) and the live
+// dashboard (GET / and its data under /dashboard/). The dashboard is read-only
+// and built from files embedded in the binary. The ELBv2 API (POST /) joins the
+// same server; it is not served here.
 package admin
 
 import (
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+
+	"github.com/albatross-lb/albatross/internal/metrics"
+	"github.com/albatross-lb/albatross/internal/snapshot"
 )
 
 // Options says what the admin server serves.
 type Options struct {
 	// Health serves GET /v1/target-health; nil: the endpoint is absent.
 	Health TargetHealthSource
+	// Metrics is the node's metrics registry; nil serves no /metrics and an
+	// empty dashboard.
+	Metrics *metrics.Registry
+	// Snapshot returns the configuration in force (nil before the first one).
+	Snapshot func() *snapshot.Snapshot
+	// Public is whether the admin address is reachable from other hosts (not a
+	// loopback address). The dashboard then needs the API's authentication,
+	// which this node does not have yet, so it is refused.
+	Public bool
+	// Version is shown on the dashboard.
+	Version string
+	// Logger receives the handler's own diagnostics.
+	Logger *slog.Logger
+}
+
+// IsPublic reports whether an admin listener bound to addr accepts connections
+// from other hosts: anything but a loopback address (an unspecified address
+// such as 0.0.0.0 included).
+func IsPublic(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return true
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	return !ok || !ip.Unmap().IsLoopback()
 }
 
 // Handler returns the admin HTTP handler.
 func Handler(opts Options) http.Handler {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Snapshot == nil {
+		opts.Snapshot = func() *snapshot.Snapshot { return nil }
+	}
 	mux := http.NewServeMux()
 	if opts.Health != nil {
 		mux.HandleFunc("GET /v1/target-health", serveTargetHealth(opts.Health))
@@ -24,5 +64,12 @@ func Handler(opts Options) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
+	if opts.Metrics != nil {
+		mux.Handle("GET /metrics", opts.Metrics.Handler())
+	}
+	d := &dashboard{opts: opts}
+	mux.Handle("GET /{$}", d.guard(http.HandlerFunc(d.serveIndex)))
+	mux.Handle("GET /dashboard/state", d.guard(http.HandlerFunc(d.serveState)))
+	mux.Handle("GET /dashboard/", d.guard(http.HandlerFunc(d.serveAsset)))
 	return mux
 }

@@ -17,7 +17,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/node"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
@@ -39,6 +41,9 @@ type Options struct {
 	// ReadyTLS, when set, is called with the HTTPS listener's URL once it
 	// serves.
 	ReadyTLS func(url string)
+	// AdminAddr, when set, serves the dashboard and /metrics there (a loopback
+	// address); when it cannot be bound the demo runs without them.
+	AdminAddr string
 }
 
 // Run serves the demo until ctx ends.
@@ -91,7 +96,8 @@ func Run(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("demo configuration: %w", err)
 	}
-	n, err := node.New(node.Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, Logger: opts.Logger})
+	reg := metrics.NewRegistry()
+	n, err := node.New(node.Options{DataDir: filepath.Join(dir, "data"), BaseDir: dir, Logger: opts.Logger, Metrics: reg})
 	if err != nil {
 		return err
 	}
@@ -110,6 +116,18 @@ func Run(ctx context.Context, opts Options) error {
 	fmt.Fprintf(opts.Out, "  and over HTTPS (self-signed certificate, HTTP/2) at %s\n", tlsURL)
 	fmt.Fprintf(opts.Out, "  try: curl %s   (and %sslow?seconds=5 with curl -m 2 for a 460)\n", url, url)
 	fmt.Fprintf(opts.Out, "       curl -k %s\n", tlsURL)
+	if opts.AdminAddr != "" {
+		ln, err := net.Listen("tcp", opts.AdminAddr)
+		if err != nil {
+			fmt.Fprintf(opts.Out, "  (no dashboard: %v)\n", err)
+		} else {
+			h := admin.Handler(admin.Options{Metrics: reg, Snapshot: n.Snapshot, Public: admin.IsPublic(ln.Addr()), Version: "demo", Logger: opts.Logger})
+			srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+			go srv.Serve(ln)
+			defer srv.Close()
+			fmt.Fprintf(opts.Out, "  dashboard: http://%s/   metrics: http://%s/metrics\n", ln.Addr(), ln.Addr())
+		}
+	}
 	fmt.Fprintf(opts.Out, "Access log (%s), one ALB line per request:\n", logPath)
 	if opts.Ready != nil {
 		opts.Ready(url)

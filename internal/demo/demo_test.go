@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +50,7 @@ func TestDemoBalancesAndTailsTheLog(t *testing.T) {
 	readyTLS := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Addr: addr, TLSAddr: tlsAddr, Out: out,
+		done <- Run(ctx, Options{Addr: addr, TLSAddr: tlsAddr, AdminAddr: "127.0.0.1:0", Out: out,
 			Ready: func(u string) { ready <- u }, ReadyTLS: func(u string) { readyTLS <- u }})
 	}()
 	var url string
@@ -94,6 +95,20 @@ func TestDemoBalancesAndTailsTheLog(t *testing.T) {
 			t.Fatalf("access log tail shows fewer than 4 lines:\n%s", out.String())
 		}
 		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+	// The dashboard's data counts the requests.
+	m := regexp.MustCompile(`dashboard: (http://\S+/) `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no dashboard in the banner:\n%s", out.String())
+	}
+	resp, err = http.Get(m[1] + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsText, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`(?m)^albatross_logged_request_count_total\{load_balancer="app/demo/[0-9a-f]+"\} [4-9]`).Match(metricsText) {
+		t.Errorf("demo metrics do not count the 4 requests:\n%s", metricsText)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/health"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/proxy"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/state"
@@ -55,6 +56,9 @@ type Options struct {
 	DisableHealthChecks bool
 	// Logger receives the node's own logs.
 	Logger *slog.Logger
+	// Metrics, when not nil, counts every load balancer's connections and
+	// requests; the admin server reports it on /metrics and the dashboard.
+	Metrics *metrics.Registry
 }
 
 // Node is a running Albatross node.
@@ -243,7 +247,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 		}
 	}
 	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Health: n.health,
-		ConnLogs: connLoggers, TLSErrors: n.tlsErrorCounters(cfg), BaseDir: n.opts.BaseDir})
+		ConnLogs: connLoggers, TLSErrors: n.tlsErrorCounters(cfg), BaseDir: n.opts.BaseDir, Metrics: n.opts.Metrics})
 	if err != nil {
 		undo()
 		return err
@@ -283,6 +287,9 @@ func (n *Node) Apply(cfg *config.Config) error {
 	n.pools.Retain(snap.TargetAddrs())
 	n.runtimes.Retain(snap.TargetsByGroup())
 	n.health.Apply(healthSpecs(snap))
+	if n.opts.Metrics != nil {
+		n.opts.Metrics.Publish(snap.MetricsBindings())
+	}
 	n.log.Info("configuration applied", "load_balancers", len(cfg.LoadBalancers),
 		"listeners", len(listeners), "target_groups", len(cfg.TargetGroups))
 	return nil
@@ -392,7 +399,12 @@ func (n *Node) accept(bl *boundListener) {
 				return
 			}
 			// Out of file descriptors and the like: wait and try again, as
-			// net/http does, rather than spin or give up the port.
+			// net/http does, rather than spin or give up the port. The client
+			// waiting in the backlog is not served meanwhile: ALB's
+			// RejectedConnectionCount.
+			if l := bl.cfg.Load(); l != nil {
+				l.LB.Metrics.ConnRejected()
+			}
 			n.log.Warn("accept failed", "listener", bl.ln.Addr().String(), "err", err, "retry_in", backoff)
 			select {
 			case <-time.After(backoff):

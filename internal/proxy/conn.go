@@ -15,6 +15,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/http1"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
@@ -104,6 +105,10 @@ type conn struct {
 	// upgrade is whether the request in flight asks for a WebSocket tunnel
 	// (websocket.go).
 	upgrade bool
+	// lbMetrics counts the connection (opened, closed) for the load balancer it
+	// arrived on, as compiled when it arrived; the counters outlive reloads
+	// that keep the load balancer.
+	lbMetrics *metrics.LoadBalancer
 }
 
 // work is what a connection needs while it serves requests: the read buffer,
@@ -218,6 +223,7 @@ func (c *conn) resume() {
 // close closes the connection and forgets it.
 func (c *conn) close() {
 	c.nc.Close()
+	c.lbMetrics.ConnClosed()
 	if c.work != nil {
 		c.p.putWork(c.work)
 		c.work = nil
@@ -505,9 +511,12 @@ func (c *conn) closing(l *snapshot.Listener) bool {
 	return c.p.shutdown.Load() || time.Since(c.start) >= l.LB.Attrs.ClientKeepAlive
 }
 
-// finish completes the entry and hands it to the access log.
+// finish completes the entry and hands it to the access log and the metrics,
+// which are both derived from it alone.
 func (c *conn) finish(lb *snapshot.LoadBalancer) {
 	c.e.Time = time.Now()
+	// Metrics first: a request whose log line can be read is already counted.
+	lb.Metrics.Observe(&c.e)
 	if lb.Log != nil {
 		lb.Log.Log(&c.e)
 	}

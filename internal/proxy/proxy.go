@@ -70,11 +70,16 @@ func (p *Proxy) ServeConn(nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) {
 		p.mu.Unlock()
 		c.nc.Close()
 		p.putWork(c.work)
+		if l := ln.Load(); l != nil {
+			l.LB.Metrics.ConnRejected()
+		}
 		return
 	}
 	p.conns[c] = struct{}{}
 	p.wg.Add(1)
 	p.mu.Unlock()
+	c.lbMetrics = ln.Load().LB.Metrics
+	c.lbMetrics.ConnOpened()
 	if l := ln.Load(); l.TLS != nil {
 		c.serveTLS(l)
 		return

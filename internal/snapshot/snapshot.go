@@ -19,6 +19,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/health"
+	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/state"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
@@ -66,6 +67,9 @@ type LoadBalancer struct {
 	TLSNegotiationErrors *atomic.Uint64
 	// Cookies encodes and decodes stickiness cookies.
 	Cookies *balance.Codec
+	// Metrics counts the load balancer's connections and finished requests;
+	// nil (counting nothing) when the node keeps no metrics.
+	Metrics *metrics.LoadBalancer
 }
 
 // ConnLogger receives a client connection's connection log entry.
@@ -215,6 +219,9 @@ type Resources struct {
 	// Health supplies each target's health status (nil: a private registry,
 	// every target initial).
 	Health *health.Registry
+	// Metrics, when not nil, receives the counters of every load balancer
+	// (see bindMetrics).
+	Metrics *metrics.Registry
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -378,6 +385,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 		p.SetIdleTimeout(lim.idle)
 		p.SetVouched(lim.vouched)
 	}
+	bindMetrics(s, res.Metrics)
 	return s, nil
 }
 
