@@ -254,4 +254,3 @@ func modifyLoadBalancerAttributes(c *call, w *xmlWriter) error {
 	writeAttributes(w, out.Attributes)
 	return nil
 }
-

@@ -231,7 +231,6 @@ func (h *Handler) toAPIError(action string, err error) *apiError {
 	return &apiError{Status: http.StatusInternalServerError, Code: codeInternalFailure, Message: err.Error()}
 }
 
-
 func writeError(w http.ResponseWriter, reqID string, e *apiError) {
 	typ := "Sender"
 	if e.Status >= 500 {

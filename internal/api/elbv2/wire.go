@@ -153,7 +153,9 @@ const (
 // constraint: ...; ...".
 type validation struct{ msgs []string }
 
-func (v *validation) add(format string, args ...any) { v.msgs = append(v.msgs, fmt.Sprintf(format, args...)) }
+func (v *validation) add(format string, args ...any) {
+	v.msgs = append(v.msgs, fmt.Sprintf(format, args...))
+}
 
 // constraint records a value that failed a constraint.
 func (v *validation) constraint(value, path, rule string) {
