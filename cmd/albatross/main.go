@@ -86,6 +86,12 @@ func versionString() string {
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) int {
+	// SIGHUP is caught from the start: its default action ends the process,
+	// and a reload requested while the node starts must not kill it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "albatross.yaml", "configuration `file` (empty: none; resources then come from the API and the data dir)")
@@ -180,9 +186,6 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Info("listener ready", "addr", a.String())
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:

@@ -253,6 +253,10 @@ type Tx struct {
 	dirty map[string]bool
 	// release are id registry keys to forget once the change is stored.
 	release []string
+	// keepIDs keeps the ids of deleted resources: a resource the
+	// configuration file removes and later adds back gets its old id (and
+	// ARN) again, while one deleted through the API gets a new one, as on AWS.
+	keepIDs bool
 	// binds are id registry keys to (re)bind before the node compiles.
 	binds map[string]string
 }
@@ -288,7 +292,7 @@ func (tx *Tx) PutLoadBalancer(lb *LoadBalancer) {
 
 // DeleteLoadBalancer removes a load balancer (not its listeners).
 func (tx *Tx) DeleteLoadBalancer(id string) {
-	if lb := tx.m.LoadBalancers[id]; lb != nil {
+	if lb := tx.m.LoadBalancers[id]; lb != nil && !tx.keepIDs {
 		tx.release = append(tx.release, snapshot.LoadBalancerKey(lb.Name))
 	}
 	delete(tx.m.LoadBalancers, id)
@@ -303,7 +307,7 @@ func (tx *Tx) PutTargetGroup(tg *TargetGroup) {
 
 // DeleteTargetGroup removes a target group.
 func (tx *Tx) DeleteTargetGroup(id string) {
-	if tg := tx.m.TargetGroups[id]; tg != nil {
+	if tg := tx.m.TargetGroups[id]; tg != nil && !tx.keepIDs {
 		tx.release = append(tx.release, snapshot.TargetGroupKey(tg.Name))
 	}
 	delete(tx.m.TargetGroups, id)
@@ -322,7 +326,7 @@ func (tx *Tx) PutListener(l *Listener) {
 // DeleteListener removes a listener.
 func (tx *Tx) DeleteListener(id string) {
 	if l := tx.m.Listeners[id]; l != nil {
-		if lb := tx.m.LoadBalancers[l.LoadBalancerID]; lb != nil {
+		if lb := tx.m.LoadBalancers[l.LoadBalancerID]; lb != nil && !tx.keepIDs {
 			tx.release = append(tx.release, snapshot.ListenerKey(lb.Name, l.Port))
 		}
 	}

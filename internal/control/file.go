@@ -46,6 +46,8 @@ func (c *Controller) ImportFile(ctx context.Context, cfg *config.Config) error {
 }
 
 func importFile(tx *Tx, cfg *config.Config) error {
+	tx.keepIDs = true
+	defer func() { tx.keepIDs = false }()
 	m := tx.Model()
 	m.Region, m.AccountID = cfg.Region, cfg.AccountID
 	now := tx.Now()

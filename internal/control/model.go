@@ -118,8 +118,11 @@ type Listener struct {
 	// DefaultRuleID is the id of the listener's default rule, whose ARN
 	// DescribeRules returns.
 	DefaultRuleID string `json:"default_rule_id"`
-	Tags          []Tag  `json:"tags,omitempty"`
-	FromFile      bool   `json:"from_file,omitempty"`
+	// Attributes are the listener attributes set through the API (keys
+	// absent take their defaults).
+	Attributes map[string]string `json:"attributes,omitempty"`
+	Tags       []Tag             `json:"tags,omitempty"`
+	FromFile   bool              `json:"from_file,omitempty"`
 }
 
 // Action is a listener or rule action.
@@ -157,6 +160,7 @@ func (tg *TargetGroup) Clone() *TargetGroup {
 func (l *Listener) Clone() *Listener {
 	c := *l
 	c.DefaultActions = slices.Clone(l.DefaultActions)
+	c.Attributes = cloneMap(l.Attributes)
 	c.Tags = slices.Clone(l.Tags)
 	return &c
 }

@@ -122,6 +122,15 @@ func writeLoadBalancer(w *xmlWriter, m *control.Model, lb *control.LoadBalancer)
 	w.leaf("Code", "active")
 	w.close("State")
 	w.leaf("Type", "application")
+	writeAvailabilityZones(w, m, lb)
+	w.stringList("SecurityGroups", lb.SecurityGroups)
+	w.leaf("IpAddressType", lb.IPAddressType)
+}
+
+// writeAvailabilityZones writes one zone per subnet, named REGION + a, b, …
+// in order (there are no real zones here); a load balancer without subnets
+// reports one zone.
+func writeAvailabilityZones(w *xmlWriter, m *control.Model, lb *control.LoadBalancer) {
 	subnets := lb.Subnets
 	w.list("AvailabilityZones", max(len(subnets), 1), func(i int) {
 		w.leaf("ZoneName", m.Region+string(rune('a'+i%26)))
@@ -130,8 +139,6 @@ func writeLoadBalancer(w *xmlWriter, m *control.Model, lb *control.LoadBalancer)
 		}
 		w.list("LoadBalancerAddresses", 0, nil)
 	})
-	w.stringList("SecurityGroups", lb.SecurityGroups)
-	w.leaf("IpAddressType", lb.IPAddressType)
 }
 
 func describeLoadBalancers(c *call, w *xmlWriter) error {

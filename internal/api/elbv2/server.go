@@ -131,6 +131,11 @@ func init() {
 		"DescribeTags":                   describeTags,
 		"DescribeSSLPolicies":            describeSSLPolicies,
 		"DescribeAccountLimits":          describeAccountLimits,
+		"DescribeListenerAttributes":     describeListenerAttributes,
+		"ModifyListenerAttributes":       modifyListenerAttributes,
+		"SetSubnets":                     setSubnets,
+		"SetSecurityGroups":              setSecurityGroups,
+		"SetIpAddressType":               setIPAddressType,
 	}
 }
 
