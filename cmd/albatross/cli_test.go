@@ -139,7 +139,9 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	hostB, portB, _ := strings.Cut(targetB, ":")
 	c.ok(nil, "register-targets", "--target-group-arn", tg.TargetGroupArn, "--targets", "Id="+hostA+",Port="+portA, "Id="+hostB+",Port="+portB)
 
-	var ls struct{ Listeners []struct{ ListenerArn string } }
+	var ls struct {
+		Listeners []struct{ ListenerArn string }
+	}
 	c.ok(&ls, "create-listener", "--load-balancer-arn", lb.LoadBalancerArn, "--protocol", "HTTP", "--port", fmt.Sprint(port),
 		"--default-actions", "Type=forward,TargetGroupArn="+tg.TargetGroupArn)
 	lARN := ls.Listeners[0].ListenerArn
