@@ -261,16 +261,42 @@ func (w *Writer) Close(ctx context.Context) error {
 	return fmt.Errorf("access log: close: %w", ctx.Err())
 }
 
-// run is the writer goroutine.
+// batchDelay is how long the writer goroutine lets lines gather while lines
+// keep coming. A goroutine woken for every line costs a scheduler round trip per
+// request; woken every batchDelay under load, it costs one per batch.
+const batchDelay = 10 * time.Millisecond
+
+// run is the writer goroutine. While no lines come it waits on the queue, so the
+// first line wakes it; while lines keep coming it drains the queue every
+// batchDelay instead, so loggers send without waking it.
 func (w *Writer) run() {
 	defer close(w.done)
 	ticker := time.NewTicker(w.every)
 	defer ticker.Stop()
+	batch := time.NewTimer(batchDelay)
+	batch.Stop()
+	defer batch.Stop()
+	batching := false
 	warn := warner{log: w.log}
 	for {
+		var queue <-chan queued
+		var wait <-chan time.Time
+		if batching {
+			wait = batch.C
+		} else {
+			queue = w.queue
+		}
 		select {
-		case q := <-w.queue:
+		case q := <-queue:
 			w.handle(q)
+			w.drainQueued()
+			batching = true
+			batch.Reset(batchDelay)
+		case <-wait:
+			// Keep batching while the last delay brought lines.
+			if batching = w.drainQueued() > 0; batching {
+				batch.Reset(batchDelay)
+			}
 		case <-ticker.C:
 			now := w.now()
 			// Lines logged before now go in first, so that an interval ending
@@ -288,12 +314,15 @@ func (w *Writer) run() {
 	}
 }
 
-// drainQueued handles the lines queued at the time of the call, not more:
-// loggers faster than the disk must not keep the goroutine from its ticks.
-func (w *Writer) drainQueued() {
-	for n := len(w.queue); n > 0; n-- {
+// drainQueued handles the lines queued at the time of the call, not more
+// (loggers faster than the disk must not keep the goroutine from its ticks),
+// and returns how many it handled.
+func (w *Writer) drainQueued() int {
+	n := len(w.queue)
+	for range n {
 		w.handle(<-w.queue)
 	}
+	return n
 }
 
 // drain handles what is still queued after Close.

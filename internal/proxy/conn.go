@@ -29,6 +29,10 @@ const (
 	copyBufSize = 32 << 10
 	// maxXFFAddresses is ALB's limit on X-Forwarded-For entries (463 above it).
 	maxXFFAddresses = 30
+	// parkAfter is how long a connection waits for its next request with a
+	// goroutine and buffers before it parks. Busy keep-alive connections never
+	// wait this long, so they never pay for parking.
+	parkAfter = 200 * time.Millisecond
 )
 
 // Connection states, for graceful shutdown.
@@ -48,7 +52,9 @@ var (
 	errHeadClosed = errors.New("client closed the connection during the request head")
 )
 
-// conn is one client connection and the scratch space its requests reuse.
+// conn is one client connection. Its request scratch space (work) is held only
+// while the connection is active: an idle connection that has been parked holds
+// neither a goroutine nor buffers (see park.go).
 type conn struct {
 	p      *Proxy
 	nc     net.Conn
@@ -57,6 +63,36 @@ type conn struct {
 	start  time.Time
 	tid    string
 
+	// *work is the scratch space of the request in progress; nil while parked.
+	*work
+
+	state atomic.Int32
+	// parkable is whether the connection can wait for its next request without
+	// a goroutine: a plain TCP connection on a platform with a poller.
+	parkable bool
+	// idleSince is when the connection began waiting for its next request.
+	idleSince time.Time
+	// parkSlot is the connection's place in the parker's deadline heap, and
+	// parkToken its key in the parker's table, while it is parked.
+	parkSlot  int
+	parkToken uint64
+	// parkDeadline is when a parked connection's idle timeout expires.
+	parkDeadline time.Time
+	// parkRegistered is whether the poller knows the connection's socket.
+	parkRegistered bool
+	// wantPark is set when the connection has waited parkAfter for a request
+	// and should park rather than go on waiting.
+	wantPark bool
+
+	watchDone chan struct{}
+	gone      atomic.Bool
+}
+
+// work is what a connection needs while it serves requests: the read buffer,
+// the parsed heads, the access log entry and scratch buffers. Connections take
+// one from the proxy's pool when they become active and return it when they
+// park, so idle connections cost no buffer memory.
+type work struct {
 	// buf[r:w] holds bytes read from the client and not yet consumed.
 	buf  []byte
 	r, w int
@@ -75,17 +111,13 @@ type conn struct {
 	chunks  http1.ChunkedScanner
 	copyBuf *[]byte
 
-	state atomic.Int32
-
-	// The 460 watcher: while a request waits on its target, a goroutine reads
-	// the client connection to notice it closing.
 	// isHead is whether the request in flight is a HEAD (its response has no
 	// body); kept apart because the request head's bytes are reused once sent.
 	isHead bool
 
-	watching  bool
-	watchDone chan struct{}
-	gone      atomic.Bool
+	// The 460 watcher: while a request waits on its target, a goroutine reads
+	// the client connection to notice it closing.
+	watching bool
 }
 
 func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn {
@@ -95,19 +127,13 @@ func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn
 		ln:        ln,
 		client:    addrPortOf(nc.RemoteAddr()),
 		start:     time.Now(),
-		buf:       make([]byte, initialBufSize),
+		work:      p.getWork(),
 		watchDone: make(chan struct{}, 1),
 	}
+	_, c.parkable = nc.(*net.TCPConn)
+	c.parkable = c.parkable && p.parker != nil
 	c.tid = newConnTraceID()
 	return c
-}
-
-// release returns pooled buffers.
-func (c *conn) release() {
-	if c.copyBuf != nil {
-		c.p.bufs.Put(c.copyBuf)
-		c.copyBuf = nil
-	}
 }
 
 // wakeIfIdle interrupts a connection waiting for its next request so that it
@@ -118,11 +144,47 @@ func (c *conn) wakeIfIdle() {
 	}
 }
 
+// serve serves requests until the connection closes or parks. A parked
+// connection has no goroutine: the parker calls resume on a new one when the
+// next request's bytes arrive.
 func (c *conn) serve() {
-	defer c.nc.Close()
-	for c.serveRequest() {
-		c.shrink()
+	for {
+		for c.serveRequest() {
+			c.shrink()
+		}
+		if !c.wantPark {
+			break
+		}
+		c.wantPark = false
+		c.p.putWork(c.work)
+		c.work = nil
+		if c.p.parker.park(c) {
+			return
+		}
+		if c.p.shutdown.Load() {
+			break
+		}
+		// The poller refused the connection: wait with a goroutine instead.
+		c.parkable = false
+		c.work = c.p.getWork()
 	}
+	c.close()
+}
+
+// resume continues a parked connection whose client has sent bytes (or closed).
+func (c *conn) resume() {
+	c.work = c.p.getWork()
+	c.serve()
+}
+
+// close closes the connection and forgets it.
+func (c *conn) close() {
+	c.nc.Close()
+	if c.work != nil {
+		c.p.putWork(c.work)
+		c.work = nil
+	}
+	c.p.forget(c)
 }
 
 // maxKeptHeaders bounds the header slices a connection keeps between requests:
@@ -265,18 +327,31 @@ func (c *conn) readHead(idle time.Duration) error {
 			return &http1.Error{Status: 400, Reason: "request head too large"}
 		}
 		empty := c.r == c.w
-		c.nc.SetReadDeadline(time.Now().Add(idle))
+		now := time.Now()
+		deadline := now.Add(idle)
+		lingering := false
 		if empty {
+			// Between requests the idle timeout runs from when the connection
+			// became idle, across any parking.
+			if c.idleSince.IsZero() {
+				c.idleSince = now
+			}
+			deadline = c.idleSince.Add(idle)
+			if c.parkable && deadline.Sub(now) > parkAfter {
+				deadline, lingering = now.Add(parkAfter), true
+			}
 			c.state.Store(stateIdle)
 			if c.p.shutdown.Load() {
 				return errNoRequest
 			}
 		}
+		c.nc.SetReadDeadline(deadline)
 		n, err := c.nc.Read(c.buf[c.w:])
 		if n > 0 {
 			if empty {
 				c.state.Store(stateActive)
 				c.reqStart = time.Now()
+				c.idleSince = time.Time{}
 			}
 			c.w += n
 		}
@@ -285,6 +360,11 @@ func (c *conn) readHead(idle time.Duration) error {
 				continue // parse what arrived; the error repeats on the next read
 			}
 			switch {
+			case c.r == c.w && lingering && isTimeout(err) && !c.p.shutdown.Load():
+				// Idle for a while: wait for the next request without a
+				// goroutine or buffers.
+				c.wantPark = true
+				return errNoRequest
 			case c.r == c.w:
 				return errNoRequest
 			case isTimeout(err) && !c.p.shutdown.Load():

@@ -14,7 +14,7 @@ import (
 // parsed returns a conn whose current request is raw.
 func parsed(t *testing.T, raw string) *conn {
 	t.Helper()
-	c := &conn{buf: []byte(raw), reqStart: time.Unix(0x67891233, 0)}
+	c := &conn{work: &work{buf: []byte(raw), reqStart: time.Unix(0x67891233, 0)}}
 	if err := http1.ParseRequest(c.buf, &c.req); err != nil {
 		t.Fatalf("parse %q: %v", raw, err)
 	}

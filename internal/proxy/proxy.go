@@ -24,6 +24,12 @@ type Proxy struct {
 
 	// bufs holds *[]byte buffers of copyBufSize for streaming large bodies.
 	bufs sync.Pool
+	// works holds the per-connection request scratch space of connections
+	// that are not serving a request.
+	works sync.Pool
+	// parker holds idle connections without a goroutine; nil where the
+	// platform has no poller for it.
+	parker *parker
 
 	shutdown atomic.Bool
 	mu       sync.Mutex // guards conns; taken per connection, never per request
@@ -43,6 +49,7 @@ func New(opts Options) *Proxy {
 		opts.Logger = slog.Default()
 	}
 	p := &Proxy{log: opts.Logger, conns: make(map[*conn]struct{})}
+	p.parker = newParker(p)
 	p.bufs.New = func() any {
 		b := make([]byte, copyBufSize)
 		return &b
@@ -53,26 +60,52 @@ func New(opts Options) *Proxy {
 // ServeConn serves one accepted client connection until the client or the
 // listener's timeouts end it, then closes it. ln is read at every request, so a
 // configuration change applies from the connection's next request on. ServeConn
-// returns at once, closing nc, when the proxy is shutting down.
+// returns at once, closing nc, when the proxy is shutting down. It may also
+// return while the connection is still open and idle: it then waits, parked,
+// for its next request, and a new goroutine serves that.
 func (p *Proxy) ServeConn(nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) {
 	c := newConn(p, nc, ln)
 	p.mu.Lock()
 	if p.shutdown.Load() {
 		p.mu.Unlock()
-		nc.Close()
+		c.nc.Close()
+		p.putWork(c.work)
 		return
 	}
 	p.conns[c] = struct{}{}
 	p.wg.Add(1)
 	p.mu.Unlock()
-	defer func() {
-		p.mu.Lock()
-		delete(p.conns, c)
-		p.mu.Unlock()
-		c.release()
-		p.wg.Done()
-	}()
 	c.serve()
+}
+
+// forget removes a closed connection from the proxy's set.
+func (p *Proxy) forget(c *conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+// getWork returns request scratch space for a connection becoming active.
+func (p *Proxy) getWork() *work {
+	if w, ok := p.works.Get().(*work); ok {
+		return w
+	}
+	return &work{buf: make([]byte, initialBufSize)}
+}
+
+// putWork takes back the scratch space of a connection that parks or closes.
+// Its buffers must hold nothing the connection still needs.
+func (p *Proxy) putWork(w *work) {
+	if w.copyBuf != nil {
+		p.bufs.Put(w.copyBuf)
+		w.copyBuf = nil
+	}
+	if len(w.buf) != initialBufSize {
+		w.buf = make([]byte, initialBufSize)
+	}
+	w.r, w.w = 0, 0
+	p.works.Put(w)
 }
 
 // Shutdown stops the proxy gracefully: idle client connections are closed at
@@ -86,6 +119,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		c.wakeIfIdle()
 	}
 	p.mu.Unlock()
+	// No connection parks once shutdown is set; close those already parked.
+	p.parker.closeAll()
+	defer p.parker.stop()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {

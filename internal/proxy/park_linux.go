@@ -1,0 +1,286 @@
+package proxy
+
+import (
+	"container/heap"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// parker keeps idle client connections without a goroutine or buffers each: an
+// epoll set (beside the Go runtime's own) reports when a parked connection's
+// client sends its next request or closes, and a deadline heap closes those
+// whose idle timeout expires first. One goroutine serves the whole set.
+//
+// A connection's socket is added to the set the first time it parks and re-armed
+// (EPOLLONESHOT) each later time; closing the socket removes it. Each parking is
+// known by a token that is never reused, so an event that races with an expiry
+// or a close finds no connection and is ignored.
+type parker struct {
+	p *Proxy
+
+	initOnce sync.Once
+	initErr  error
+	epfd     int
+	// wakefd is an eventfd in the set: writing it interrupts the wait when a
+	// deadline earlier than the one waited for arrives, or on stop.
+	wakefd int
+	done   chan struct{}
+
+	mu       sync.Mutex
+	conns    map[uint64]*conn
+	deadline deadlineHeap
+	token    uint64
+	// waitUntil is when the loop's current wait ends; zero when it waits for
+	// events only.
+	waitUntil time.Time
+	stopped   bool
+}
+
+// wakeToken marks the eventfd's events; parkings count from 1.
+const wakeToken = 0
+
+func newParker(p *Proxy) *parker {
+	return &parker{p: p, conns: make(map[uint64]*conn)}
+}
+
+// init creates the epoll set and starts the loop, on the first parking.
+func (k *parker) init() error {
+	k.initOnce.Do(func() {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err != nil {
+			k.initErr = err
+			return
+		}
+		r, _, errno := syscall.Syscall(syscall.SYS_EVENTFD2, 0, syscall.O_CLOEXEC|syscall.O_NONBLOCK, 0)
+		if errno != 0 {
+			syscall.Close(epfd)
+			k.initErr = errno
+			return
+		}
+		wakefd := int(r)
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
+		setToken(&ev, wakeToken)
+		if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+			syscall.Close(wakefd)
+			syscall.Close(epfd)
+			k.initErr = err
+			return
+		}
+		k.epfd, k.wakefd = epfd, wakefd
+		k.done = make(chan struct{})
+		go k.loop()
+	})
+	return k.initErr
+}
+
+// park hands an idle connection to the parker and reports whether it took it.
+// When it does, the calling goroutine must forget the connection: the parker
+// resumes it on a new goroutine, or closes it at its idle deadline.
+func (k *parker) park(c *conn) bool {
+	if k == nil || !c.parkable {
+		return false
+	}
+	if err := k.init(); err != nil {
+		k.p.log.Warn("idle connections keep a goroutine each: no poller", "err", err)
+		return false
+	}
+	tc, ok := c.nc.(*net.TCPConn)
+	if !ok {
+		return false
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	c.parkDeadline = c.idleSince.Add(c.ln.Load().LB.Attrs.IdleTimeout)
+
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stopped || k.p.shutdown.Load() {
+		return false
+	}
+	k.token++
+	tok := k.token
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
+	setToken(&ev, tok)
+	op := syscall.EPOLL_CTL_MOD
+	if !c.parkRegistered {
+		op = syscall.EPOLL_CTL_ADD
+	}
+	var ctlErr error
+	if err := rc.Control(func(fd uintptr) {
+		ctlErr = syscall.EpollCtl(k.epfd, op, int(fd), &ev)
+	}); err != nil {
+		return false
+	}
+	if ctlErr != nil {
+		return false
+	}
+	c.parkRegistered = true
+	c.parkToken = tok
+	k.conns[tok] = c
+	heap.Push(&k.deadline, c)
+	if k.waitUntil.IsZero() || c.parkDeadline.Before(k.waitUntil) {
+		k.wake()
+	}
+	return true
+}
+
+// wake interrupts the loop's wait.
+func (k *parker) wake() {
+	one := [8]byte{1}
+	syscall.Write(k.wakefd, one[:])
+}
+
+// loop waits for parked connections' events and deadlines.
+func (k *parker) loop() {
+	defer close(k.done)
+	events := make([]syscall.EpollEvent, 256)
+	var resume, expire []*conn
+	for {
+		k.mu.Lock()
+		if k.stopped {
+			k.mu.Unlock()
+			syscall.Close(k.wakefd)
+			syscall.Close(k.epfd)
+			return
+		}
+		timeout := -1
+		k.waitUntil = time.Time{}
+		if len(k.deadline) > 0 {
+			k.waitUntil = k.deadline[0].parkDeadline
+			// Round up so that the deadline has passed when the wait ends.
+			ms := (time.Until(k.waitUntil) + time.Millisecond - 1) / time.Millisecond
+			timeout = int(max(ms, 0))
+		}
+		k.mu.Unlock()
+
+		n, err := syscall.EpollWait(k.epfd, events, timeout)
+		if err != nil && err != syscall.EINTR {
+			k.p.log.Error("idle connection poller failed", "err", err)
+			n = 0
+		}
+
+		k.mu.Lock()
+		for i := range max(n, 0) {
+			tok := token(&events[i])
+			if tok == wakeToken {
+				var b [8]byte
+				syscall.Read(k.wakefd, b[:])
+				continue
+			}
+			c := k.conns[tok]
+			if c == nil {
+				continue // expired or closed meanwhile
+			}
+			k.remove(c)
+			resume = append(resume, c)
+		}
+		now := time.Now()
+		for len(k.deadline) > 0 && !k.deadline[0].parkDeadline.After(now) {
+			c := k.deadline[0]
+			k.remove(c)
+			expire = append(expire, c)
+		}
+		k.mu.Unlock()
+
+		for i, c := range resume {
+			go c.resume()
+			resume[i] = nil
+		}
+		for i, c := range expire {
+			// Idle timeout with no request: ALB closes silently, no log line.
+			c.close()
+			expire[i] = nil
+		}
+		resume, expire = resume[:0], expire[:0]
+	}
+}
+
+// remove takes a parked connection out of the table and the heap. k.mu is held.
+func (k *parker) remove(c *conn) {
+	delete(k.conns, c.parkToken)
+	heap.Remove(&k.deadline, c.parkSlot)
+	c.parkToken = 0
+}
+
+// closeAll closes every parked connection (shutdown). New parkings are refused
+// from the moment the proxy's shutdown flag is set.
+func (k *parker) closeAll() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	var all []*conn
+	for _, c := range k.conns {
+		k.remove(c)
+		all = append(all, c)
+	}
+	k.mu.Unlock()
+	for _, c := range all {
+		c.close()
+	}
+}
+
+// stop ends the loop and releases the epoll set.
+func (k *parker) stop() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	k.stopped = true
+	started := k.done != nil
+	if started {
+		k.wake()
+	}
+	k.mu.Unlock()
+	if started {
+		<-k.done
+	}
+}
+
+// setToken stores a parking's token in an epoll event's user data.
+func setToken(ev *syscall.EpollEvent, tok uint64) {
+	ev.Fd = int32(uint32(tok))
+	ev.Pad = int32(uint32(tok >> 32))
+}
+
+// token reads back what setToken stored.
+func token(ev *syscall.EpollEvent) uint64 {
+	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+}
+
+// deadlineHeap orders parked connections by idle deadline.
+type deadlineHeap []*conn
+
+func (h deadlineHeap) Len() int { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool {
+	return h[i].parkDeadline.Before(h[j].parkDeadline)
+}
+func (h deadlineHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].parkSlot = i
+	h[j].parkSlot = j
+}
+func (h *deadlineHeap) Push(x any) {
+	c := x.(*conn)
+	c.parkSlot = len(*h)
+	*h = append(*h, c)
+}
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	c.parkSlot = -1
+	return c
+}
+
+// parked reports how many connections are parked.
+func (k *parker) parked() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.conns)
+}

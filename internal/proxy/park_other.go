@@ -1,0 +1,12 @@
+//go:build !linux
+
+package proxy
+
+// parker is absent where there is no epoll: idle connections keep their
+// goroutine and buffers.
+type parker struct{}
+
+func newParker(*Proxy) *parker  { return nil }
+func (*parker) park(*conn) bool { return false }
+func (*parker) closeAll()       {}
+func (*parker) stop()           {}

@@ -1,0 +1,154 @@
+//go:build linux
+
+package proxy
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/config"
+)
+
+// startOKTarget runs an HTTP target answering "ok" until the test ends.
+func startOKTarget(t *testing.T) string {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// connCount is how many client connections the proxy holds open.
+func connCount(p *Proxy) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// get sends one keep-alive GET on c and checks the answer.
+func get(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("got %d %q, want 200 \"ok\"", resp.StatusCode, body)
+	}
+}
+
+// proxyWithClient starts a target and a proxy with the given idle timeout in
+// front of it, and a client connection to the proxy.
+func proxyWithClient(t *testing.T, idle time.Duration) (*Proxy, string, net.Conn, *bufio.Reader) {
+	t.Helper()
+	target := startOKTarget(t)
+	p := quietProxy()
+	attrs := config.LoadBalancerAttributes{IdleTimeout: idle, ClientKeepAlive: time.Hour}
+	addr := serve(t, p, testListener(attrs, nil, target))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return p, addr, c, bufio.NewReader(c)
+}
+
+func TestIdleConnectionParksAndResumes(t *testing.T) {
+	p, _, c, br := proxyWithClient(t, time.Minute)
+	for round := range 3 {
+		get(t, c, br)
+		// Once idle for parkAfter, the connection has no goroutine: the
+		// parker holds it, and its next request is served all the same.
+		waitFor(t, "the connection is parked", func() bool { return p.parker.parked() == 1 })
+		if n := connCount(p); n != 1 {
+			t.Fatalf("round %d: proxy holds %d connections while one is parked, want 1", round, n)
+		}
+	}
+	get(t, c, br)
+	if n := p.parker.parked(); n != 0 {
+		t.Fatalf("%d connections parked right after a request, want 0", n)
+	}
+}
+
+func TestParkedConnectionClosedAtIdleTimeout(t *testing.T) {
+	const idle = time.Second
+	p, _, c, br := proxyWithClient(t, idle)
+	get(t, c, br)
+	idleFrom := time.Now()
+	waitFor(t, "the connection is parked", func() bool { return p.parker.parked() == 1 })
+	// The idle timeout counts from the last byte, across parking: the
+	// parker closes the connection once it passes, without a response.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := br.Read(make([]byte, 1))
+	if err != io.EOF {
+		t.Fatalf("read on an idle connection: %d bytes, %v; want EOF", n, err)
+	}
+	if elapsed := time.Since(idleFrom); elapsed < idle {
+		t.Fatalf("closed after %v idle, before the %v idle timeout", elapsed, idle)
+	}
+	waitFor(t, "the proxy forgets the connection", func() bool { return connCount(p) == 0 && p.parker.parked() == 0 })
+}
+
+func TestParkedConnectionClientCloses(t *testing.T) {
+	p, addr, first, br := proxyWithClient(t, time.Minute)
+	get(t, first, br)
+	conns := []net.Conn{first}
+	for range 19 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		get(t, c, bufio.NewReader(c))
+		conns = append(conns, c)
+	}
+	waitFor(t, "all connections are parked", func() bool { return p.parker.parked() == 20 })
+	for _, c := range conns {
+		c.Close()
+	}
+	// Each close wakes its connection, which reads EOF and is forgotten.
+	waitFor(t, "the proxy forgets closed connections", func() bool { return connCount(p) == 0 && p.parker.parked() == 0 })
+}
+
+func TestShutdownClosesParkedConnections(t *testing.T) {
+	p, _, c, br := proxyWithClient(t, time.Minute)
+	get(t, c, br)
+	waitFor(t, "the connection is parked", func() bool { return p.parker.parked() == 1 })
+
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(t.Context()) }()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read on a parked connection during shutdown: %d bytes, %v; want EOF", n, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := connCount(p); n != 0 {
+		t.Fatalf("%d connections left after shutdown", n)
+	}
+}
