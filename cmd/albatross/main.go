@@ -143,7 +143,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if *configPath != "" {
 		baseDir = filepath.Dir(*configPath)
 	}
-	n, err := node.New(node.Options{IDs: st.IDs(), BaseDir: baseDir, Logger: log})
+	n, err := node.New(node.Options{DataDir: *dataDir, IDs: st.IDs(), BaseDir: baseDir, Logger: log})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1

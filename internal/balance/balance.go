@@ -1,24 +1,95 @@
-// Package balance chooses which target of a target group receives a request.
-// Each policy is one type behind the Policy interface; a policy only sees how many
-// targets are eligible and returns an index, so it never copies or locks the
-// target list, which lives in the immutable config snapshot.
+// Package balance chooses which target of a target group receives a request, as
+// ALB's load_balancing.algorithm.type says: round_robin (with slow start),
+// least_outstanding_requests or weighted_random. Each algorithm is one type in
+// one file behind the Policy interface; stickiness cookies are in sticky.go and
+// the weighted choice between the target groups of a forward action in
+// groups.go.
+//
+// A policy chooses among a slice of candidate targets that the caller provides
+// (the group's routable targets), so the policy never copies or locks the
+// target list, which lives in the immutable configuration snapshot. What a
+// policy needs to know about a target beyond its position (requests in flight,
+// when it entered slow start) is in the target's Runtime, which outlives
+// snapshots and is updated with atomics only.
 package balance
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
 
-// Policy picks one of n eligible targets (n > 0) and returns its index.
-type Policy interface {
-	Pick(n int) int
+	"github.com/albatross-lb/albatross/internal/config"
+)
+
+// Member is a candidate target as a policy sees it.
+type Member interface {
+	// Runtime returns the target's runtime state (never nil).
+	Runtime() *Runtime
 }
 
-// RoundRobin hands out targets in turn. It is ALB's default algorithm
-// (load_balancing.algorithm.type = round_robin). Safe for concurrent use; the only
-// shared state is one atomic counter.
-type RoundRobin struct {
-	next atomic.Uint64
+// Policy picks one of the candidates ts (len(ts) > 0) for a request arriving
+// at now and returns its index. Implementations are safe for concurrent use.
+type Policy[T Member] interface {
+	Pick(ts []T, now time.Time) int
 }
 
-// Pick returns the next index in turn.
-func (r *RoundRobin) Pick(n int) int {
-	return int((r.next.Add(1) - 1) % uint64(n))
+// New returns the policy a target group's attributes ask for.
+func New[T Member](attrs config.TargetGroupAttributes) Policy[T] {
+	switch attrs.Algorithm {
+	case config.AlgorithmLeastOutstandingRequests:
+		return &LeastOutstanding[T]{}
+	case config.AlgorithmWeightedRandom:
+		return &WeightedRandom[T]{}
+	}
+	return &RoundRobin[T]{SlowStart: attrs.SlowStart}
+}
+
+// Runtime is the state of one target in one target group that outlives
+// configuration snapshots: kept in a Registry, it survives reloads for as long
+// as the target stays registered.
+type Runtime struct {
+	outstanding atomic.Int64
+	// slowStartFrom is when the target entered slow start, in Unix
+	// nanoseconds; 0 when it is not in slow start.
+	slowStartFrom atomic.Int64
+}
+
+// Begin records a request sent to the target; call Done when it has finished
+// (response relayed or failed).
+func (r *Runtime) Begin() { r.outstanding.Add(1) }
+
+// Done records the end of a request counted by Begin.
+func (r *Runtime) Done() { r.outstanding.Add(-1) }
+
+// Outstanding is the number of requests in flight to the target.
+func (r *Runtime) Outstanding() int64 { return r.outstanding.Load() }
+
+// EnterSlowStart marks the target as newly routable at t: with slow start on,
+// its share of requests ramps up linearly from t over the slow start window.
+//
+// Until health checks exist, the Registry calls it when a target first
+// appears in a group that already existed. When health states arrive, the
+// checker calls it on every transition to healthy and LeaveSlowStart on
+// every transition away from it (ALB: a target leaving healthy leaves slow
+// start, and enters it again when healthy again).
+func (r *Runtime) EnterSlowStart(t time.Time) { r.slowStartFrom.Store(t.UnixNano()) }
+
+// LeaveSlowStart takes the target out of slow start.
+func (r *Runtime) LeaveSlowStart() { r.slowStartFrom.Store(0) }
+
+// slowStartWeight is the target's share relative to a target at full weight:
+// the fraction of window elapsed since it entered slow start, 1 when it is not
+// in slow start or has finished it.
+func (r *Runtime) slowStartWeight(now time.Time, window time.Duration) float64 {
+	from := r.slowStartFrom.Load()
+	if from == 0 || window <= 0 {
+		return 1
+	}
+	elapsed := now.UnixNano() - from
+	if elapsed >= int64(window) {
+		return 1
+	}
+	if elapsed <= 0 {
+		return 0
+	}
+	return float64(elapsed) / float64(window)
 }

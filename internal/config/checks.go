@@ -149,12 +149,12 @@ func CheckTimeouts(c *Config) []Problem {
 	for li, lb := range c.LoadBalancers {
 		seen := map[string]bool{}
 		for _, l := range lb.Listeners {
-			for _, a := range l.DefaultActions {
-				i, ok := tgIndex[a.TargetGroup]
-				if !ok || seen[a.TargetGroup] {
+			for _, name := range l.TargetGroupNames() {
+				i, ok := tgIndex[name]
+				if !ok || seen[name] {
 					continue
 				}
-				seen[a.TargetGroup] = true
+				seen[name] = true
 				if err := CheckTargetIdleTimeout(c.TargetGroups[i].Attrs, lb.Attrs); err != nil {
 					ps = append(ps, Problem{
 						Path:    fmt.Sprintf("target_groups[%d].attributes.target_keep_alive.idle_timeout_seconds", i),

@@ -132,16 +132,30 @@ type Listener struct {
 	Address string `yaml:"address"`
 	// Protocol is HTTP (the default; HTTPS arrives with a later change).
 	Protocol string `yaml:"protocol"`
-	// DefaultActions has exactly one action for now: a forward.
+	// DefaultActions has exactly one action: the default rule's, run when no
+	// rule matches.
 	DefaultActions []Action `yaml:"default_actions"`
+	// Rules are the listener's rules in the order written; priorities are
+	// unique and decide the evaluation order.
+	Rules []Rule `yaml:"rules"`
 }
 
-// Action is a listener or rule action.
+// Action is a listener or rule action: forward, redirect or fixed-response.
+// Exactly the configuration its type needs is set.
 type Action struct {
-	// Type is the AWS action type; "forward" for now.
+	// Type is the AWS action type: forward, redirect or fixed-response.
 	Type string `yaml:"type"`
-	// TargetGroup names the target group of a single-group forward action.
+	// TargetGroup names the target group of a single-group forward action (the
+	// short form of Forward).
 	TargetGroup string `yaml:"target_group"`
+	// Forward is a forward action's weighted target groups and group
+	// stickiness.
+	Forward *ForwardConfig `yaml:"forward"`
+	// Redirect is a redirect action's configuration; after Parse every
+	// component is set (omitted ones hold their placeholder).
+	Redirect *RedirectConfig `yaml:"redirect"`
+	// FixedResponse is a fixed-response action's configuration.
+	FixedResponse *FixedResponseConfig `yaml:"fixed_response"`
 }
 
 // TargetGroup is a set of targets that a forward action balances over.

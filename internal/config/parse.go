@@ -91,9 +91,16 @@ type lbPos struct {
 // listenerPos records where a listener's parts were written.
 type listenerPos struct {
 	node, port *yaml.Node
-	// targetGroups holds, per default action, the node of its target_group
-	// value (or the action itself when the key is missing).
-	targetGroups []*yaml.Node
+	// refs are the target groups named by the listener's default actions and
+	// rules, in file order.
+	refs []tgRef
+}
+
+// tgRef is one mention of a target group by an action.
+type tgRef struct {
+	name string
+	path string
+	node *yaml.Node
 }
 
 // socket is a listener's bound address, for overlap checks across load balancers.
@@ -249,7 +256,7 @@ func (d *decoder) accessLog(n *yaml.Node, path string) AccessLog {
 func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 	l := Listener{Address: DefaultListenerAddress, Protocol: DefaultProtocol}
 	pos := listenerPos{node: n, port: n}
-	f, ok := d.mapping(n, path, "port", "address", "protocol", "default_actions")
+	f, ok := d.mapping(n, path, "port", "address", "protocol", "default_actions", "rules")
 	if !ok {
 		return l, pos
 	}
@@ -285,9 +292,17 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 		if i == 1 {
 			d.add(an, ap, "exactly one default action is supported (action chains such as authenticate-oidc before forward are not supported yet), got %d", len(items))
 		}
-		a, tgNode := d.action(an, ap)
+		a, refs := d.action(an, ap)
 		l.DefaultActions = append(l.DefaultActions, a)
-		pos.targetGroups = append(pos.targetGroups, tgNode)
+		pos.refs = append(pos.refs, refs...)
+	}
+	if r, ok := f["rules"]; ok {
+		var refs []tgRef
+		l.Rules, refs = d.rules(r.val, join(path, "rules"))
+		pos.refs = append(pos.refs, refs...)
+	}
+	if l.Protocol == "HTTPS" {
+		d.checkHTTPSRedirects(l, n, path)
 	}
 	return l, pos
 }
@@ -305,42 +320,6 @@ func (d *decoder) checkProtocol(n *yaml.Node, path, s, what string) {
 		}
 		d.add(n, path, "must be HTTP or HTTPS, got %q%s", s, hint)
 	}
-}
-
-// action decodes a listener action; tgNode is where its target_group is written
-// (the action itself when it is not).
-func (d *decoder) action(n *yaml.Node, path string) (a Action, tgNode *yaml.Node) {
-	f, ok := d.mapping(n, path, "type", "target_group")
-	if !ok {
-		return a, n
-	}
-	if t, ok := f["type"]; ok {
-		if s, ok := d.scalar(t.val, join(path, "type")); ok {
-			a.Type = s
-			switch s {
-			case ActionForward:
-			case ActionRedirect, ActionFixedResponse, ActionAuthenticateOIDC, ActionAuthenticateCognito, ActionJWTValidation:
-				d.add(t.val, join(path, "type"), "action type %q is not supported yet; only forward is", s)
-			default:
-				d.add(t.val, join(path, "type"), "must be one of forward, redirect, fixed-response, authenticate-oidc, authenticate-cognito or jwt-validation, got %q", s)
-			}
-		}
-	} else {
-		d.add(n, join(path, "type"), "is required")
-	}
-	tgNode = n
-	if tg, ok := f["target_group"]; ok {
-		tgNode = tg.val
-		if s, ok := d.scalar(tg.val, join(path, "target_group")); ok {
-			a.TargetGroup = s
-			if s == "" {
-				d.add(tg.val, join(path, "target_group"), "must name a target group")
-			}
-		}
-	} else if a.Type == ActionForward {
-		d.add(n, join(path, "target_group"), "is required for a forward action")
-	}
-	return a, tgNode
 }
 
 // crossCheckListeners reports listeners that share a port within one load balancer
@@ -388,16 +367,12 @@ func socketsOverlap(a, b netip.Addr) bool {
 // crossCheckActions resolves each forward action's target group and applies the
 // rules that involve both a load balancer and a target group.
 func (d *decoder) crossCheckActions(path string, lbIndex int, lb LoadBalancer, pos lbPos, groups []TargetGroup, tgs map[string]*tgInfo, tgNames []string) {
-	for i, l := range lb.Listeners {
-		for j, a := range l.DefaultActions {
-			if a.Type != ActionForward || a.TargetGroup == "" {
-				continue
-			}
-			ap := join(index(join(index(join(path, "listeners"), i), "default_actions"), j), "target_group")
-			at := pos.listeners[i].targetGroups[j]
-			info, ok := tgs[a.TargetGroup]
+	for i := range lb.Listeners {
+		for _, ref := range pos.listeners[i].refs {
+			ap, at := ref.path, ref.node
+			info, ok := tgs[ref.name]
 			if !ok {
-				d.add(at, ap, "target group %q is not defined%s", a.TargetGroup, didYouMean(a.TargetGroup, tgNames))
+				d.add(at, ap, "target group %q is not defined%s", ref.name, didYouMean(ref.name, tgNames))
 				continue
 			}
 			switch info.usedBy {
@@ -406,7 +381,7 @@ func (d *decoder) crossCheckActions(path string, lbIndex int, lb LoadBalancer, p
 			case lbIndex:
 				continue // this pairing is already checked
 			default:
-				d.add(at, ap, "target group %q is already used by load_balancers[%d]; AWS allows one load balancer per target group", a.TargetGroup, info.usedBy)
+				d.add(at, ap, "target group %q is already used by load_balancers[%d]; AWS allows one load balancer per target group", ref.name, info.usedBy)
 				continue
 			}
 			if !info.attrsValid || !pos.attrsValid {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/proxy"
 	"github.com/albatross-lb/albatross/internal/snapshot"
@@ -58,6 +59,10 @@ type Node struct {
 	ids   *state.IDs
 	pools *upstream.Pools
 	proxy *proxy.Proxy
+	// runtimes and cookies are the targets' balancing state and the
+	// stickiness cookie codec, both outliving snapshots.
+	runtimes *balance.Registry
+	cookies  *balance.Codec
 
 	snap atomic.Pointer[snapshot.Snapshot]
 
@@ -100,12 +105,19 @@ func New(opts Options) (*Node, error) {
 			return nil, err
 		}
 	}
+	cookies, err := openCookieCodec(opts.DataDir)
+	if err != nil {
+		ids.Close()
+		return nil, err
+	}
 	n := &Node{
 		opts:      opts,
 		log:       opts.Logger,
 		ids:       ids,
 		pools:     upstream.NewPools(upstream.Options{ConnectTimeout: opts.ConnectTimeout}),
 		proxy:     proxy.New(proxy.Options{Logger: opts.Logger}),
+		runtimes:  balance.NewRegistry(),
+		cookies:   cookies,
 		listeners: make(map[netip.AddrPort]*boundListener),
 		logs:      make(map[string]*openLog),
 	}
@@ -217,7 +229,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 	for name, l := range logs {
 		loggers[name] = l.w
 	}
-	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers})
+	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies})
 	if err != nil {
 		undo()
 		return err
@@ -255,6 +267,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 	}
 	n.listeners, n.logs = listeners, logs
 	n.pools.Retain(snap.TargetAddrs())
+	n.runtimes.Retain(snap.TargetsByGroup())
 	n.log.Info("configuration applied", "load_balancers", len(cfg.LoadBalancers),
 		"listeners", len(listeners), "target_groups", len(cfg.TargetGroups))
 	return nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/upstream"
@@ -110,6 +111,8 @@ type work struct {
 	out     []byte // outgoing heads
 	chunks  http1.ChunkedScanner
 	copyBuf *[]byte
+	// rt is routing's scratch space (rules, stickiness cookies, redirects).
+	rt routing
 
 	// isHead is whether the request in flight is a HEAD (its response has no
 	// body); kept apart because the request head's bytes are reused once sent.
@@ -209,6 +212,7 @@ func (c *conn) shrink() {
 		c.p.bufs.Put(c.copyBuf)
 		c.copyBuf = nil
 	}
+	c.rt.shrink()
 }
 
 // serveRequest handles one request on the connection and reports whether the
@@ -217,8 +221,10 @@ func (c *conn) shrink() {
 //  1. wait for a complete request head (idle timeout: close, or 408 if part of
 //     a request arrived); a malformed head is a 400 (501/505 where ALB says so)
 //  2. check what ALB checks before routing (Host on HTTP/1.1, TRACE)
-//  3. route: the listener's default action
-//  4. forward: pick a target, answer Expect: 100-continue, get a connection,
+//  3. route: the first of the listener's rules that matches, else its default
+//     action; redirect and fixed-response actions answer here
+//  4. forward: pick a target group and a target (stickiness, then the
+//     group's algorithm), answer Expect: 100-continue, get a connection,
 //     send the head and stream the body, wait for the response head while
 //     watching for the client to leave (460), stream the response back
 //  5. write the access log line
@@ -268,21 +274,25 @@ func (c *conn) serveRequest() bool {
 	}
 
 	// 3. Routing.
-	act := l.DefaultAction
-	c.e.MatchedRulePriority = accesslog.PriorityDefault
-	c.e.ActionsExecuted = "forward"
-	tg := act.TargetGroup
-	c.e.TargetGroupARN = tg.ARN
+	act := c.route(l)
 	if countXFF(req) > maxXFFAddresses {
 		return c.answer(l, 463, hasBody)
 	}
-	if len(tg.Targets) == 0 {
-		return c.answer(l, 503, hasBody)
+	switch act.Type {
+	case config.ActionRedirect:
+		return c.redirect(l, act, hasBody)
+	case config.ActionFixedResponse:
+		return c.fixedResponse(l, act, hasBody)
 	}
 
 	// 4. Forwarding.
-	t := tg.Targets[tg.Policy.Pick(len(tg.Targets))]
+	t := c.pickTarget(l, act, c.reqStart)
+	if t == nil {
+		return c.answer(l, 503, hasBody)
+	}
 	c.e.Target = t.Addr
+	t.Runtime().Begin()
+	defer t.Runtime().Done()
 	return c.forward(l, t)
 }
 
@@ -680,6 +690,8 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 	keep := req.KeepAlive && resp.Body != http1.BodyUntilClose && !c.closing(l)
 
 	c.out = appendResponseHead(c.out[:0], resp, keep, req.Minor == 0)
+	c.out = c.appendStickinessHeaders(c.out[:len(c.out)-2], l, resp)
+	c.out = append(c.out, "\r\n"...)
 	uc.R += resp.HeadLen
 	remaining := resp.ContentLength
 	if resp.Body == http1.BodyLength && remaining > 0 {

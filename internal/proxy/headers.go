@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/albatross-lb/albatross/internal/http1"
+	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 )
 
@@ -131,7 +132,7 @@ func appendTargetHost(b []byte, req *http1.Request, l *snapshot.Listener) []byte
 // requestHost returns the authority of an absolute-form request target, or else
 // the first Host header's value (nil if none).
 func requestHost(req *http1.Request) []byte {
-	if rest, ok := cutScheme(req.Target); ok {
+	if rest, ok := route.CutScheme(req.Target); ok {
 		end := len(rest)
 		for i, ch := range rest {
 			if ch == '/' || ch == '?' || ch == '#' {
@@ -148,7 +149,7 @@ func requestHost(req *http1.Request) []byte {
 // itself unless it is in absolute form, whose authority is dropped ("/" stands
 // for an empty path, so "http://host?q" becomes "/?q").
 func appendOriginForm(b, target []byte) []byte {
-	rest, ok := cutScheme(target)
+	rest, ok := route.CutScheme(target)
 	if !ok {
 		return append(b, target...)
 	}
@@ -162,17 +163,6 @@ func appendOriginForm(b, target []byte) []byte {
 		}
 	}
 	return append(b, '/')
-}
-
-// cutScheme strips a leading "http://" or "https://" (any case).
-func cutScheme(t []byte) ([]byte, bool) {
-	switch {
-	case len(t) >= 7 && http1.EqualFold(t[:7], "http://"):
-		return t[7:], true
-	case len(t) >= 8 && http1.EqualFold(t[:8], "https://"):
-		return t[8:], true
-	}
-	return nil, false
 }
 
 // splitHostPort splits "host:port", "[v6]:port", "[v6]" or "host"; a bare IPv6

@@ -26,12 +26,12 @@ import (
 // testListener compiles by hand a listener forwarding to targets, with
 // attributes outside the configuration's ranges where a test needs them.
 func testListener(attrs config.LoadBalancerAttributes, log snapshot.EntryLogger, targets ...string) *atomic.Pointer[snapshot.Listener] {
-	tg := &snapshot.TargetGroup{Name: "tg", ARN: "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg/0123456789abcdef", Policy: &balance.RoundRobin{}}
+	tg := &snapshot.TargetGroup{Name: "tg", ARN: "arn:aws:elasticloadbalancing:us-east-1:000000000000:targetgroup/tg/0123456789abcdef", Policy: &balance.RoundRobin[*snapshot.Target]{}}
 	for _, t := range targets {
 		ap := netip.MustParseAddrPort(t)
 		p := upstream.NewPool(t, upstream.Options{})
 		p.SetIdleTimeout(attrs.IdleTimeout)
-		tg.Targets = append(tg.Targets, &snapshot.Target{Addr: ap, Pool: p})
+		tg.Targets = append(tg.Targets, snapshot.NewTarget(ap, p, nil))
 	}
 	lb := &snapshot.LoadBalancer{Name: "lb", ResourceID: "app/lb/0123456789abcdef", DNSName: "lb.localhost", Attrs: attrs, Log: log}
 	l := &snapshot.Listener{LB: lb, Port: 8080, PortText: "8080", Scheme: "http", DefaultAction: &snapshot.Action{Type: "forward", TargetGroup: tg}}

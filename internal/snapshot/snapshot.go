@@ -7,6 +7,7 @@
 package snapshot
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/state"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
@@ -50,6 +52,8 @@ type LoadBalancer struct {
 	Listeners []*Listener
 	// Log receives access log entries; nil when access logging is off.
 	Log EntryLogger
+	// Cookies encodes and decodes stickiness cookies.
+	Cookies *balance.Codec
 }
 
 // Listener is a compiled listener.
@@ -66,14 +70,10 @@ type Listener struct {
 	PortText string
 	// DefaultAction is the listener's default rule's action.
 	DefaultAction *Action
-}
-
-// Action is a compiled action.
-type Action struct {
-	// Type is the AWS action type ("forward").
-	Type string
-	// TargetGroup is the destination of a forward action.
-	TargetGroup *TargetGroup
+	// Rules are the listener's compiled rules (nil: none); a matched rule's
+	// action is RuleActions[rule.Index].
+	Rules       *route.Table
+	RuleActions []*Action
 }
 
 // TargetGroup is a compiled target group.
@@ -83,14 +83,38 @@ type TargetGroup struct {
 	ARN     string
 	Attrs   config.TargetGroupAttributes
 	Targets []*Target
-	// Policy picks among Targets.
-	Policy balance.Policy
+	// Policy picks among the group's routable targets.
+	Policy balance.Policy[*Target]
+	// StickyID is ID as 8 bytes, the group's identity in stickiness cookies.
+	StickyID [8]byte
 }
 
 // Target is a compiled target.
 type Target struct {
 	Addr netip.AddrPort
 	Pool *upstream.Pool
+	// rt is the target's balancing state in this group, shared by every
+	// snapshot the target is in.
+	rt *balance.Runtime
+}
+
+// NewTarget returns a compiled target with its runtime state (a fresh one
+// when rt is nil).
+func NewTarget(addr netip.AddrPort, pool *upstream.Pool, rt *balance.Runtime) *Target {
+	if rt == nil {
+		rt = &balance.Runtime{}
+	}
+	return &Target{Addr: addr, Pool: pool, rt: rt}
+}
+
+// Runtime returns the target's balancing state (requests in flight, slow
+// start). A Target built as a literal rather than by NewTarget has none; it
+// gets a throwaway state per call, so it works but is not counted.
+func (t *Target) Runtime() *balance.Runtime {
+	if t.rt == nil {
+		return &balance.Runtime{}
+	}
+	return t.rt
 }
 
 // ID keys, as stored by state.IDs.
@@ -127,6 +151,12 @@ type Resources struct {
 	Pools *upstream.Pools
 	// Logs maps a load balancer name to its access log writer (absent: no log).
 	Logs map[string]EntryLogger
+	// Runtimes keeps targets' balancing state across snapshots (nil: every
+	// snapshot starts afresh).
+	Runtimes *balance.Registry
+	// Cookies encodes stickiness cookies (nil: a codec with a random key, so
+	// cookies do not survive the process).
+	Cookies *balance.Codec
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -140,6 +170,13 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 		return v, nil
 	}
 	s := &Snapshot{Config: cfg, Listeners: make(map[netip.AddrPort]*Listener)}
+	now := time.Now()
+	if res.Cookies == nil {
+		var err error
+		if res.Cookies, err = balance.NewCodec(randomKey()); err != nil {
+			return nil, err
+		}
+	}
 	groups := make(map[string]*TargetGroup, len(cfg.TargetGroups))
 	for i := range cfg.TargetGroups {
 		tg := &cfg.TargetGroups[i]
@@ -152,15 +189,23 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			ID:     tgID,
 			ARN:    state.TargetGroupARN(cfg.Region, cfg.AccountID, tg.Name, tgID),
 			Attrs:  tg.Attrs,
-			Policy: &balance.RoundRobin{},
+			Policy: balance.New[*Target](tg.Attrs),
 		}
+		hex.Decode(ctg.StickyID[:], []byte(tgID))
+		addrs := make([]netip.AddrPort, 0, len(tg.Targets))
 		for _, t := range tg.Targets {
 			ip, err := netip.ParseAddr(t.ID)
 			if err != nil {
 				return nil, fmt.Errorf("snapshot: target group %q: target %q: %w", tg.Name, t.ID, err)
 			}
-			addr := netip.AddrPortFrom(ip, uint16(t.Port))
-			ctg.Targets = append(ctg.Targets, &Target{Addr: addr, Pool: res.Pools.Pool(addr.String())})
+			addrs = append(addrs, netip.AddrPortFrom(ip, uint16(t.Port)))
+		}
+		rts := make([]*balance.Runtime, len(addrs))
+		if res.Runtimes != nil {
+			rts = res.Runtimes.Runtimes(tg.Name, tg.Attrs.SlowStart, addrs, now)
+		}
+		for i, addr := range addrs {
+			ctg.Targets = append(ctg.Targets, NewTarget(addr, res.Pools.Pool(addr.String()), rts[i]))
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
@@ -179,6 +224,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			DNSName:    fmt.Sprintf("%s-%s.%s.elb.localhost", lb.Name, lbID, cfg.Region),
 			Attrs:      lb.Attrs,
 			Log:        res.Logs[lb.Name],
+			Cookies:    res.Cookies,
 		}
 		for _, l := range lb.Listeners {
 			lID, err := id(ListenerKey(lb.Name, l.Port))
@@ -198,8 +244,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				Scheme:   "http",
 				PortText: strconv.Itoa(l.Port),
 			}
-			act := l.DefaultActions[0]
-			cl.DefaultAction = &Action{Type: act.Type, TargetGroup: groups[act.TargetGroup]}
+			if err := compileRules(cl, l, groups); err != nil {
+				return nil, fmt.Errorf("snapshot: load balancer %q: listener %d: %w", lb.Name, l.Port, err)
+			}
 			clb.Listeners = append(clb.Listeners, cl)
 			s.Listeners[cl.Addr] = cl
 		}
@@ -211,7 +258,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 	idle := make(map[*upstream.Pool]time.Duration)
 	for _, lb := range s.LoadBalancers {
 		for _, l := range lb.Listeners {
-			if tg := l.DefaultAction.TargetGroup; tg != nil {
+			for _, tg := range l.targetGroups() {
 				for _, t := range tg.Targets {
 					if d, ok := idle[t.Pool]; !ok || lb.Attrs.IdleTimeout < d {
 						idle[t.Pool] = lb.Attrs.IdleTimeout

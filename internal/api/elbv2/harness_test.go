@@ -81,7 +81,7 @@ func startEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.st = st
-	n, err := node.New(node.Options{IDs: st.IDs(), Listeners: pre, Logger: quietLogger(), ConnectTimeout: 2 * time.Second})
+	n, err := node.New(node.Options{DataDir: o.dir, IDs: st.IDs(), Listeners: pre, Logger: quietLogger(), ConnectTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,63 @@
+package node
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/albatross-lb/albatross/internal/balance"
+)
+
+// cookieKeyFile is the file in the data directory that holds the key of the
+// stickiness cookies, so that AWSALB, AWSALBAPP and AWSALBTG cookies issued
+// before a restart still bind their clients after it.
+const cookieKeyFile = "stickiness.key"
+
+// openCookieCodec returns the stickiness cookie codec with the data
+// directory's key.
+func openCookieCodec(dir string) (*balance.Codec, error) {
+	key, err := loadCookieKey(dir)
+	if err != nil {
+		return nil, err
+	}
+	return balance.NewCodec(key)
+}
+
+// loadCookieKey reads the stickiness cookie key from dir, creating it on first
+// use. The data directory already exists (the id registry made it).
+func loadCookieKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, cookieKeyFile)
+	key, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if len(key) != balance.KeySize {
+			return nil, fmt.Errorf("stickiness cookie key %s: want %d bytes, got %d (delete the file to make a new key; current cookies then stop binding)", path, balance.KeySize, len(key))
+		}
+		return key, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read stickiness cookie key: %w", err)
+	}
+	key = make([]byte, balance.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("make stickiness cookie key: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, cookieKeyFile+".*")
+	if err != nil {
+		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(key); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+	}
+	return key, nil
+}
