@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -212,6 +213,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.WriteString(`<` + action + `Response xmlns="` + Namespace + `"><` + action + `Result>`)
 	b.Write(out.b.Bytes())
 	b.WriteString(`</` + action + `Result><ResponseMetadata><RequestId>` + reqID + `</RequestId></ResponseMetadata></` + action + `Response>`)
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	io.WriteString(w, b.String())
 }
 
