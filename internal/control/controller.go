@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -284,6 +285,16 @@ func (tx *Tx) NewID(key string) (string, error) {
 	return ids[key], nil
 }
 
+// NewRuleID returns a fresh id for a rule. Rules are not compiled by name, so
+// the id comes from a key no other resource uses; the registry makes it unique.
+func (tx *Tx) NewRuleID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return tx.NewID(fmt.Sprintf("rule/%x", b))
+}
+
 // PutLoadBalancer stores lb (new or changed).
 func (tx *Tx) PutLoadBalancer(lb *LoadBalancer) {
 	tx.m.LoadBalancers[lb.ID] = lb
@@ -528,17 +539,14 @@ func Compile(m *Model) (*config.Config, error) {
 			if addr == "" {
 				addr = m.ListenAddress
 			}
-			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol}
-			for _, a := range l.DefaultActions {
-				ca := config.Action{Type: a.Type}
-				if a.TargetGroupID != "" {
-					tg := m.TargetGroups[a.TargetGroupID]
-					if tg == nil {
-						return nil, fmt.Errorf("listener %s: target group %s does not exist", l.ID, a.TargetGroupID)
-					}
-					ca.TargetGroup = tg.Name
+			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol, DefaultActions: l.DefaultActions}
+			for _, r := range l.SortedRules() {
+				cl.Rules = append(cl.Rules, config.Rule{Priority: r.Priority, Conditions: r.Conditions, Actions: r.Actions})
+			}
+			for _, name := range cl.TargetGroupNames() {
+				if m.TargetGroupByName(name) == nil {
+					return nil, fmt.Errorf("listener %s: target group %q does not exist", l.ID, name)
 				}
-				cl.DefaultActions = append(cl.DefaultActions, ca)
 			}
 			clb.Listeners = append(clb.Listeners, cl)
 		}

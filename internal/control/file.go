@@ -120,17 +120,28 @@ func importFile(tx *Tx, cfg *config.Config) error {
 				l = oldL.Clone()
 			}
 			l.Protocol, l.Address, l.FromFile = fl.Protocol, fl.Address, true
-			l.DefaultActions = nil
-			for _, a := range fl.DefaultActions {
-				act := Action{Type: a.Type}
-				if a.TargetGroup != "" {
-					tg := m.TargetGroupByName(a.TargetGroup)
-					if tg == nil {
-						return fmt.Errorf("load balancer %q: listener %d: target group %q does not exist", flb.Name, fl.Port, a.TargetGroup)
-					}
-					act.TargetGroupID = tg.ID
+			l.DefaultActions = fl.DefaultActions
+			for _, name := range fl.TargetGroupNames() {
+				if m.TargetGroupByName(name) == nil {
+					return fmt.Errorf("load balancer %q: listener %d: target group %q does not exist", flb.Name, fl.Port, name)
 				}
-				l.DefaultActions = append(l.DefaultActions, act)
+			}
+			// The file's rules replace the listener's; a rule keeps its id (and
+			// ARN) while its priority stays the same.
+			oldIDs := map[int]string{}
+			for _, r := range l.Rules {
+				oldIDs[r.Priority] = r.ID
+			}
+			l.Rules = nil
+			for _, fr := range fl.Rules {
+				id := oldIDs[fr.Priority]
+				if id == "" {
+					var err error
+					if id, err = tx.NewRuleID(); err != nil {
+						return err
+					}
+				}
+				l.Rules = append(l.Rules, Rule{ID: id, Priority: fr.Priority, Conditions: fr.Conditions, Actions: fr.Actions})
 			}
 			fileListeners[l.ID] = true
 			if oldL == nil || !reflect.DeepEqual(l, oldL) {

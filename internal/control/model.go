@@ -113,11 +113,15 @@ type Listener struct {
 	Protocol       string `json:"protocol"`
 	// Address is the IP the listener binds; empty means the node's listen
 	// address (API-created listeners).
-	Address        string   `json:"address,omitempty"`
-	DefaultActions []Action `json:"default_actions"`
+	Address string `json:"address,omitempty"`
+	// DefaultActions are the default rule's actions. Target groups are named
+	// (names never change, and a group in use cannot be deleted).
+	DefaultActions []config.Action `json:"default_actions"`
 	// DefaultRuleID is the id of the listener's default rule, whose ARN
 	// DescribeRules returns.
 	DefaultRuleID string `json:"default_rule_id"`
+	// Rules are the listener's other rules, in no particular order.
+	Rules []Rule `json:"rules,omitempty"`
 	// Attributes are the listener attributes set through the API (keys
 	// absent take their defaults).
 	Attributes map[string]string `json:"attributes,omitempty"`
@@ -125,11 +129,59 @@ type Listener struct {
 	FromFile   bool              `json:"from_file,omitempty"`
 }
 
-// Action is a listener or rule action.
-type Action struct {
-	Type          string `json:"type"`
-	Order         int    `json:"order,omitempty"`
-	TargetGroupID string `json:"target_group_id,omitempty"`
+// Rule is a listener rule other than the default rule.
+type Rule struct {
+	ID         string             `json:"id"`
+	Priority   int                `json:"priority"`
+	Conditions []config.Condition `json:"conditions"`
+	Actions    []config.Action    `json:"actions"`
+	Tags       []Tag              `json:"tags,omitempty"`
+}
+
+// SortedRules returns the listener's rules by priority.
+func (l *Listener) SortedRules() []Rule {
+	out := slices.Clone(l.Rules)
+	slices.SortFunc(out, func(a, b Rule) int { return cmp.Compare(a.Priority, b.Priority) })
+	return out
+}
+
+// RuleARN returns the ARN of rule id of listener l.
+func (m *Model) RuleARN(l *Listener, id string) string {
+	lb := m.LoadBalancers[l.LoadBalancerID]
+	if lb == nil {
+		return ""
+	}
+	return state.RuleARN(m.Region, m.AccountID, lb.Name, lb.ID, l.ID, id)
+}
+
+// RuleByARN returns the listener and rule whose ARN is arn; rule is nil for
+// a listener's default rule. l is nil when no rule has that ARN.
+func (m *Model) RuleByARN(arn string) (l *Listener, rule *Rule) {
+	kind, id, ok := ParseARN(arn)
+	if !ok || kind != KindRule {
+		return nil, nil
+	}
+	for _, l := range m.Listeners {
+		if l.DefaultRuleID == id && m.DefaultRuleARN(l) == arn {
+			return l, nil
+		}
+		for i := range l.Rules {
+			if l.Rules[i].ID == id && m.RuleARN(l, id) == arn {
+				return l, &l.Rules[i]
+			}
+		}
+	}
+	return nil, nil
+}
+
+// TargetGroupNames lists the target groups a listener's default actions and
+// rules forward to.
+func (l *Listener) TargetGroupNames() []string {
+	cl := config.Listener{DefaultActions: l.DefaultActions}
+	for _, r := range l.Rules {
+		cl.Rules = append(cl.Rules, config.Rule{Actions: r.Actions})
+	}
+	return cl.TargetGroupNames()
 }
 
 // Clone returns a deep copy.
@@ -160,6 +212,7 @@ func (tg *TargetGroup) Clone() *TargetGroup {
 func (l *Listener) Clone() *Listener {
 	c := *l
 	c.DefaultActions = slices.Clone(l.DefaultActions)
+	c.Rules = slices.Clone(l.Rules)
 	c.Attributes = cloneMap(l.Attributes)
 	c.Tags = slices.Clone(l.Tags)
 	return &c
@@ -270,20 +323,6 @@ func (m *Model) ListenerByARN(arn string) *Listener {
 	return nil
 }
 
-// ListenerByDefaultRuleARN returns the listener whose default rule has ARN arn.
-func (m *Model) ListenerByDefaultRuleARN(arn string) *Listener {
-	kind, id, ok := ParseARN(arn)
-	if !ok || kind != KindRule {
-		return nil
-	}
-	for _, l := range m.Listeners {
-		if l.DefaultRuleID == id && m.DefaultRuleARN(l) == arn {
-			return l
-		}
-	}
-	return nil
-}
-
 // LoadBalancerByName returns the load balancer named name, or nil.
 func (m *Model) LoadBalancerByName(name string) *LoadBalancer {
 	for _, lb := range m.LoadBalancers {
@@ -343,14 +382,13 @@ func (m *Model) LoadBalancersUsing(tgID string) []*LoadBalancer {
 }
 
 func (m *Model) loadBalancerUses(lbID, tgID string) bool {
+	tg := m.TargetGroups[tgID]
+	if tg == nil {
+		return false
+	}
 	for _, l := range m.Listeners {
-		if l.LoadBalancerID != lbID {
-			continue
-		}
-		for _, a := range l.DefaultActions {
-			if a.TargetGroupID == tgID {
-				return true
-			}
+		if l.LoadBalancerID == lbID && slices.Contains(l.TargetGroupNames(), tg.Name) {
+			return true
 		}
 	}
 	return false
@@ -358,13 +396,14 @@ func (m *Model) loadBalancerUses(lbID, tgID string) bool {
 
 // ListenersUsing returns the listeners that forward to the target group.
 func (m *Model) ListenersUsing(tgID string) []*Listener {
+	tg := m.TargetGroups[tgID]
+	if tg == nil {
+		return nil
+	}
 	var out []*Listener
 	for _, l := range m.SortedListeners() {
-		for _, a := range l.DefaultActions {
-			if a.TargetGroupID == tgID {
-				out = append(out, l)
-				break
-			}
+		if slices.Contains(l.TargetGroupNames(), tg.Name) {
+			out = append(out, l)
 		}
 	}
 	return out

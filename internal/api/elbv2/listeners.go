@@ -1,81 +1,27 @@
 package elbv2
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 
+	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 )
 
-// readActions reads an action list (DefaultActions, or a rule's Actions) and
-// resolves target groups in m. path is the list's lower-camel name for
-// messages.
-func readActions(m *control.Model, f form, name, path string) ([]control.Action, error) {
-	items := f.structs(name)
-	if len(items) == 0 {
-		return nil, errorf(codeValidation, "An action must be specified")
-	}
-	if len(items) > 1 {
-		return nil, errorf(codeInvalidLoadBalancerAct, "Albatross supports exactly one action per listener or rule for now (a forward); got %d", len(items))
-	}
-	var out []control.Action
-	for i, af := range items {
-		ap := fmt.Sprintf("%s.%d.member", path, i+1)
-		var v validation
-		typ, ok := v.enum(af, "Type", ap+".type", "forward", "authenticate-oidc", "authenticate-cognito", "redirect", "fixed-response", "jwt-validation")
-		if !ok && v.err() == nil {
-			v.required(ap + ".type")
-		}
-		order, hasOrder := v.intIn(af, "Order", ap+".order", 1, 50000)
-		if err := v.err(); err != nil {
-			return nil, err
-		}
-		if typ != "forward" {
-			return nil, errorf(codeInvalidLoadBalancerAct, "Action type '%s' is not supported yet; only forward is", typ)
-		}
-		a := control.Action{Type: typ}
-		if hasOrder {
-			a.Order = order
-		}
-		arn := af.get("TargetGroupArn")
-		fwd := af.structs("ForwardConfig.TargetGroups")
-		switch {
-		case arn == "" && len(fwd) == 0:
-			return nil, errorf(codeValidation, "A target group ARN must be specified for a forward action")
-		case len(fwd) > 1:
-			return nil, errorf(codeInvalidLoadBalancerAct, "Forwarding to %d weighted target groups is not supported yet; forward to one target group", len(fwd))
-		case len(fwd) == 1:
-			farn := fwd[0].get("TargetGroupArn")
-			if arn != "" && farn != arn {
-				return nil, errorf(codeValidation, "You cannot specify both a target group ARN and a forward config with a different target group")
-			}
-			arn = farn
-		}
-		tg := m.TargetGroupByARN(arn)
-		if tg == nil {
-			return nil, errorf(codeTargetGroupNotFound, "Target group '%s' not found", arn)
-		}
-		if tg.Protocol != "HTTP" && tg.Protocol != "HTTPS" {
-			return nil, errorf(codeIncompatibleProtocols, "Target group '%s' has protocol %s; an Application Load Balancer forwards to HTTP or HTTPS target groups", arn, tg.Protocol)
-		}
-		a.TargetGroupID = tg.ID
-		out = append(out, a)
-	}
-	return out, nil
-}
-
 // checkAssociation enforces one load balancer per target group, as on AWS.
-func checkAssociation(m *control.Model, lbID string, actions []control.Action) error {
+func checkAssociation(m *control.Model, lbID string, actions []config.Action) error {
 	for _, a := range actions {
-		if a.TargetGroupID == "" {
-			continue
-		}
-		for _, other := range m.LoadBalancersUsing(a.TargetGroupID) {
-			if other.ID != lbID {
-				return errorf(codeTargetGroupAssociation, "Target group '%s' is already associated with load balancer '%s'; a target group can be used by one load balancer",
-					m.TargetGroupARN(m.TargetGroups[a.TargetGroupID]), m.LoadBalancerARN(other))
+		for _, t := range a.ForwardTargetGroups() {
+			tg := m.TargetGroupByName(t.Name)
+			if tg == nil {
+				continue
+			}
+			for _, other := range m.LoadBalancersUsing(tg.ID) {
+				if other.ID != lbID {
+					return errorf(codeTargetGroupAssociation, "Target group '%s' is already associated with load balancer '%s'; a target group can be used by one load balancer",
+						m.TargetGroupARN(tg), m.LoadBalancerARN(other))
+				}
 			}
 		}
 	}
@@ -173,31 +119,6 @@ func writeListener(w *xmlWriter, m *control.Model, l *control.Listener) {
 	w.int("Port", l.Port)
 	w.leaf("Protocol", l.Protocol)
 	writeActions(w, m, "DefaultActions", l.DefaultActions)
-}
-
-// writeActions writes actions as AWS echoes them: a forward to one target
-// group carries both TargetGroupArn and the equivalent ForwardConfig.
-func writeActions(w *xmlWriter, m *control.Model, name string, actions []control.Action) {
-	w.list(name, len(actions), func(i int) {
-		a := actions[i]
-		w.leaf("Type", a.Type)
-		if a.Order != 0 {
-			w.int("Order", a.Order)
-		}
-		if tg := m.TargetGroups[a.TargetGroupID]; tg != nil {
-			arn := m.TargetGroupARN(tg)
-			w.leaf("TargetGroupArn", arn)
-			w.open("ForwardConfig")
-			w.list("TargetGroups", 1, func(int) {
-				w.leaf("TargetGroupArn", arn)
-				w.int("Weight", 1)
-			})
-			w.open("TargetGroupStickinessConfig")
-			w.bool("Enabled", false)
-			w.close("TargetGroupStickinessConfig")
-			w.close("ForwardConfig")
-		}
-	})
 }
 
 func describeListeners(c *call, w *xmlWriter) error {
@@ -311,47 +232,4 @@ func deleteListener(c *call, w *xmlWriter) error {
 		tx.DeleteListener(l.ID)
 		return nil
 	})
-}
-
-// describeRules lists a listener's rules. Until listener rules are in the
-// model it is the default rule, which every listener has.
-func describeRules(c *call, w *xmlWriter) error {
-	m := c.ctrl.Model()
-	lARN, hasL := c.f.lookup("ListenerArn")
-	arns := c.f.strings("RuleArns")
-	var ls []*control.Listener
-	switch {
-	case hasL && len(arns) > 0:
-		return errorf(codeValidation, "Listener rule ARNs and a listener ARN cannot be specified at the same time")
-	case hasL:
-		l := m.ListenerByARN(lARN)
-		if l == nil {
-			return errorf(codeListenerNotFound, "Listener '%s' not found", lARN)
-		}
-		ls = []*control.Listener{l}
-	case len(arns) > 0:
-		for _, a := range arns {
-			l := m.ListenerByDefaultRuleARN(a)
-			if l == nil {
-				return errorf(codeRuleNotFound, "One or more rules not found")
-			}
-			ls = append(ls, l)
-		}
-	default:
-		return errorf(codeValidation, "You must specify either listener rule ARNs or a listener ARN")
-	}
-	pg, next, err := page(c.f, ls, func(l *control.Listener) int64 { return l.Seq })
-	if err != nil {
-		return err
-	}
-	w.list("Rules", len(pg), func(i int) {
-		l := pg[i]
-		w.leaf("RuleArn", m.DefaultRuleARN(l))
-		w.leaf("Priority", "default")
-		w.list("Conditions", 0, nil)
-		writeActions(w, m, "Actions", l.DefaultActions)
-		w.bool("IsDefault", true)
-	})
-	w.opt("NextMarker", next)
-	return nil
 }

@@ -27,7 +27,20 @@ func taggable(tx *control.Tx, m *control.Model, arn string) ([]control.Tag, func
 		}
 		return nil, nil, errorf(codeListenerNotFound, "Listener '%s' not found", arn)
 	case control.KindRule:
-		return nil, nil, errorf(codeRuleNotFound, "Rule '%s' not found", arn)
+		l, r := m.RuleByARN(arn)
+		switch {
+		case l == nil:
+			return nil, nil, errorf(codeRuleNotFound, "Rule '%s' not found", arn)
+		case r == nil:
+			return nil, nil, errorf(codeValidation, "Rule '%s' is a default rule; tag its listener instead", arn)
+		}
+		id := r.ID
+		return r.Tags, func(t []control.Tag) {
+			n := l.Clone()
+			i := slices.IndexFunc(n.Rules, func(x control.Rule) bool { return x.ID == id })
+			n.Rules[i].Tags = t
+			tx.PutListener(n)
+		}, nil
 	}
 	return nil, nil, errorf(codeValidation, "'%s' is not the ARN of a load balancer, target group, listener or rule", arn)
 }
