@@ -146,6 +146,29 @@ func TestStoryWithAWSCLI(t *testing.T) {
 		"--default-actions", "Type=forward,TargetGroupArn="+tg.TargetGroupArn)
 	lARN := ls.Listeners[0].ListenerArn
 
+	var rules struct {
+		Rules []struct {
+			RuleArn, Priority string
+			IsDefault         bool
+		}
+	}
+	c.ok(&rules, "create-rule", "--listener-arn", lARN, "--priority", "10", "--conditions", "Field=path-pattern,Values=/api/*",
+		"--actions", "Type=forward,TargetGroupArn="+tg.TargetGroupArn)
+	ruleARN := rules.Rules[0].RuleArn
+	c.ok(nil, "create-rule", "--listener-arn", lARN, "--priority", "20",
+		"--conditions", `[{"Field":"path-pattern","PathPatternConfig":{"Values":["/static/*","/img/*"]}}]`,
+		"--actions", `[{"Type":"fixed-response","FixedResponseConfig":{"StatusCode":"404","ContentType":"text/plain","MessageBody":"nope"}}]`)
+	c.fails("PriorityInUse", "create-rule", "--listener-arn", lARN, "--priority", "20", "--conditions", "Field=path-pattern,Values=/x",
+		"--actions", "Type=forward,TargetGroupArn="+tg.TargetGroupArn)
+	c.ok(nil, "set-rule-priorities", "--rule-priorities", "RuleArn="+ruleARN+",Priority=5")
+	c.ok(&rules, "describe-rules", "--listener-arn", lARN)
+	if len(rules.Rules) != 3 || rules.Rules[0].Priority != "5" || rules.Rules[1].Priority != "20" || !rules.Rules[2].IsDefault {
+		t.Errorf("describe-rules: %+v", rules)
+	}
+	if body, err := get(fmt.Sprintf("http://127.0.0.1:%d/static/a", port)); err != nil || body != "nope" {
+		t.Errorf("fixed-response rule: %q, %v", body, err)
+	}
+
 	var health struct {
 		TargetHealthDescriptions []struct {
 			Target       struct{ Id string }
