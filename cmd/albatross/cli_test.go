@@ -179,6 +179,14 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	if len(health.TargetHealthDescriptions) != 2 {
 		t.Errorf("describe-target-health: %+v", health)
 	}
+	// Health checks run (every 5 s here); the CLI's waiter sees both healthy.
+	c.ok(nil, "wait", "target-in-service", "--target-group-arn", tg.TargetGroupArn)
+	c.ok(&health, "describe-target-health", "--target-group-arn", tg.TargetGroupArn)
+	for _, d := range health.TargetHealthDescriptions {
+		if d.TargetHealth.State != "healthy" {
+			t.Errorf("after wait target-in-service: %+v", health)
+		}
+	}
 	url := fmt.Sprintf("http://127.0.0.1:%d/api/x", port)
 	seen := map[string]bool{}
 	for range 4 {

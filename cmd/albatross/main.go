@@ -42,6 +42,7 @@ Usage:
   albatross serve [--config FILE] [--data-dir DIR] [--admin-addr ADDR]
                   [--listen-address IP] [--api-credentials FILE]
   albatross demo [--addr 127.0.0.1:8080]
+  albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
   albatross version
 
 Run "albatross COMMAND -h" for a command's flags.
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -172,13 +175,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		api, err := elbv2.New(elbv2.Options{Controller: ctrl, Credentials: creds, Logger: log})
+		api, err := elbv2.New(elbv2.Options{Controller: ctrl, Credentials: creds, Health: elbv2.RegistryHealth(n.Health()), Logger: log})
 		if err != nil {
 			fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 			n.Shutdown(context.Background())
 			return 1
 		}
-		adminSrv = &http.Server{Handler: admin.WithAPI(admin.Handler(), api), ReadHeaderTimeout: 10 * time.Second}
+		adminSrv = &http.Server{Handler: admin.WithAPI(admin.Handler(admin.Options{Health: n.Health()}), api), ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
 		log.Info("admin server listening", "addr", ln.Addr().String(), "elbv2_endpoint", "http://"+ln.Addr().String())
 	}

@@ -127,6 +127,9 @@ func freePort(t *testing.T) int {
 func namedTarget(t *testing.T, name string, delay time.Duration, hits chan<- struct{}) string {
 	t.Helper()
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.UserAgent() == "ELB-HealthChecker/2.0" {
+			return // health checks pass and are not counted
+		}
 		select {
 		case hits <- struct{}{}:
 		default:
@@ -295,6 +298,10 @@ func TestServeAdminHealthz(t *testing.T) {
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", admin)
 	eventually(t, "the admin server", func() bool { body, _ := get("http://" + admin + "/healthz"); return body == "ok\n" })
+	body, err := get("http://" + admin + "/v1/target-health")
+	if err != nil || !regexp.MustCompile(`"load_balancer": "web",\s+"target_group": "app",\s+"target": "127\.0\.0\.1:\d+",\s+"state": "(initial|healthy)"`).MatchString(body) {
+		t.Errorf("GET /v1/target-health: %v\n%s", err, body)
+	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit %d:\n%s", code, p.stderr.String())

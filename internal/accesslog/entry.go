@@ -97,7 +97,10 @@ type Entry struct {
 	// it nil when the lists only repeat fields 5 and 10, so a single attempt equal
 	// to Target and TargetStatusCode does not survive a round trip as such.
 	Attempts []Attempt
-	// Classification and ClassificationReason are fields 28 and 29.
+	// Classification and ClassificationReason are fields 28 and 29: the desync
+	// class (Acceptable, Ambiguous, Severe) and its reason code, both empty
+	// (logged as "-") for a compliant request. A non-empty Classification is
+	// what DesyncMitigationMode_NonCompliant_Request_Count counts.
 	Classification       string
 	ClassificationReason string
 	// ConnTraceID is field 30, "TID_" and 32 lowercase hex digits.
@@ -109,6 +112,13 @@ type Entry struct {
 	// NodeIP is field 34, the load balancer node's IP; written only when valid.
 	NodeIP netip.Addr
 
+	// InvalidHeaders is not logged: whether the request, once past the checks
+	// before routing, had header names that are not [-A-Za-z0-9]+ (spec §7.8),
+	// and what the load balancer did with them. It is what
+	// DroppedInvalidHeaderRequestCount and ForwardedInvalidHeaderRequestCount
+	// count. ParseLine leaves it InvalidHeadersNone.
+	InvalidHeaders InvalidHeaders
+
 	// Fields is how many space-separated fields the parsed line had (33 or 34 for
 	// current ALB lines, fewer for old ones, more for lines newer than this
 	// package). ParseLine sets it; AppendLine ignores it. Fields numbered above
@@ -117,6 +127,20 @@ type Entry struct {
 	// Attempts nil even though the request had both.
 	Fields int
 }
+
+// InvalidHeaders says whether a request had invalid header names and whether
+// they were dropped (routing.http.drop_invalid_header_fields.enabled) or
+// forwarded.
+type InvalidHeaders uint8
+
+const (
+	// InvalidHeadersNone: every header name was valid.
+	InvalidHeadersNone InvalidHeaders = iota
+	// InvalidHeadersDropped: invalid headers were removed before forwarding.
+	InvalidHeadersDropped
+	// InvalidHeadersForwarded: invalid headers were forwarded.
+	InvalidHeadersForwarded
+)
 
 // Attempt is one target that processed a request: its address and the status it
 // answered (0 when it sent none).

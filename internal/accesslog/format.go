@@ -47,9 +47,11 @@ const (
 	NumFields = fNodeIP
 
 	// MinFields is the fewest fields ParseLine accepts: a line ending with
-	// error_reason (field 25), the oldest format we accept. A shorter line is
-	// rejected as truncated, although ALB's very first formats were shorter.
-	MinFields = fErrorReason
+	// trace_id (field 18), ALB's format at its launch in 2016 (AWS's documented
+	// example lines of that time have 18 fields; SNI support added fields 19 and
+	// 20 in 2017, rule routing fields 21-24 and error_reason 25 in 2018). A
+	// shorter line is rejected as truncated.
+	MinFields = fTraceID
 )
 
 // FieldName returns ALB's name of field n (1-based), as the AWS documentation

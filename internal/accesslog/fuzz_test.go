@@ -11,7 +11,7 @@ import (
 // AppendLine normalises (canonical), and re-encodes to the same bytes. Seeds
 // are in testdata/fuzz/FuzzParseLine as well as below.
 func FuzzParseLine(f *testing.F) {
-	for _, l := range []string{spec200, spec460, spec502, spec504, first(spec200, 25)} {
+	for _, l := range []string{spec200, spec460, spec502, spec504, first(spec200, 25), first(spec200, 18)} {
 		f.Add([]byte(l))
 	}
 	f.Fuzz(func(t *testing.T, line []byte) {

@@ -274,6 +274,21 @@ func TestParseOlderAndNewerLines(t *testing.T) {
 		if n < 30 {
 			e.ConnTraceID = ""
 		}
+		if n < 23 {
+			e.ActionsExecuted = ""
+		}
+		if n < 22 {
+			e.RequestCreationTime = time.Time{}
+		}
+		if n < 21 {
+			e.MatchedRulePriority = 0
+		}
+		if n < 20 {
+			e.ChosenCertARN = ""
+		}
+		if n < 19 {
+			e.DomainName = ""
+		}
 		return e
 	}
 	tests := []struct {
@@ -281,6 +296,9 @@ func TestParseOlderAndNewerLines(t *testing.T) {
 		line string
 		want Entry
 	}{
+		{"2016: 18 fields", first(spec200, 18), upTo(18)},
+		{"2017: 20 fields", first(spec200, 20), upTo(20)},
+		{"2018: 24 fields", first(spec200, 24), upTo(24)},
 		{"2018: 25 fields", first(spec200, 25), upTo(25)},
 		{"unquoted lists", first(spec200, 25) + " 10.0.1.15:8080 200", upTo(27)},
 		{"unquoted lists, 2 attempts", first(spec200, 25) + " 10.0.1.16:8080 -", func() Entry {
@@ -334,7 +352,7 @@ func TestParseLineErrors(t *testing.T) {
 	}{
 		{"empty", "", 0, nil, "empty"},
 		{"newline only", "\n", 0, nil, "empty"},
-		{"24 fields", first(spec200, 24), 0, ErrTooFewFields, "has 24 fields, want at least 25"},
+		{"17 fields", first(spec200, 17), 0, ErrTooFewFields, "has 17 fields, want at least 18"},
 		{"status", sub(" 200 200 ", " abc 200 "), 9, ErrNotStatus, `field 9 elb_status_code: "abc" is not a status code`},
 		{"status too long", sub(" 200 200 ", " 200 2000 "), 10, ErrNotStatus, `field 10 target_status_code: "2000"`},
 		{"time", sub("2025-11-03T14:22:07.531842Z", "2025-11-03 14:22:07"), 2, ErrNotTime, "field 2 time:"},

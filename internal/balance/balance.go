@@ -66,11 +66,11 @@ func (r *Runtime) Outstanding() int64 { return r.outstanding.Load() }
 // EnterSlowStart marks the target as newly routable at t: with slow start on,
 // its share of requests ramps up linearly from t over the slow start window.
 //
-// Until health checks exist, the Registry calls it when a target first
-// appears in a group that already existed. When health states arrive, the
-// checker calls it on every transition to healthy and LeaveSlowStart on
-// every transition away from it (ALB: a target leaving healthy leaves slow
-// start, and enters it again when healthy again).
+// The Registry calls it when a target first appears in a group that already
+// existed, and the health checker (health.Status, through SetSlowStarter)
+// on every transition to healthy, and LeaveSlowStart on every transition
+// away from it (ALB: a target leaving healthy leaves slow start, and enters
+// it again when healthy again).
 func (r *Runtime) EnterSlowStart(t time.Time) { r.slowStartFrom.Store(t.UnixNano()) }
 
 // LeaveSlowStart takes the target out of slow start.

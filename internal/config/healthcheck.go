@@ -73,9 +73,7 @@ func checkHealthCheck(h HealthCheck) []healthCheckProblem {
 		add("enabled", "health checks cannot be disabled for a target group of type ip, got false")
 	}
 	switch h.Protocol {
-	case "HTTP":
-	case "HTTPS":
-		add("protocol", "HTTPS health checks are not supported yet; use HTTP")
+	case "HTTP", "HTTPS":
 	default:
 		add("protocol", "must be HTTP or HTTPS, got %q", h.Protocol)
 	}

@@ -41,7 +41,7 @@ func indent(n int, lines []string) string {
 }
 
 func TestSkeletonIsValid(t *testing.T) {
-	for _, y := range []string{skeleton, withLBAttrs("routing.http2.enabled: false"), withTGAttrs("stickiness.enabled: true"), withHealthCheck("path: /ok")} {
+	for _, y := range []string{skeleton, withLBAttrs("routing.http2.enabled: false"), withTGAttrs("stickiness.enabled: true"), withHealthCheck("path: /ok"), withHealthCheck("protocol: HTTPS")} {
 		if _, err := Parse("albatross.yaml", []byte(y)); err != nil {
 			t.Errorf("Parse(%s): %v", y, err)
 		}
@@ -179,8 +179,6 @@ func TestValidationErrors(t *testing.T) {
 			[]string{`10: target_groups[0].health_check.enabled: health checks cannot be disabled for a target group of type ip, got false`}},
 		{"health check enabled type", withHealthCheck("enabled: maybe"),
 			[]string{`10: target_groups[0].health_check.enabled: must be true or false, got "maybe"`}},
-		{"health check HTTPS", withHealthCheck("protocol: HTTPS"),
-			[]string{`10: target_groups[0].health_check.protocol: HTTPS health checks are not supported yet; use HTTP`}},
 		{"health check protocol", withHealthCheck("protocol: TCP"),
 			[]string{`10: target_groups[0].health_check.protocol: must be HTTP or HTTPS, got "TCP"`}},
 		{"health check unknown key", withHealthCheck("interval: 10"),

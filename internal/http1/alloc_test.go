@@ -42,7 +42,7 @@ func TestParseErrorsDoNotAllocate(t *testing.T) {
 	var req Request
 	var resp Response
 	bad := [][]byte{
-		[]byte("GET / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n"),
+		[]byte("GET / HTTP/1.1\r\nTransfer-Encoding\r\n\r\n"),
 		[]byte("GET / HTTP/2.0\r\n\r\n"),
 		[]byte("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
 		[]byte("GET / HTTP/1.1\r\nA: b"),

@@ -63,6 +63,10 @@ var requestErrors = func() (t [numErrCodes]Error) {
 	}
 	t[errUnsupportedVersion].Status = 505
 	t[errUnsupportedTransferEncoding].Status = 501
+	// interpret finds these once the whole head is parsed.
+	for _, c := range []errCode{errBadContentLength, errConflictingContentLength, errChunkedTwice, errUnsupportedTransferEncoding} {
+		t[c].Complete = true
+	}
 	return t
 }()
 

@@ -4,7 +4,11 @@ package http1
 // up to and including the empty line that ends the head. Requests and responses
 // differ only in their limits and in the status their errors carry.
 type fieldParser struct {
-	errs    *[numErrCodes]Error
+	errs *[numErrCodes]Error
+	// anyName accepts any field name up to the colon but NUL, CR and LF
+	// (request heads: the desync classifier judges the name); otherwise a
+	// name must be a token directly followed by the colon.
+	anyName bool
 	maxLine int // longest field line, line end included
 	maxHead int // the head, final empty line included, must end within buf[:maxHead]
 }
@@ -75,7 +79,7 @@ func (p *fieldParser) parse(buf []byte, pos int, hs *[]Header) (fieldsResult, er
 			}
 			return res, nil
 
-		case isOWS(c):
+		case isOWS(c) && (len(*hs) > 0 || !p.anyName):
 			// obs-fold: this line continues the previous field's value.
 			if len(*hs) == 0 {
 				return res, p.err(errLeadingFold)
@@ -89,6 +93,7 @@ func (p *fieldParser) parse(buf []byte, pos int, hs *[]Header) (fieldsResult, er
 			cs, ce := trimIndexes(buf, pos, end)
 			if cs < ce {
 				h := &(*hs)[len(*hs)-1]
+				h.Folded = true
 				if len(h.Value) == 0 {
 					valueStart = cs
 				}
@@ -97,6 +102,9 @@ func (p *fieldParser) parse(buf []byte, pos int, hs *[]Header) (fieldsResult, er
 			pos = next
 
 		default:
+			// A field line. In a request, one that starts with whitespace
+			// before any field is a field whose name starts with it (there is
+			// no value to continue); the classifier judges the name.
 			nameEnd, err := p.fieldName(buf, pos, maxLine, tooLong)
 			if err != nil {
 				return res, err
@@ -118,16 +126,27 @@ func (p *fieldParser) parse(buf []byte, pos int, hs *[]Header) (fieldsResult, er
 }
 
 // fieldName checks the field name that starts at buf[pos] and returns the
-// index of the colon after it. The name must be a token (RFC 9110 §5.1) and be
-// followed directly by the colon: RFC 9112 §5.1 makes whitespace before the
-// colon an error, and it is the request-smuggling vector ALB rejects since 2025
-// ("Transfer-Encoding : chunked", spec §2.1).
+// index of the colon after it. Unless p.anyName, the name must be a token (RFC
+// 9110 §5.1) followed directly by the colon: RFC 9112 §5.1 makes whitespace
+// before the colon an error. With p.anyName (request heads) the name is
+// whatever precedes the first colon, NUL, CR and LF excepted: ALB forwards such
+// requests and classifies them (spec §9.2: NonCompliantHeader,
+// SuspiciousHeader, EmptyHeader), and the proxy rejects the one form ALB
+// always rejects ("Transfer-Encoding : chunked", spec §2.1).
 func (p *fieldParser) fieldName(buf []byte, pos, maxLine int, tooLong errCode) (int, error) {
 	limit := pos + maxLine
 	lim := min(len(buf), limit)
 	i := pos
 	for i < lim && isTchar[buf[i]] {
 		i++
+	}
+	if p.anyName {
+		for i < lim {
+			if c := buf[i]; c == ':' || c == '\r' || c == '\n' || c == 0 {
+				break
+			}
+			i++
+		}
 	}
 	if i == lim {
 		if lim == limit {
@@ -136,6 +155,8 @@ func (p *fieldParser) fieldName(buf []byte, pos, maxLine int, tooLong errCode) (
 		return 0, ErrIncomplete
 	}
 	switch c := buf[i]; {
+	case c == ':' && p.anyName:
+		return i, nil
 	case c == ':' && i == pos:
 		return 0, p.err(errEmptyHeaderName)
 	case c == ':':

@@ -31,8 +31,15 @@ package http1
 //   - TEOnHTTP10: in HTTP/1.0 we frame by Transfer-Encoding and close after the
 //     message (RFC 9112 §6.1); net/http ignores Transfer-Encoding there, so the
 //     framing, keep-alive and the TE errors may differ.
-//   - SpaceInFieldName: net/http accepts SP inside a field name or before the
-//     colon (Go issue 34540); we reject it (RFC 9112 §5.1, spec §2.1).
+//   - NonTokenFieldName: we accept any request field name without a colon,
+//     NUL, CR or LF (whitespace before the colon, separators, control bytes,
+//     non-ASCII, an empty name) and keep it as received: ALB forwards such
+//     requests and its desync classifier grades them (spec §9.2); net/http
+//     rejects names that are not tokens, and trims or keeps whitespace before
+//     the colon differently (Go issue 34540).
+//   - VersionTrailingSpace: we accept SP and HTAB between the version and the
+//     line end (kept in RawProto; ALB forwards it as NonCompliantVersion);
+//     net/http does not.
 //   - MajorVersionNot1: we answer 505 (502 for a response) to any HTTP/D.D
 //     other than 1.x; net/http accepts HTTP/0.x and HTTP/2.x to 9.x heads. We
 //     refuse such a head whichever of its faults we find first.
@@ -44,7 +51,11 @@ package http1
 //     interpret Trailer (the proxy drops it as hop-by-hop).
 //
 // Response heads (FuzzParseResponse) share CtlInValue, TEList, TEOnHTTP10,
-// SpaceInFieldName, MajorVersionNot1, SizeLimit and TrailerFraming, and add:
+// MajorVersionNot1, SizeLimit and TrailerFraming, and add:
+//
+//   - SpaceInFieldName: net/http accepts SP inside a field name or before the
+//     colon (Go issue 34540); we reject it in responses (RFC 9112 §5.1), as
+//     we reject every field name that is not a token there.
 //
 //   - StatusOutOfRange: we require a status of 100 to 599 (RFC 9110 §15);
 //     net/http accepts any three characters strconv.Atoi reads as >= 0.
@@ -96,6 +107,8 @@ const (
 	diffTEList             = "TEList"
 	diffTEOnHTTP10         = "TEOnHTTP10"
 	diffSpaceInFieldName   = "SpaceInFieldName"
+	diffNonTokenFieldName  = "NonTokenFieldName"
+	diffVersionTrailingSp  = "VersionTrailingSpace"
 	diffMajorVersionNot1   = "MajorVersionNot1"
 	diffEmptyConnectTarget = "EmptyConnectTarget"
 	diffSizeLimit          = "SizeLimit"
@@ -202,7 +215,7 @@ func checkRequestConsistency(t *testing.T, data []byte, req *Request) {
 		return
 	}
 	for _, h := range req.Headers {
-		if !isToken(h.Name) {
+		if bytes.ContainsAny(h.Name, ":\x00\r\n") {
 			t.Fatalf("accepted field name %q", h.Name)
 		}
 		if bytes.IndexByte(h.Value, 0) >= 0 || bytes.IndexByte(h.Value, '\r') >= 0 || bytes.IndexByte(h.Value, '\n') >= 0 {
@@ -222,10 +235,6 @@ func requestStricter(data []byte, e *Error, theirs *http.Request) string {
 	case &requestErrors[errMissingTarget]:
 		if theirs.Method == "CONNECT" && theirs.RequestURI == "" {
 			return diffEmptyConnectTarget
-		}
-	case &requestErrors[errSpaceBeforeColon]:
-		if hasSpaceInFieldName(data) {
-			return diffSpaceInFieldName
 		}
 	case &requestErrors[errUnsupportedTransferEncoding], &requestErrors[errChunkedTwice]:
 		if theirs.ProtoMajor == 1 && theirs.ProtoMinor == 0 && hasField(data, "Transfer-Encoding") {
@@ -247,6 +256,10 @@ func requestLaxer(data []byte, req *Request) string {
 		return diffLeadingEmptyLines
 	case req.Major == 0:
 		return diffHTTP09
+	case len(req.RawProto) != len(req.Proto):
+		return diffVersionTrailingSp
+	case hasNonTokenName(req.Headers):
+		return diffNonTokenFieldName
 	case bytes.IndexByte(req.Target, ' ') >= 0:
 		return diffSpaceInTarget
 	case netHTTPRejectsTarget(string(req.Method), string(req.Target)):
@@ -753,4 +766,14 @@ func clip(data []byte) []byte {
 		return append(bytes.Clone(data[:400]), "..."...)
 	}
 	return data
+}
+
+// hasNonTokenName reports whether a field name is not a token.
+func hasNonTokenName(hs []Header) bool {
+	for _, h := range hs {
+		if !isToken(h.Name) {
+			return true
+		}
+	}
+	return false
 }

@@ -23,6 +23,10 @@ func EqualFold[S ~string | ~[]byte](b []byte, s S) bool {
 	return true
 }
 
+// TrimOWS returns b without leading and trailing optional whitespace (SP and
+// HTAB, RFC 9110 §5.6.3).
+func TrimOWS(b []byte) []byte { return trimOWS(b) }
+
 // lower folds an ASCII upper-case letter to lower case.
 func lower(c byte) byte {
 	if 'A' <= c && c <= 'Z' {

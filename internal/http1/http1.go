@@ -8,11 +8,15 @@
 //
 // What is accepted follows what ALB forwards rather than what a general-purpose
 // server would (spec §9.2): a space in the request target, control bytes other
-// than NUL and CR in targets and values, HTTP/1.2 to HTTP/1.9, HTTP/0.9, bare LF
-// line ends and obs-fold are accepted and left to the desync classifier, while
-// anything on which HTTP implementations disagree about where a message ends
-// (NUL, bare CR, whitespace before a colon, malformed or conflicting
-// Content-Length, unknown or repeated transfer codings) is rejected here.
+// than NUL and CR in targets and values, request header names that are not
+// tokens (whitespace before the colon and empty names included), whitespace
+// after the version, HTTP/1.2 to HTTP/1.9, HTTP/0.9, bare LF line ends and
+// obs-fold are accepted, kept as received, and left to the desync classifier
+// (internal/desync) and the load balancer's mitigation mode. NUL and bare CR,
+// which no head may contain, are rejected here. So is a request head whose
+// body length cannot be known (malformed or conflicting Content-Length,
+// unknown or repeated transfer codings), but only once the whole head has been
+// read, so that it can still be classified (Error.Complete).
 //
 // The package is tested against net/http as an oracle by fuzzing; see
 // fuzz_test.go for the differences that are intended.
@@ -51,6 +55,10 @@ type Error struct {
 	Status int
 	// Reason says what was wrong, for logs and tests ("header line too long").
 	Reason string
+	// Complete is true when the whole request head was read and parsed and only
+	// its framing is unusable (Content-Length or Transfer-Encoding): the Request
+	// then describes the head, HeadLen included, and can be classified.
+	Complete bool
 }
 
 func (e *Error) Error() string { return "http1: " + e.Reason }
@@ -60,9 +68,17 @@ func (e *Error) Error() string { return "http1: " + e.Reason }
 // their capacity capped, so appending to them never overwrites it). A value
 // continued with obs-fold is one slice in which the line breaks have been
 // replaced by spaces.
+//
+// In a request, Name is every byte before the first colon, so it may be empty
+// or hold bytes a token may not (whitespace before the colon, separators,
+// control bytes other than NUL and CR, non-ASCII): such names are the desync
+// classifier's business. Response and trailer field names are always tokens.
 type Header struct {
 	Name  []byte
 	Value []byte
+	// Folded is true when the value was continued on a following line
+	// (obs-fold).
+	Folded bool
 }
 
 // BodyKind is how a message body is delimited.
@@ -94,6 +110,10 @@ type Request struct {
 	Method []byte
 	Target []byte
 	Proto  []byte
+	// RawProto is the version as sent, with any SP or HTAB that followed it
+	// before the line end (which ALB forwards: NonCompliantVersion); Proto
+	// without them. Both are empty for HTTP/0.9.
+	RawProto []byte
 	// Major and Minor are the parsed version: 1.0 to 1.9 (1.2 to 1.9 are to be
 	// treated as 1.1), or 0.9 for a request line without version.
 	Major, Minor int
@@ -125,7 +145,8 @@ type Request struct {
 
 	// ObsFold is true when a header value was continued on a following line
 	// (obs-fold, RFC 9112 §5.2). The value has been joined, so only this flag
-	// still shows it; the desync classifier needs it (MultilineHeader).
+	// and the field's Folded still show it; the desync classifier needs them
+	// (MultilineHeader).
 	ObsFold bool
 	// BareLF is true when some line of the head ended with LF alone instead of
 	// CRLF (desync reason NonCrLfLineTermination).

@@ -5,6 +5,7 @@ import "bytes"
 // requestFields parses the field section of a request head.
 var requestFields = fieldParser{
 	errs:    &requestErrors,
+	anyName: true,
 	maxLine: MaxHeaderLine,
 	maxHead: MaxRequestHead,
 }
@@ -23,7 +24,8 @@ var requestFields = fieldParser{
 // The slices in req alias buf. If the head uses obs-fold, ParseRequest rewrites
 // the line breaks inside the folded value in buf to spaces (RFC 9112 §5.2) so
 // that the value is one slice; it does so only when it returns nil or an *Error,
-// never with ErrIncomplete. After an error, the contents of req are unspecified.
+// never with ErrIncomplete. After an error, the contents of req are unspecified,
+// except that an *Error with Complete set leaves req describing the whole head.
 // ParseRequest does not allocate once req.Headers has grown to the number of
 // fields the head has.
 func ParseRequest(buf []byte, req *Request) error {
@@ -99,8 +101,15 @@ func parseRequestLine(line []byte, req *Request) (errCode, bool) {
 	req.Method = line[:sp:sp]
 	rest := line[sp+1:]
 
-	last := bytes.LastIndexByte(rest, ' ')
+	// SP and HTAB after the version are kept in RawProto: ALB forwards them
+	// (NonCompliantVersion).
+	trimmed := rest
+	for len(trimmed) > 0 && isOWS(trimmed[len(trimmed)-1]) {
+		trimmed = trimmed[:len(trimmed)-1]
+	}
+	last := bytes.LastIndexByte(trimmed, ' ')
 	if last < 0 {
+		rest = trimmed
 		// No version: an HTTP/0.9 simple request (spec §8.4 lists 0.9 as accepted).
 		if len(rest) == 0 {
 			return errMissingTarget, false
@@ -113,7 +122,7 @@ func parseRequestLine(line []byte, req *Request) (errCode, bool) {
 		return errMissingTarget, false
 	}
 	req.Target = rest[:last:last]
-	version := rest[last+1:]
+	version := trimmed[last+1:]
 	major, minor, ok := parseVersion(version)
 	switch {
 	case !ok:
@@ -124,6 +133,7 @@ func parseRequestLine(line []byte, req *Request) (errCode, bool) {
 		return errUnsupportedVersion, false
 	}
 	req.Proto = version
+	req.RawProto = rest[last+1:]
 	req.Major, req.Minor = major, minor
 	return 0, true
 }
@@ -140,9 +150,11 @@ func parseVersion(v []byte) (major, minor int, ok bool) {
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // interpret derives the framing and connection fields of req from its headers.
+// An error about the framing leaves every other field set (Error.Complete).
 func (req *Request) interpret() error {
 	var (
 		cl         contentLength
+		clErr      *Error
 		te         codings
 		conn       connOptions
 		hasUpgrade bool
@@ -156,8 +168,8 @@ func (req *Request) interpret() error {
 			}
 			req.HostCount++
 		case fieldContentLength:
-			if code, ok := cl.add(h.Value); !ok {
-				return &requestErrors[code]
+			if code, ok := cl.add(h.Value); !ok && clErr == nil {
+				clErr = &requestErrors[code]
 			}
 		case fieldTransferEncoding:
 			te.add(h.Value)
@@ -173,7 +185,11 @@ func (req *Request) interpret() error {
 	// RFC 9112 §6.3: Transfer-Encoding overrides Content-Length. In a request,
 	// chunked must be the final coding (and, RFC 9112 §6.1, appear once); ALB
 	// answers 501 to any coding but chunked and identity (spec §2.1, §8.5).
+	req.KeepAlive = conn.keepAliveFor(req.Minor, te.present)
+	req.Upgrade = conn.upgrade && hasUpgrade
 	switch {
+	case clErr != nil:
+		return clErr
 	case te.other:
 		return &requestErrors[errUnsupportedTransferEncoding]
 	case te.chunked > 1:
@@ -186,7 +202,5 @@ func (req *Request) interpret() error {
 	default:
 		req.Body = BodyNone
 	}
-	req.KeepAlive = conn.keepAliveFor(req.Minor, te.present)
-	req.Upgrade = conn.upgrade && hasUpgrade
 	return nil
 }

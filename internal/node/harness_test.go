@@ -107,6 +107,9 @@ func startNode(t *testing.T, ln net.Listener, dir, yaml string, opts ...func(*no
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		DataDir:   filepath.Join(dir, "data"),
 		Listeners: map[netip.AddrPort]net.Listener{ln.Addr().(*net.TCPAddr).AddrPort(): ln},
+		// Targets see only the requests a test sends; health tests turn
+		// the checks back on.
+		DisableHealthChecks: true,
 	}
 	for _, fn := range opts {
 		fn(&o)
@@ -330,7 +333,11 @@ func startRawTarget(t *testing.T, handle func(c *net.TCPConn)) *rawTarget {
 
 // readHead reads a request head from a raw target connection.
 func readHead(c net.Conn) (string, error) {
-	br := bufio.NewReader(c)
+	return readHeadFrom(bufio.NewReader(c))
+}
+
+// readHeadFrom reads one request head, up to and including its empty line.
+func readHeadFrom(br *bufio.Reader) (string, error) {
 	var b strings.Builder
 	for {
 		line, err := br.ReadString('\n')

@@ -20,6 +20,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/health"
 	"github.com/albatross-lb/albatross/internal/proxy"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/state"
@@ -48,6 +49,13 @@ type Options struct {
 	Listeners map[netip.AddrPort]net.Listener
 	// ConnectTimeout overrides ALB's 10 s target connect timeout (tests).
 	ConnectTimeout time.Duration
+	// HealthSecond is how long one second of health check and deregistration
+	// delay settings lasts (default time.Second; tests shorten it).
+	HealthSecond time.Duration
+	// DisableHealthChecks turns active health checks off: targets stay
+	// initial and receive requests because their group fails open. For tests
+	// whose targets must see only the requests the test sends.
+	DisableHealthChecks bool
 	// Logger receives the node's own logs.
 	Logger *slog.Logger
 }
@@ -65,6 +73,9 @@ type Node struct {
 	cookies  *balance.Codec
 
 	snap atomic.Pointer[snapshot.Snapshot]
+
+	// health checks the targets and tracks their lifecycle across snapshots.
+	health *health.Registry
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -118,6 +129,7 @@ func New(opts Options) (*Node, error) {
 		proxy:     proxy.New(proxy.Options{Logger: opts.Logger}),
 		runtimes:  balance.NewRegistry(),
 		cookies:   cookies,
+		health:    health.NewRegistry(health.Options{Logger: opts.Logger, Second: opts.HealthSecond, Disabled: opts.DisableHealthChecks}),
 		listeners: make(map[netip.AddrPort]*boundListener),
 		logs:      make(map[string]*openLog),
 	}
@@ -229,7 +241,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 	for name, l := range logs {
 		loggers[name] = l.w
 	}
-	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies})
+	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Health: n.health})
 	if err != nil {
 		undo()
 		return err
@@ -268,6 +280,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 	n.listeners, n.logs = listeners, logs
 	n.pools.Retain(snap.TargetAddrs())
 	n.runtimes.Retain(snap.TargetsByGroup())
+	n.health.Apply(healthSpecs(snap))
 	n.log.Info("configuration applied", "load_balancers", len(cfg.LoadBalancers),
 		"listeners", len(listeners), "target_groups", len(cfg.TargetGroups))
 	return nil
@@ -346,6 +359,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.mu.Unlock()
 	err := n.proxy.Shutdown(ctx)
+	n.health.Close()
 	n.cancel()
 	n.bg.Wait()
 	// The logs get their own time to flush: lines of requests that finished

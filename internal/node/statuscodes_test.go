@@ -58,6 +58,10 @@ func TestMalformedRequestIs400(t *testing.T) {
 	if e.ReceivedBytes == 0 {
 		t.Error("received_bytes 0, want the bytes of the head")
 	}
+	// A NUL in the target: AWS's classifier grades it Severe (BadUri).
+	if e.Classification != "Severe" || e.ClassificationReason != "BadUri" {
+		t.Errorf("classification %q %q, want Severe BadUri", e.Classification, e.ClassificationReason)
+	}
 }
 
 func TestMissingHostIs400AndCloses(t *testing.T) {

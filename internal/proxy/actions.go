@@ -101,9 +101,9 @@ func (c *conn) pickTarget(l *snapshot.Listener, act *snapshot.Action, now time.T
 		}
 	}
 	c.e.TargetGroupARN = tg.ARN
-	// The candidates. When health checks exist this becomes the group's
-	// routable targets (healthy ones, all when none is: ALB fails open).
-	targets := tg.Targets
+	// The candidates: the group's healthy targets, or all registered ones
+	// when too few are healthy (ALB fails open); none means 503.
+	targets, _ := tg.Candidates()
 	if len(targets) == 0 {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -121,6 +122,10 @@ type work struct {
 	// The 460 watcher: while a request waits on its target, a goroutine reads
 	// the client connection to notice it closing.
 	watching bool
+
+	// closeTarget is set for a request forwarded although Ambiguous in
+	// defensive mode: its target connection is closed, not reused.
+	closeTarget bool
 }
 
 func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn {
@@ -151,6 +156,7 @@ func (c *conn) wakeIfIdle() {
 // connection has no goroutine: the parker calls resume on a new one when the
 // next request's bytes arrive.
 func (c *conn) serve() {
+	defer c.recoverPanic()
 	for {
 		for c.serveRequest() {
 			c.shrink()
@@ -171,6 +177,19 @@ func (c *conn) serve() {
 		c.parkable = false
 		c.work = c.p.getWork()
 	}
+	c.close()
+}
+
+// recoverPanic ends a connection whose request handling panicked, so that a
+// bug one request reaches costs that connection, not the whole node.
+func (c *conn) recoverPanic() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	c.p.log.Error("panic serving a client connection; connection closed",
+		"client", c.client.String(), "panic", r, "stack", string(debug.Stack()))
+	c.work = nil // possibly half-updated: not returned to the pool
 	c.close()
 }
 
@@ -220,7 +239,8 @@ func (c *conn) shrink() {
 //
 //  1. wait for a complete request head (idle timeout: close, or 408 if part of
 //     a request arrived); a malformed head is a 400 (501/505 where ALB says so)
-//  2. check what ALB checks before routing (Host on HTTP/1.1, TRACE)
+//  2. check what ALB checks before routing: desync classification and the
+//     mitigation mode (desync.go), Host on HTTP/1.1, TRACE
 //  3. route: the first of the listener's rules that matches, else its default
 //     action; redirect and fixed-response actions answer here
 //  4. forward: pick a target group and a target (stickiness, then the
@@ -254,6 +274,11 @@ func (c *conn) serveRequest() bool {
 		var perr *http1.Error
 		if errors.As(err, &perr) {
 			status = perr.Status
+			if perr.Complete {
+				status = c.classifyFramingError(l, perr)
+			} else {
+				c.classifyRefused()
+			}
 		}
 		return c.answer(l, status, true)
 	}
@@ -264,6 +289,9 @@ func (c *conn) serveRequest() bool {
 
 	// 2. Checks before routing.
 	hasBody := req.Body == http1.BodyChunked || (req.Body == http1.BodyLength && req.ContentLength > 0)
+	if c.mitigate(l) {
+		return c.answer(l, 400, true)
+	}
 	if req.Major == 0 || (req.Minor >= 1 && req.HostCount == 0) {
 		// HTTP/1.1 requires Host; ALB answers 400 and closes. HTTP/0.9 has no
 		// way to carry the response framing Albatross needs.
@@ -272,6 +300,7 @@ func (c *conn) serveRequest() bool {
 	if string(req.Method) == "TRACE" {
 		return c.answer(l, 405, hasBody)
 	}
+	c.noteInvalidHeaders(l)
 
 	// 3. Routing.
 	act := c.route(l)
@@ -485,6 +514,7 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 
 	uc, err := t.Pool.Get(context.Background())
 	if err != nil {
+		t.Health.ConnectionError()
 		var de *upstream.DialError
 		if errors.As(err, &de) && de.Timeout {
 			return c.answer(l, 504, hasBody)
@@ -492,6 +522,10 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		return c.answer(l, 502, hasBody)
 	}
 	c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
+	// In flight on the target until forward returns; the connection is cut if
+	// a deregistration delay ends first.
+	t.Health.Begin(uc)
+	defer t.Health.End(uc)
 
 	// The head, with as much of the body as is already here and fits.
 	c.out = c.appendRequestHead(c.out[:0], l)
@@ -720,7 +754,7 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 		c.relayUntilClose(uc, idle)
 		keep, ok = false, false
 	}
-	if ok && resp.KeepAlive {
+	if ok && resp.KeepAlive && !c.closeTarget {
 		uc.Release()
 	} else {
 		uc.Discard()

@@ -6,61 +6,11 @@ import (
 	"bufio"
 	"io"
 	"net"
-	"net/http"
 	"testing"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/config"
 )
-
-// startOKTarget runs an HTTP target answering "ok" until the test ends.
-func startOKTarget(t *testing.T) string {
-	t.Helper()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().String()
-}
-
-// waitFor polls cond until it holds or a deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// connCount is how many client connections the proxy holds open.
-func connCount(p *Proxy) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.conns)
-}
-
-// get sends one keep-alive GET on c and checks the answer.
-func get(t *testing.T, c net.Conn, br *bufio.Reader) {
-	t.Helper()
-	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || string(body) != "ok" {
-		t.Fatalf("got %d %q, want 200 \"ok\"", resp.StatusCode, body)
-	}
-}
 
 // proxyWithClient starts a target and a proxy with the given idle timeout in
 // front of it, and a client connection to the proxy.

@@ -229,3 +229,82 @@ func processCPU() time.Duration {
 type discardLog struct{}
 
 func (discardLog) Log(*accesslog.Entry) {}
+
+// startOKTarget runs an HTTP target answering "ok" until the test ends.
+func startOKTarget(t *testing.T) string {
+	t.Helper()
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	return l.Addr().String()
+}
+
+// waitFor polls cond until it holds or a deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// connCount is how many client connections the proxy holds open.
+func connCount(p *Proxy) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns)
+}
+
+// get sends one keep-alive GET on c and checks the answer.
+func get(t *testing.T, c net.Conn, br *bufio.Reader) {
+	t.Helper()
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok" {
+		t.Fatalf("got %d %q, want 200 \"ok\"", resp.StatusCode, body)
+	}
+}
+
+// panickyConn panics on its first read, as a bug in request handling would.
+type panickyConn struct{ net.Conn }
+
+func (panickyConn) Read([]byte) (int, error) { panic("injected failure") }
+
+func TestPanicEndsOnlyItsConnection(t *testing.T) {
+	target := startOKTarget(t)
+	p := quietProxy()
+	attrs := config.LoadBalancerAttributes{IdleTimeout: time.Minute, ClientKeepAlive: time.Hour}
+	ln := testListener(attrs, nil, target)
+	addr := serve(t, p, ln)
+
+	client, server := net.Pipe()
+	defer client.Close()
+	p.ServeConn(panickyConn{server}, ln) // returns: the panic is recovered
+	if n := connCount(p); n != 0 {
+		t.Fatalf("proxy still holds %d connections after a panic", n)
+	}
+	if _, err := client.Write([]byte("x")); err == nil {
+		t.Fatal("the panicked connection was not closed")
+	}
+	// The proxy goes on serving other connections.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	get(t, c, bufio.NewReader(c))
+}

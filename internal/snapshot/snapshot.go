@@ -11,11 +11,13 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/health"
 	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/state"
 	"github.com/albatross-lb/albatross/internal/upstream"
@@ -83,16 +85,32 @@ type TargetGroup struct {
 	ARN     string
 	Attrs   config.TargetGroupAttributes
 	Targets []*Target
-	// Policy picks among the group's routable targets.
+	// Policy picks among the group's routable targets (Candidates).
 	Policy balance.Policy[*Target]
 	// StickyID is ID as 8 bytes, the group's identity in stickiness cookies.
 	StickyID [8]byte
+	// HealthCheck is the group's health check, defaults filled in.
+	HealthCheck config.HealthCheck
+	// LoadBalancer is the name of the load balancer whose listeners forward to
+	// the group; empty when none does (InUse is false).
+	LoadBalancer string
+	// InUse is whether a listener's default action or rule forwards to the
+	// group. ALB checks the targets of a group only while it is in use.
+	InUse bool
+	// Health is the group's registrations in the health registry; it tells
+	// when the states behind the routing candidates changed.
+	Health *health.Group
+
+	candidates atomic.Pointer[candidates] // see Candidates
 }
 
 // Target is a compiled target.
 type Target struct {
 	Addr netip.AddrPort
 	Pool *upstream.Pool
+	// Health is the target's live health, shared by every snapshot in which
+	// the registration lasts (nil in a target built by hand: initial).
+	Health *health.Status
 	// rt is the target's balancing state in this group, shared by every
 	// snapshot the target is in.
 	rt *balance.Runtime
@@ -157,6 +175,9 @@ type Resources struct {
 	// Cookies encodes stickiness cookies (nil: a codec with a random key, so
 	// cookies do not survive the process).
 	Cookies *balance.Codec
+	// Health supplies each target's health status (nil: a private registry,
+	// every target initial).
+	Health *health.Registry
 }
 
 // Compile builds a snapshot of cfg. cfg must be validated (config.Parse does that);
@@ -168,6 +189,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			return "", fmt.Errorf("snapshot: no id for %s", key)
 		}
 		return v, nil
+	}
+	if res.Health == nil {
+		res.Health = health.NewRegistry(health.Options{Disabled: true})
 	}
 	s := &Snapshot{Config: cfg, Listeners: make(map[netip.AddrPort]*Listener)}
 	now := time.Now()
@@ -190,6 +214,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			ARN:    state.TargetGroupARN(cfg.Region, cfg.AccountID, tg.Name, tgID),
 			Attrs:  tg.Attrs,
 			Policy: balance.New[*Target](tg.Attrs),
+
+			HealthCheck: tg.HealthCheck,
+			Health:      res.Health.Group(tg.Name),
 		}
 		hex.Decode(ctg.StickyID[:], []byte(tgID))
 		addrs := make([]netip.AddrPort, 0, len(tg.Targets))
@@ -205,7 +232,11 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			rts = res.Runtimes.Runtimes(tg.Name, tg.Attrs.SlowStart, addrs, now)
 		}
 		for i, addr := range addrs {
-			ctg.Targets = append(ctg.Targets, NewTarget(addr, res.Pools.Pool(addr.String()), rts[i]))
+			t := NewTarget(addr, res.Pools.Pool(addr.String()), rts[i])
+			t.Health = ctg.Health.Target(addr)
+			// Slow start runs from the moment the target turns healthy.
+			t.Health.SetSlowStarter(t.Runtime())
+			ctg.Targets = append(ctg.Targets, t)
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
@@ -246,6 +277,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			}
 			if err := compileRules(cl, l, groups); err != nil {
 				return nil, fmt.Errorf("snapshot: load balancer %q: listener %d: %w", lb.Name, l.Port, err)
+			}
+			for _, tg := range cl.targetGroups() {
+				tg.InUse, tg.LoadBalancer = true, lb.Name
 			}
 			clb.Listeners = append(clb.Listeners, cl)
 			s.Listeners[cl.Addr] = cl

@@ -81,7 +81,9 @@ func startEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.st = st
-	n, err := node.New(node.Options{DataDir: o.dir, IDs: st.IDs(), Listeners: pre, Logger: quietLogger(), ConnectTimeout: 2 * time.Second})
+	n, err := node.New(node.Options{DataDir: o.dir, IDs: st.IDs(), Listeners: pre, Logger: quietLogger(), ConnectTimeout: 2 * time.Second,
+		// A health-check "second" of 20 ms: a 5 s interval is 100 ms.
+		HealthSecond: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +97,12 @@ func startEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.ctrl = ctrl
-	api, err := elbv2.New(elbv2.Options{Controller: ctrl, Credentials: elbv2.Credentials{testKeyID: testSecret}, Logger: quietLogger(), Now: o.now})
+	api, err := elbv2.New(elbv2.Options{Controller: ctrl, Credentials: elbv2.Credentials{testKeyID: testSecret},
+		Health: elbv2.RegistryHealth(n.Health()), Logger: quietLogger(), Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(admin.WithAPI(admin.Handler(), api))
+	e.srv = httptest.NewServer(admin.WithAPI(admin.Handler(admin.Options{Health: n.Health()}), api))
 	e.client = newClient(e.srv.URL, testKeyID, testSecret)
 	t.Cleanup(e.stop)
 	return e

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/control"
+	"github.com/albatross-lb/albatross/internal/health"
 )
 
 func secondsDuration(n int) time.Duration { return time.Duration(n) * time.Second }
@@ -16,11 +17,23 @@ var (
 	healthDraining    = TargetHealth{State: "draining", Reason: "Target.DeregistrationInProgress", Description: "Target deregistration is in progress"}
 	healthNotInUse    = TargetHealth{State: "unused", Reason: "Target.NotInUse", Description: "Target group is not configured to receive traffic from the load balancer"}
 	healthUnregistred = TargetHealth{State: "unused", Reason: "Target.NotRegistered", Description: "Target is not registered to the target group"}
-	// healthUnchecked is the answer while no health checker is wired in: the
-	// state AWS reports for a target whose health checks are disabled, which
-	// is what it is, and which (as on AWS) still receives traffic.
+	// healthUnchecked is the answer when no health checker is wired in (tests
+	// of the API alone): the state AWS reports for a target whose health
+	// checks are disabled, which is what it is, and which (as on AWS) still
+	// receives traffic.
 	healthUnchecked = TargetHealth{State: "unavailable", Reason: "Target.HealthCheckDisabled", Description: "Health checks are not run by this node; the target receives traffic"}
 )
+
+// RegistryHealth reads target health from the node's health checker.
+func RegistryHealth(r *health.Registry) HealthFunc {
+	return func(tg string, addr netip.AddrPort) (TargetHealth, bool) {
+		th, ok := r.Lookup(tg, addr)
+		if !ok {
+			return TargetHealth{}, false
+		}
+		return TargetHealth{State: th.State.String(), Reason: string(th.Reason), Description: th.Description, HealthCheckPort: int(th.HealthCheckPort)}, true
+	}
+}
 
 func describeTargetHealth(c *call, w *xmlWriter) error {
 	m := c.ctrl.Model()
@@ -49,15 +62,15 @@ func describeTargetHealth(c *call, w *xmlWriter) error {
 		if indexTarget(tg.Targets, t) < 0 {
 			return healthUnregistred
 		}
-		if !inUse {
-			return healthNotInUse
-		}
 		if h := c.h.opts.Health; h != nil {
 			if addr, err := netip.ParseAddr(t.ID); err == nil {
 				if th, ok := h(tg.Name, netip.AddrPortFrom(addr, uint16(t.Port))); ok {
 					return th
 				}
 			}
+		}
+		if !inUse {
+			return healthNotInUse
 		}
 		return healthUnchecked
 	}

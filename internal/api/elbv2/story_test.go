@@ -107,6 +107,14 @@ func TestStoryWithSDK(t *testing.T) {
 		t.Errorf("target groups of the load balancer: %+v, %v", tgs, err)
 	}
 
+	// Health checks start once a listener uses the group; the waiter the CLI
+	// and Terraform use sees both targets healthy.
+	w := elb.NewTargetInServiceWaiter(c, func(o *elb.TargetInServiceWaiterOptions) { o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond })
+	if err := w.Wait(ctx(t), &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)}, 20*time.Second); err != nil {
+		th, _ := c.DescribeTargetHealth(ctx(t), &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)})
+		t.Fatalf("targets never healthy: %v; last health %+v", err, th)
+	}
+
 	// The listener was opened by CreateListener: real requests reach both
 	// targets, round robin.
 	seen := map[string]int{}
@@ -128,7 +136,7 @@ func TestStoryWithSDK(t *testing.T) {
 		if *d.HealthCheckPort != strconv.Itoa(int(*d.Target.Port)) || d.AdministrativeOverride == nil {
 			t.Errorf("target health description %+v", d)
 		}
-		if s := d.TargetHealth.State; s == types.TargetHealthStateEnumUnused || s == types.TargetHealthStateEnumDraining {
+		if s := d.TargetHealth.State; s != types.TargetHealthStateEnumHealthy {
 			t.Errorf("registered target in use reported %s", s)
 		}
 	}
@@ -203,8 +211,8 @@ func TestStoryWithSDK(t *testing.T) {
 	_, err = c.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{lbARN}})
 	wantAPIError[*types.LoadBalancerNotFoundException](t, "DescribeLoadBalancers after delete", err)
 	// The waiter the CLI and Terraform use agrees.
-	w := elb.NewLoadBalancersDeletedWaiter(c, func(o *elb.LoadBalancersDeletedWaiterOptions) { o.MinDelay = 10 * time.Millisecond })
-	if err := w.Wait(ctx(t), &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{lbARN}}, 5*time.Second); err != nil {
+	dw := elb.NewLoadBalancersDeletedWaiter(c, func(o *elb.LoadBalancersDeletedWaiterOptions) { o.MinDelay = 10 * time.Millisecond })
+	if err := dw.Wait(ctx(t), &elb.DescribeLoadBalancersInput{LoadBalancerArns: []string{lbARN}}, 5*time.Second); err != nil {
 		t.Errorf("LoadBalancersDeleted waiter: %v", err)
 	}
 	all, err := c.DescribeTargetGroups(ctx(t), &elb.DescribeTargetGroupsInput{})

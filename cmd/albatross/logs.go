@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/analyze"
+)
+
+const logsUsage = `Usage:
+  albatross logs summary [flags] [FILE|DIR|-]...
+  albatross logs errors  [flags] [FILE|DIR|-]...
+
+Reads ALB access logs (plain or .gz, directories recursively, "-" or a pipe for
+stdin) and reports counts, latency and the errors with what caused them.
+Flags (every command):
+`
+
+// listFlag collects a repeatable, comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*l = append(*l, item)
+		}
+	}
+	return nil
+}
+
+// runLogs is `albatross logs`: flag parsing and wiring around internal/analyze.
+func runLogs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		out := stderr
+		if len(args) > 0 {
+			out = stdout
+		}
+		fmt.Fprint(out, logsUsage)
+		fs, _ := logsFlags(out, "summary")
+		fs.PrintDefaults()
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	var view analyze.View
+	switch args[0] {
+	case "summary":
+		view = analyze.ViewSummary
+	case "errors":
+		view = analyze.ViewErrors
+	default:
+		fmt.Fprintf(stderr, "albatross logs: unknown command %q\n\n%s", args[0], logsUsage)
+		return 2
+	}
+	fs, o := logsFlags(stderr, args[0])
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	opts, err := o.options(time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)
+		return 2
+	}
+	names := fs.Args()
+	if len(names) == 0 {
+		if isTerminal(stdin) {
+			fmt.Fprintf(stderr, "albatross logs %s: no input: name log files or directories, or pipe a log to stdin\n", args[0])
+			return 2
+		}
+		names = []string{analyze.StdinName}
+	}
+	srcs, skipped, err := analyze.Inputs(names)
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)
+		return 2
+	}
+	if len(srcs) == 0 {
+		fmt.Fprintf(stderr, "albatross logs %s: no log files in %s\n", args[0], strings.Join(names, " "))
+		return 2
+	}
+	for _, s := range skipped {
+		fmt.Fprintf(stderr, "albatross logs: skipping %s (hidden, or not an access log)\n", s)
+	}
+	table := *o.table
+	if table == "" {
+		table = analyze.DefaultCSVTable(view)
+	}
+	opts.Stdin = stdin
+	if isTerminal(stderr) {
+		opts.Progress = analyze.NewProgressBar(stderr).Update
+	}
+	rep, err := analyze.Run(ctx, srcs, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)
+		return 1
+	}
+	switch *o.format {
+	case "json":
+		err = analyze.WriteJSON(stdout, rep)
+	case "csv":
+		err = analyze.WriteCSV(stdout, rep, table)
+	default:
+		err = analyze.WriteText(stdout, rep, view)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)
+		return 1
+	}
+	if len(rep.InputErrors) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// logsOptions are the parsed flags of a logs command.
+type logsOptions struct {
+	status, since, until, format, table *string
+	targets, paths, lbs                 listFlag
+	elbOnly                             *bool
+	maxMalformed, workers               *int
+}
+
+func logsFlags(out io.Writer, name string) (*flag.FlagSet, *logsOptions) {
+	fs := flag.NewFlagSet("logs "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	o := &logsOptions{
+		status:       fs.String("status", "", "keep only these elb_status_code values or classes, comma-separated (460,502 or 5xx)"),
+		since:        fs.String("since", "", "keep entries at or after this `time`: RFC 3339 or a duration before now (1h, 2d)"),
+		until:        fs.String("until", "", "keep entries before this `time`: RFC 3339 or a duration before now"),
+		format:       fs.String("format", "text", "output: text, json or csv"),
+		table:        fs.String("table", "", "with --format csv, the `table` to write: "+strings.Join(analyze.CSVTables, ", ")),
+		elbOnly:      fs.Bool("elb-only", false, "keep only statuses the load balancer generated (no target_status_code)"),
+		maxMalformed: fs.Int("max-malformed", 100, "how many malformed lines to list by file and line (all are counted)"),
+		workers:      fs.Int("workers", 0, "parsing goroutines (0: one per CPU)"),
+	}
+	fs.Var(&o.targets, "target", "keep only this target `ip:port` (or IP, any port); repeatable or comma-separated")
+	fs.Var(&o.paths, "path", "keep only request paths matching this `glob` (/api/*); repeatable")
+	fs.Var(&o.lbs, "lb", "keep only this load balancer (app/NAME/ID or NAME); repeatable")
+	return fs, o
+}
+
+func (o *logsOptions) options(now time.Time) (analyze.Options, error) {
+	var opts analyze.Options
+	f := &opts.Filter
+	var err error
+	if *o.status != "" {
+		if f.Statuses, err = analyze.ParseStatuses(*o.status); err != nil {
+			return opts, fmt.Errorf("--status: %w", err)
+		}
+	}
+	for _, t := range o.targets {
+		ap, err := analyze.ParseTarget(t)
+		if err != nil {
+			return opts, fmt.Errorf("--target: %w", err)
+		}
+		f.Targets = append(f.Targets, ap)
+	}
+	f.Paths = o.paths
+	f.LoadBalancers = o.lbs
+	f.ELBOnly = *o.elbOnly
+	if *o.since != "" {
+		if f.Since, err = analyze.ParseTime(*o.since, now); err != nil {
+			return opts, fmt.Errorf("--since: %w", err)
+		}
+	}
+	if *o.until != "" {
+		if f.Until, err = analyze.ParseTime(*o.until, now); err != nil {
+			return opts, fmt.Errorf("--until: %w", err)
+		}
+	}
+	switch *o.format {
+	case "text", "json", "csv":
+	default:
+		return opts, fmt.Errorf("--format %q: want text, json or csv", *o.format)
+	}
+	if *o.table != "" {
+		if *o.format != "csv" {
+			return opts, errors.New("--table needs --format csv")
+		}
+		known := false
+		for _, t := range analyze.CSVTables {
+			known = known || t == *o.table
+		}
+		if !known {
+			return opts, fmt.Errorf("--table %q: want one of %s", *o.table, strings.Join(analyze.CSVTables, ", "))
+		}
+	}
+	opts.MaxMalformed = *o.maxMalformed
+	if opts.MaxMalformed == 0 {
+		opts.MaxMalformed = -1
+	}
+	opts.Workers = *o.workers
+	return opts, nil
+}
+
+// isTerminal reports whether v is a character device (a terminal).
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

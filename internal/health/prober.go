@@ -1,0 +1,94 @@
+package health
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// prober runs the health checks of one target in its own goroutine.
+type prober struct {
+	cancel context.CancelFunc
+}
+
+// startProber starts checking st on g's schedule. Called under r.mu.
+func (r *Registry) startProber(g *Group, st *Status) *prober {
+	ctx, cancel := context.WithCancel(r.ctx)
+	p := &prober{cancel: cancel}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.probeLoop(ctx, g, st)
+	}()
+	return p
+}
+
+// stopProber stops st's health checks, if any run. Called under r.mu; the
+// prober's goroutine ends on its own (a check in progress is abandoned).
+func (r *Registry) stopProber(st *Status) {
+	if st.prober != nil {
+		st.prober.cancel()
+		st.prober = nil
+	}
+}
+
+// firstCheckWindow bounds, in configured seconds, how long a new target waits
+// for its first check, so that it can turn healthy soon after registration
+// even with a long interval.
+const firstCheckWindow = 5
+
+// probeLoop checks st every interval until ctx ends. Checks run on a fixed grid
+// (start+phase, start+phase+interval, ...): a check's duration does not shift
+// the next one, as on ALB, and the phase spreads a group's targets over the
+// interval. The first check comes sooner, at the phase folded into the first
+// few seconds, and the next ones return to the grid.
+func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
+	s := g.settings.Load()
+	start := time.Now()
+	ph := phase(g.name, st.addr, s.interval)
+	next := start.Add(ph % min(s.interval, firstCheckWindow*r.opts.Second))
+	timer := time.NewTimer(time.Until(next))
+	defer timer.Stop()
+	var buf []byte
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		s = g.settings.Load()
+		st.update(CheckStarted, time.Now())
+		var res Result
+		res, buf = check(ctx, s, st.addr, buf)
+		if ctx.Err() != nil {
+			return // stopped during the check: its result means nothing
+		}
+		old, rec := st.update(func(rec Record) Record { return Observe(rec, res, s.thresholds) }, time.Now())
+		if old.State != rec.State {
+			r.logTransition(s.lb, g, st, old, rec, res)
+		}
+		// The next slot of the grid; slots that passed while the machine was
+		// suspended or starved are skipped.
+		next = start.Add(ph)
+		if now := time.Now(); !next.After(now) {
+			next = next.Add((now.Sub(next)/s.interval + 1) * s.interval)
+		}
+		timer.Reset(time.Until(next))
+	}
+}
+
+func (r *Registry) logTransition(lb string, g *Group, st *Status, old, rec Record, res Result) {
+	level := slog.LevelInfo
+	if rec.State == StateUnhealthy {
+		level = slog.LevelWarn
+	}
+	attrs := []any{"load_balancer", lb, "target_group", g.name, "target", st.addr.String(),
+		"from", old.State.String(), "to", rec.State.String()}
+	if rec.Reason != ReasonNone {
+		attrs = append(attrs, "reason", string(rec.Reason), "description", rec.Description())
+	}
+	if res.Detail != "" {
+		attrs = append(attrs, "detail", res.Detail)
+	}
+	r.opts.Logger.Log(context.Background(), level, "target health changed", attrs...)
+}
