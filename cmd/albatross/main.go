@@ -1,6 +1,7 @@
 // Command albatross is a self-hosted, AWS-compatible Application Load Balancer.
 //
-//	albatross serve --config albatross.yaml [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
+//	albatross serve [--config albatross.yaml] [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
+//	                [--listen-address 0.0.0.0] [--api-credentials FILE]
 //	albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443] [--admin-addr 127.0.0.1:9090]
 //	albatross doctor --config FILE | --target HOST:PORT [--client-timeout 30s] [--format text|json]
 //	albatross version
@@ -15,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -24,10 +26,13 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/admin"
+	"github.com/albatross-lb/albatross/internal/api/elbv2"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/control"
 	"github.com/albatross-lb/albatross/internal/demo"
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/node"
+	"github.com/albatross-lb/albatross/internal/state"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -36,7 +41,8 @@ var version = "dev"
 const usage = `albatross: a self-hosted, AWS-compatible Application Load Balancer
 
 Usage:
-  albatross serve --config FILE [--data-dir DIR] [--admin-addr ADDR]
+  albatross serve [--config FILE] [--data-dir DIR] [--admin-addr ADDR]
+                  [--listen-address IP] [--api-credentials FILE]
   albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443] [--admin-addr 127.0.0.1:9090]
   albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
   albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
@@ -89,11 +95,19 @@ func versionString() string {
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) int {
+	// SIGHUP is caught from the start: its default action ends the process,
+	// and a reload requested while the node starts must not kill it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "albatross.yaml", "configuration `file`")
-	dataDir := fs.String("data-dir", "albatross-data", "`directory` for durable state (resource ids)")
-	adminAddr := fs.String("admin-addr", "127.0.0.1:9090", "admin server `address` (empty: none)")
+	configPath := fs.String("config", "albatross.yaml", "configuration `file` (empty: none; resources then come from the API and the data dir)")
+	dataDir := fs.String("data-dir", "albatross-data", "`directory` for durable state (resources, resource ids)")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:9090", "admin server `address`: ELBv2 API on POST /, /healthz (empty: none)")
+	listenAddr := fs.String("listen-address", config.DefaultListenerAddress, "IP `address` that listeners created through the API bind")
+	credsPath := fs.String("api-credentials", "", "`file` of API access keys, one \"ACCESS_KEY_ID SECRET_ACCESS_KEY\" per line")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -105,28 +119,61 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+	if ip, err := netip.ParseAddr(*listenAddr); err != nil {
+		fmt.Fprintf(stderr, "albatross serve: --listen-address must be an IP address such as 0.0.0.0 or 127.0.0.1, got %q\n", *listenAddr)
 		return 2
+	} else {
+		*listenAddr = ip.Unmap().String()
 	}
-	// SIGHUP is taken over before any listener opens: its default action ends
-	// the process, so one sent as soon as traffic flows must find it handled.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	reg := metrics.NewRegistry()
-	n, err := node.New(node.Options{DataDir: *dataDir, BaseDir: filepath.Dir(*configPath), Logger: log, Metrics: reg})
+
+	var cfg *config.Config
+	if *configPath != "" {
+		var err error
+		if cfg, err = config.Load(*configPath); err != nil {
+			fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+			return 2
+		}
+	}
+	var creds elbv2.Credentials
+	if *adminAddr != "" {
+		var err error
+		if creds, err = apiCredentials(*credsPath, *adminAddr, log); err != nil {
+			fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+			return 2
+		}
+	}
+	st, err := state.Open(*dataDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
 	}
-	if err := n.Apply(cfg); err != nil {
-		fmt.Fprintf(stderr, "albatross serve: %s: %v\n", *configPath, err)
+	defer st.Close()
+	baseDir := ""
+	if *configPath != "" {
+		baseDir = filepath.Dir(*configPath)
+	}
+	reg := metrics.NewRegistry()
+	n, err := node.New(node.Options{DataDir: *dataDir, IDs: st.IDs(), BaseDir: baseDir, Logger: log, Metrics: reg})
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+		return 1
+	}
+	copts := control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: *listenAddr, Logger: log}
+	if cfg != nil {
+		copts.Region, copts.AccountID = cfg.Region, cfg.AccountID
+	}
+	ctrl, err := control.New(ctx, copts)
+	if err == nil {
+		err = ctrl.Start(ctx, cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross serve: %s: %v\n", orNone(*configPath), err)
 		n.Shutdown(context.Background())
 		return 1
 	}
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	defer stopWatch()
+	go ctrl.Run(watchCtx)
 	var adminSrv *http.Server
 	if *adminAddr != "" {
 		ln, err := net.Listen("tcp", *adminAddr)
@@ -135,14 +182,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
+		api, err := elbv2.New(elbv2.Options{Controller: ctrl, Credentials: creds, Health: elbv2.RegistryHealth(n.Health()), Logger: log})
+		if err != nil {
+			fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+			n.Shutdown(context.Background())
+			return 1
+		}
+		// The dashboard is read-only; on an address that is not loopback it is
+		// refused until it shares the API's authentication.
 		public := admin.IsPublic(ln.Addr())
 		if public {
 			log.Warn("the admin address is not loopback: /metrics is served, the dashboard is refused until the admin server authenticates requests", "addr", ln.Addr().String())
 		}
 		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log})
-		adminSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+		adminSrv = &http.Server{Handler: admin.WithAPI(h, api), ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
-		log.Info("admin server listening", "addr", ln.Addr().String())
+		log.Info("admin server listening", "addr", ln.Addr().String(), "elbv2_endpoint", "http://"+ln.Addr().String())
 	}
 	for _, a := range n.Addrs() {
 		log.Info("listener ready", "addr", a.String())
@@ -151,7 +206,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	for {
 		select {
 		case <-hup:
-			reload(n, *configPath, log)
+			reload(ctx, ctrl, *configPath, log)
 			continue
 		case <-ctx.Done():
 		}
@@ -173,16 +228,54 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 
 // reload applies the configuration file again; a bad file leaves the running
 // configuration in place.
-func reload(n *node.Node, path string, log *slog.Logger) {
+func reload(ctx context.Context, ctrl *control.Controller, path string, log *slog.Logger) {
+	if path == "" {
+		log.Info("SIGHUP ignored: there is no configuration file")
+		return
+	}
 	cfg, err := config.Load(path)
 	if err == nil {
-		err = n.Apply(cfg)
+		err = ctrl.ImportFile(ctx, cfg)
 	}
 	if err != nil {
 		log.Error("reload rejected; the previous configuration stays in force", "config", path, "err", err)
 		return
 	}
 	log.Info("reloaded", "config", path)
+}
+
+func orNone(path string) string {
+	if path == "" {
+		return "stored state"
+	}
+	return path
+}
+
+// apiCredentials returns the access keys the ELBv2 API accepts: from the file,
+// else from ALBATROSS_ACCESS_KEY_ID and ALBATROSS_SECRET_ACCESS_KEY, else (only
+// when the admin address is loopback) the development keys, which it announces.
+func apiCredentials(path, adminAddr string, log *slog.Logger) (elbv2.Credentials, error) {
+	if path != "" {
+		return elbv2.LoadCredentials(path)
+	}
+	id, secret := os.Getenv("ALBATROSS_ACCESS_KEY_ID"), os.Getenv("ALBATROSS_SECRET_ACCESS_KEY")
+	switch {
+	case id != "" && secret != "":
+		return elbv2.Credentials{id: secret}, nil
+	case id != "" || secret != "":
+		return nil, errors.New("set both ALBATROSS_ACCESS_KEY_ID and ALBATROSS_SECRET_ACCESS_KEY, or neither")
+	}
+	host, _, err := net.SplitHostPort(adminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-addr %q: %w", adminAddr, err)
+	}
+	ip, err := netip.ParseAddr(host)
+	if host != "localhost" && (err != nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("the admin address %s is not a loopback address, so the ELBv2 API needs real credentials: give --api-credentials FILE or set ALBATROSS_ACCESS_KEY_ID and ALBATROSS_SECRET_ACCESS_KEY", adminAddr)
+	}
+	log.Warn("ELBv2 API accepts the development credentials (access key id \""+elbv2.DevAccessKeyID+"\", secret \""+elbv2.DevSecretAccessKey+"\") because the admin address is loopback and none were given",
+		"admin_addr", adminAddr)
+	return elbv2.Credentials{elbv2.DevAccessKeyID: elbv2.DevSecretAccessKey}, nil
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -35,8 +35,12 @@ const logCloseTimeout = 10 * time.Second
 
 // Options configures a node.
 type Options struct {
-	// DataDir holds the node's durable state (resource ids).
+	// DataDir holds the node's durable state (resource ids); unused when IDs
+	// is set.
 	DataDir string
+	// IDs is an id registry opened by the caller (state.Open, which shares it
+	// with the Store); the node then neither opens nor closes one.
+	IDs *state.IDs
 	// BaseDir resolves relative access log paths; normally the directory of the
 	// configuration file.
 	BaseDir string
@@ -113,9 +117,12 @@ func New(opts Options) (*Node, error) {
 	if opts.NodeIP == "" {
 		opts.NodeIP = "127.0.0.1"
 	}
-	ids, err := state.OpenIDs(opts.DataDir)
-	if err != nil {
-		return nil, err
+	ids := opts.IDs
+	if ids == nil {
+		var err error
+		if ids, err = state.OpenIDs(opts.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	cookies, err := openCookieCodec(opts.DataDir)
 	if err != nil {

@@ -1,9 +1,11 @@
-// Package state keeps Albatross's durable state. For now that is the registry of
-// resource ids: every load balancer, listener, rule and target group keeps the
-// AWS-shaped id it was first given (16 lowercase hex digits) across restarts, so
-// that its ARN, its access-log name and its metric labels never change. The
-// registry is one bbolt file in the data directory, which also serves as the
-// lock that keeps two albatross processes off one data directory.
+// Package state keeps Albatross's durable state: the Store of resources that the
+// ELBv2 API and the configuration file change (store.go: an interface with a
+// bbolt implementation, shaped so that an etcd one can replace it), and the
+// registry of resource ids: every load balancer, listener, rule and target group
+// keeps the AWS-shaped id it was first given (16 lowercase hex digits) across
+// restarts, so that its ARN, its access-log name and its metric labels never
+// change. Both live in one bbolt file in the data directory, which also serves as
+// the lock that keeps two albatross processes off one data directory.
 package state
 
 import (
@@ -39,6 +41,7 @@ var (
 	bucketMeta   = []byte("meta")
 	bucketIDs    = []byte("ids")
 	bucketOwners = []byte("id-owners")
+	bucketKV     = []byte("kv")
 	keySchema    = []byte("schema")
 )
 
@@ -54,22 +57,36 @@ type IDs struct {
 	path string
 	// rand is the source of new ids: crypto/rand, replaceable in tests.
 	rand io.Reader
+	// ownsDB is true when Close closes db (OpenIDs); false when the IDs share
+	// a Bolt's database (Open), which closes it.
+	ownsDB bool
 }
 
 // OpenIDs opens the registry in dir, creating dir (mode 0700) and the file (0600)
 // if needed. The file is locked while open; if another process holds it for more
 // than a second, the error wraps ErrInUse and says which data directory is busy.
+// A process that also needs the Store opens both with Open instead.
 func OpenIDs(dir string) (*IDs, error) {
+	db, path, err := openDB(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &IDs{db: db, path: path, rand: rand.Reader, ownsDB: true}, nil
+}
+
+// openDB opens (creating if needed) DIR/albatross.db with every bucket this
+// package uses, and checks its schema version.
+func openDB(dir string) (*bolt.DB, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+		return nil, "", fmt.Errorf("create data dir: %w", err)
 	}
 	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: openTimeout})
 	if errors.Is(err, bolt.ErrTimeout) {
-		return nil, fmt.Errorf("data dir %s is %w (%s stays locked while a process has it open)", dir, ErrInUse, path)
+		return nil, "", fmt.Errorf("data dir %s is %w (%s stays locked while a process has it open)", dir, ErrInUse, path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open id registry %s: %w", path, err)
+		return nil, "", fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
@@ -84,7 +101,7 @@ func OpenIDs(dir string) (*IDs, error) {
 		case string(v) != schemaVersion:
 			return fmt.Errorf("schema version %q, this albatross reads version %s", v, schemaVersion)
 		}
-		for _, b := range [][]byte{bucketIDs, bucketOwners} {
+		for _, b := range [][]byte{bucketIDs, bucketOwners, bucketKV} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -93,9 +110,9 @@ func OpenIDs(dir string) (*IDs, error) {
 	})
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("initialise id registry %s: %w", path, err)
+		return nil, "", fmt.Errorf("initialise state %s: %w", path, err)
 	}
-	return &IDs{db: db, path: path, rand: rand.Reader}, nil
+	return db, path, nil
 }
 
 // Path returns the database file's path.
@@ -152,6 +169,40 @@ func (s *IDs) Lookup(key string) (id string, ok bool, err error) {
 	return id, ok, nil
 }
 
+// Bind makes id the id of key, in one transaction: a key that had another id
+// loses it, and a key that held id gives it up. The ELBv2 API uses it when a
+// listener moves to another port, so that its ARN (which carries the id) does not
+// change while the data plane's key for it (load balancer and port) does.
+func (s *IDs) Bind(key, id string) error {
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("bind id: %w", err)
+	}
+	if !ValidID(id) {
+		return fmt.Errorf("bind id: %q is not a resource id", id)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ids, owners := tx.Bucket(bucketIDs), tx.Bucket(bucketOwners)
+		if old := ids.Get([]byte(key)); old != nil && string(old) != id {
+			if err := owners.Delete(append([]byte(nil), old...)); err != nil {
+				return err
+			}
+		}
+		if prev := owners.Get([]byte(id)); prev != nil && string(prev) != key {
+			if err := ids.Delete(append([]byte(nil), prev...)); err != nil {
+				return err
+			}
+		}
+		if err := ids.Put([]byte(key), []byte(id)); err != nil {
+			return err
+		}
+		return owners.Put([]byte(id), []byte(key))
+	})
+	if err != nil {
+		return fmt.Errorf("bind id of %q: %w", key, err)
+	}
+	return nil
+}
+
 // Release forgets the ids of keys, in one transaction; unknown keys are ignored.
 // The ELBv2 API calls it when a resource is deleted, so that a resource created
 // again under the same name gets a new id and a new ARN, as on AWS.
@@ -180,8 +231,12 @@ func (s *IDs) Release(keys []string) error {
 	return nil
 }
 
-// Close releases the file and its lock.
+// Close releases the file and its lock (when OpenIDs opened it; an IDs from
+// Bolt.IDs is closed with its Bolt).
 func (s *IDs) Close() error {
+	if !s.ownsDB {
+		return nil
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close id registry %s: %w", s.path, err)
 	}
@@ -228,3 +283,6 @@ func ValidID(s string) bool {
 	}
 	return true
 }
+
+// randReader is the source of new ids in production.
+func randReader() io.Reader { return rand.Reader }

@@ -1,0 +1,556 @@
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/state"
+)
+
+// Applier is the running data plane: *node.Node. Apply makes a configuration
+// current, all or nothing.
+type Applier interface {
+	Apply(cfg *config.Config) error
+}
+
+// Options configures a Controller.
+type Options struct {
+	// Store holds the records; IDs is the id registry the node compiles with.
+	Store state.Store
+	IDs   *state.IDs
+	// Node is the data plane that every change is applied to.
+	Node Applier
+	// Region and AccountID go into ARNs (config.DefaultRegion and
+	// config.DefaultAccountID when empty); the configuration file sets them.
+	Region    string
+	AccountID string
+	// ListenAddress is the IP API-created listeners bind (default 0.0.0.0).
+	ListenAddress string
+	// Now is the clock (time.Now when nil).
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Controller owns the model: it loads it from the store, applies it to the node,
+// and serialises every change.
+type Controller struct {
+	opts Options
+	log  *slog.Logger
+
+	mu    sync.Mutex // serialises Update
+	model *Model     // published; read without the lock via Model()
+	cur   sync.RWMutex
+	rev   int64
+	seq   int64
+}
+
+// ApplyError is returned by Update when the node refused the new configuration
+// (for example a port it cannot bind); nothing was stored.
+type ApplyError struct{ Err error }
+
+func (e *ApplyError) Error() string { return e.Err.Error() }
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+// StoreError is returned by Update when the change could not be made durable;
+// the node was put back on the previous configuration and nothing changed.
+type StoreError struct{ Err error }
+
+func (e *StoreError) Error() string { return e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// New loads the model from the store. It does not apply it: call Start (or
+// ImportFile) to bring the node up to date.
+func New(ctx context.Context, opts Options) (*Controller, error) {
+	if opts.Region == "" {
+		opts.Region = config.DefaultRegion
+	}
+	if opts.AccountID == "" {
+		opts.AccountID = config.DefaultAccountID
+	}
+	if opts.ListenAddress == "" {
+		opts.ListenAddress = config.DefaultListenerAddress
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	c := &Controller{opts: opts, log: opts.Logger}
+	m, rev, seq, err := c.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.model, c.rev, c.seq = m, rev, seq
+	return c, nil
+}
+
+// load reads every record from the store.
+func (c *Controller) load(ctx context.Context) (*Model, int64, int64, error) {
+	kvs, rev, err := c.opts.Store.Load(ctx, "")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	m := c.emptyModel()
+	var seq int64
+	for _, kv := range kvs {
+		var err error
+		switch {
+		case strings.HasPrefix(kv.Key, prefixLoadBalancer):
+			var r LoadBalancer
+			if err = json.Unmarshal(kv.Value, &r); err == nil {
+				m.LoadBalancers[r.ID] = &r
+				seq = max(seq, r.Seq)
+			}
+		case strings.HasPrefix(kv.Key, prefixTargetGroup):
+			var r TargetGroup
+			if err = json.Unmarshal(kv.Value, &r); err == nil {
+				m.TargetGroups[r.ID] = &r
+				seq = max(seq, r.Seq)
+			}
+		case strings.HasPrefix(kv.Key, prefixListener):
+			var r Listener
+			if err = json.Unmarshal(kv.Value, &r); err == nil {
+				m.Listeners[r.ID] = &r
+				seq = max(seq, r.Seq)
+			}
+		}
+		if err != nil {
+			return nil, 0, 0, fmt.Errorf("state record %s: %w", kv.Key, err)
+		}
+	}
+	return m, rev, seq, nil
+}
+
+func (c *Controller) emptyModel() *Model {
+	return &Model{
+		Region:        c.opts.Region,
+		AccountID:     c.opts.AccountID,
+		ListenAddress: c.opts.ListenAddress,
+		LoadBalancers: map[string]*LoadBalancer{},
+		TargetGroups:  map[string]*TargetGroup{},
+		Listeners:     map[string]*Listener{},
+	}
+}
+
+// Model returns the current model. It must not be modified.
+func (c *Controller) Model() *Model {
+	c.cur.RLock()
+	defer c.cur.RUnlock()
+	return c.model
+}
+
+// Now returns the controller's clock reading.
+func (c *Controller) Now() time.Time { return c.opts.Now() }
+
+// Start brings the node up: it applies the configuration file, if there is one
+// (see ImportFile), and the stored resources, as one change that is applied even
+// when the file changes nothing.
+func (c *Controller) Start(ctx context.Context, file *config.Config) error {
+	c.mu.Lock()
+	err := c.bindIDs(c.Model())
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.update(ctx, true, func(tx *Tx) error {
+		if file == nil {
+			return nil
+		}
+		return importFile(tx, file)
+	})
+}
+
+// bindIDs makes the id registry agree with the records: the node's snapshot
+// takes each resource's id from the registry, keyed by name (and port).
+func (c *Controller) bindIDs(m *Model) error {
+	want := map[string]string{}
+	for _, lb := range m.LoadBalancers {
+		want[snapshot.LoadBalancerKey(lb.Name)] = lb.ID
+	}
+	for _, tg := range m.TargetGroups {
+		want[snapshot.TargetGroupKey(tg.Name)] = tg.ID
+	}
+	for _, l := range m.Listeners {
+		if lb := m.LoadBalancers[l.LoadBalancerID]; lb != nil {
+			want[snapshot.ListenerKey(lb.Name, l.Port)] = l.ID
+		}
+	}
+	for k, id := range want {
+		got, ok, err := c.opts.IDs.Lookup(k)
+		if err != nil {
+			return err
+		}
+		if ok && got == id {
+			continue
+		}
+		if err := c.opts.IDs.Bind(k, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run follows the store's changes made by other writers (with a shared store,
+// other nodes) and applies them, until ctx ends. Changes this controller made
+// itself are already applied and are skipped.
+func (c *Controller) Run(ctx context.Context) error {
+	_, events, err := c.opts.Store.Watch(ctx)
+	if err != nil {
+		return err
+	}
+	for ev := range events {
+		c.mu.Lock()
+		if ev.Revision > c.rev {
+			if err := c.reload(ctx); err != nil {
+				c.log.Error("applying a change from the store", "revision", ev.Revision, "err", err)
+			}
+		}
+		c.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+// reload re-reads the store and applies it; c.mu is held.
+func (c *Controller) reload(ctx context.Context) error {
+	m, rev, seq, err := c.load(ctx)
+	if err != nil {
+		return err
+	}
+	if err := c.bindIDs(m); err != nil {
+		return err
+	}
+	cfg, err := Compile(m)
+	if err != nil {
+		return err
+	}
+	if err := c.opts.Node.Apply(cfg); err != nil {
+		return err
+	}
+	c.publish(m, rev)
+	c.seq = max(c.seq, seq)
+	return nil
+}
+
+func (c *Controller) publish(m *Model, rev int64) {
+	c.cur.Lock()
+	c.model, c.rev = m, rev
+	c.cur.Unlock()
+}
+
+// Tx is one change being built: a copy-on-write model and the records it
+// touched. Records reached through Model() must not be modified; put a Clone.
+type Tx struct {
+	c     *Controller
+	m     *Model
+	dirty map[string]bool
+	// release are id registry keys to forget once the change is stored.
+	release []string
+	// keepIDs keeps the ids of deleted resources: a resource the
+	// configuration file removes and later adds back gets its old id (and
+	// ARN) again, while one deleted through the API gets a new one, as on AWS.
+	keepIDs bool
+	// binds are id registry keys to (re)bind before the node compiles.
+	binds map[string]string
+}
+
+// Model returns the model as changed so far.
+func (tx *Tx) Model() *Model { return tx.m }
+
+// Now is the controller's clock.
+func (tx *Tx) Now() time.Time { return tx.c.opts.Now() }
+
+// NextSeq returns the creation sequence number of a new resource.
+func (tx *Tx) NextSeq() int64 {
+	tx.c.seq++
+	return tx.c.seq
+}
+
+// NewID returns the id of a new resource whose id registry key is key (see the
+// snapshot package's key functions); the registry keeps ids stable across
+// restarts, and a released key gets a fresh one.
+func (tx *Tx) NewID(key string) (string, error) {
+	ids, err := tx.c.opts.IDs.Assign([]string{key})
+	if err != nil {
+		return "", err
+	}
+	return ids[key], nil
+}
+
+// NewRuleID returns a fresh id for a rule. Rules are not compiled by name, so
+// the id comes from a key no other resource uses; the registry makes it unique.
+func (tx *Tx) NewRuleID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return tx.NewID(fmt.Sprintf("rule/%x", b))
+}
+
+// PutLoadBalancer stores lb (new or changed).
+func (tx *Tx) PutLoadBalancer(lb *LoadBalancer) {
+	tx.m.LoadBalancers[lb.ID] = lb
+	tx.dirty[prefixLoadBalancer+lb.ID] = true
+}
+
+// DeleteLoadBalancer removes a load balancer (not its listeners).
+func (tx *Tx) DeleteLoadBalancer(id string) {
+	if lb := tx.m.LoadBalancers[id]; lb != nil && !tx.keepIDs {
+		tx.release = append(tx.release, snapshot.LoadBalancerKey(lb.Name))
+	}
+	delete(tx.m.LoadBalancers, id)
+	tx.dirty[prefixLoadBalancer+id] = true
+}
+
+// PutTargetGroup stores tg (new or changed).
+func (tx *Tx) PutTargetGroup(tg *TargetGroup) {
+	tx.m.TargetGroups[tg.ID] = tg
+	tx.dirty[prefixTargetGroup+tg.ID] = true
+}
+
+// DeleteTargetGroup removes a target group.
+func (tx *Tx) DeleteTargetGroup(id string) {
+	if tg := tx.m.TargetGroups[id]; tg != nil && !tx.keepIDs {
+		tx.release = append(tx.release, snapshot.TargetGroupKey(tg.Name))
+	}
+	delete(tx.m.TargetGroups, id)
+	tx.dirty[prefixTargetGroup+id] = true
+}
+
+// PutListener stores l (new or changed); a changed port keeps the listener's id.
+func (tx *Tx) PutListener(l *Listener) {
+	if lb := tx.m.LoadBalancers[l.LoadBalancerID]; lb != nil {
+		tx.binds[snapshot.ListenerKey(lb.Name, l.Port)] = l.ID
+	}
+	tx.m.Listeners[l.ID] = l
+	tx.dirty[prefixListener+l.ID] = true
+}
+
+// DeleteListener removes a listener.
+func (tx *Tx) DeleteListener(id string) {
+	if l := tx.m.Listeners[id]; l != nil {
+		if lb := tx.m.LoadBalancers[l.LoadBalancerID]; lb != nil && !tx.keepIDs {
+			tx.release = append(tx.release, snapshot.ListenerKey(lb.Name, l.Port))
+		}
+	}
+	delete(tx.m.Listeners, id)
+	tx.dirty[prefixListener+id] = true
+}
+
+// Update runs fn on a copy of the model; if fn succeeds and changed anything,
+// the new model is checked, applied to the node and committed to the store,
+// then published. An error from fn is returned as is and changes nothing.
+func (c *Controller) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	return c.update(ctx, false, fn)
+}
+
+// update is Update; with force, the model is applied and stored even when fn
+// changed nothing.
+func (c *Controller) update(ctx context.Context, force bool, fn func(tx *Tx) error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.Model()
+	seq := c.seq
+	tx := &Tx{c: c, m: old.shallowCopy(), dirty: map[string]bool{}, binds: map[string]string{}}
+	if err := fn(tx); err != nil {
+		c.seq = seq
+		return err
+	}
+	if len(tx.dirty) == 0 && !force {
+		return nil
+	}
+	cfg, err := Compile(tx.m)
+	if err != nil {
+		c.seq = seq
+		return err
+	}
+	if ps := config.CheckTimeouts(cfg); len(ps) > 0 {
+		c.seq = seq
+		return &config.ValidationError{Problems: ps}
+	}
+	for k, id := range tx.binds {
+		if err := c.opts.IDs.Bind(k, id); err != nil {
+			c.seq = seq
+			return &StoreError{Err: err}
+		}
+	}
+	if err := c.opts.Node.Apply(cfg); err != nil {
+		c.seq = seq
+		c.restoreBinds(old, tx.binds)
+		return &ApplyError{Err: err}
+	}
+	ops, err := tx.ops()
+	if err != nil {
+		c.rollback(old)
+		return &StoreError{Err: err}
+	}
+	rev, err := c.opts.Store.Commit(ctx, c.rev, ops)
+	if err != nil {
+		c.rollback(old)
+		c.restoreBinds(old, tx.binds)
+		return &StoreError{Err: err}
+	}
+	c.publish(tx.m, rev)
+	if len(tx.release) > 0 {
+		// Ids of deleted resources are forgotten so that a new resource of
+		// the same name gets a new ARN, as on AWS; keys still in use (a
+		// listener that moved onto a released port) keep theirs.
+		var rel []string
+		_ = c.bindIDs(tx.m)
+		for _, k := range tx.release {
+			if !c.keyInUse(tx.m, k) {
+				rel = append(rel, k)
+			}
+		}
+		if err := c.opts.IDs.Release(rel); err != nil {
+			c.log.Warn("releasing the ids of deleted resources", "err", err)
+		}
+	}
+	return nil
+}
+
+func (c *Controller) keyInUse(m *Model, key string) bool {
+	for _, lb := range m.LoadBalancers {
+		if snapshot.LoadBalancerKey(lb.Name) == key {
+			return true
+		}
+		for _, l := range m.Listeners {
+			if l.LoadBalancerID == lb.ID && snapshot.ListenerKey(lb.Name, l.Port) == key {
+				return true
+			}
+		}
+	}
+	for _, tg := range m.TargetGroups {
+		if snapshot.TargetGroupKey(tg.Name) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// rollback puts the node back on the configuration of old after a change it
+// applied could not be stored.
+func (c *Controller) rollback(old *Model) {
+	cfg, err := Compile(old)
+	if err == nil {
+		err = c.opts.Node.Apply(cfg)
+	}
+	if err != nil {
+		c.log.Error("restoring the previous configuration after a failed write", "err", err)
+	}
+}
+
+func (c *Controller) restoreBinds(old *Model, binds map[string]string) {
+	if len(binds) == 0 {
+		return
+	}
+	if err := c.bindIDs(old); err != nil {
+		c.log.Warn("restoring resource ids", "err", err)
+	}
+}
+
+func (m *Model) shallowCopy() *Model {
+	n := *m
+	n.LoadBalancers = make(map[string]*LoadBalancer, len(m.LoadBalancers))
+	for k, v := range m.LoadBalancers {
+		n.LoadBalancers[k] = v
+	}
+	n.TargetGroups = make(map[string]*TargetGroup, len(m.TargetGroups))
+	for k, v := range m.TargetGroups {
+		n.TargetGroups[k] = v
+	}
+	n.Listeners = make(map[string]*Listener, len(m.Listeners))
+	for k, v := range m.Listeners {
+		n.Listeners[k] = v
+	}
+	return &n
+}
+
+// ops turns the touched records into store ops.
+func (tx *Tx) ops() ([]state.Op, error) {
+	var ops []state.Op
+	for key := range tx.dirty {
+		var rec any
+		switch {
+		case strings.HasPrefix(key, prefixLoadBalancer):
+			if r := tx.m.LoadBalancers[strings.TrimPrefix(key, prefixLoadBalancer)]; r != nil {
+				rec = r
+			}
+		case strings.HasPrefix(key, prefixTargetGroup):
+			if r := tx.m.TargetGroups[strings.TrimPrefix(key, prefixTargetGroup)]; r != nil {
+				rec = r
+			}
+		case strings.HasPrefix(key, prefixListener):
+			if r := tx.m.Listeners[strings.TrimPrefix(key, prefixListener)]; r != nil {
+				rec = r
+			}
+		}
+		if rec == nil {
+			ops = append(ops, state.Delete(key))
+			continue
+		}
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", key, err)
+		}
+		ops = append(ops, state.Put(key, b))
+	}
+	return ops, nil
+}
+
+// Compile turns a model into the configuration the node applies. Draining
+// targets are not in TargetGroup.Targets, so they get no new requests.
+func Compile(m *Model) (*config.Config, error) {
+	cfg := &config.Config{Region: m.Region, AccountID: m.AccountID}
+	for _, tg := range m.SortedTargetGroups() {
+		full, typed, err := config.NormalizeTargetGroupAttributes(tg.Attributes)
+		if err != nil {
+			return nil, fmt.Errorf("target group %q: %w", tg.Name, err)
+		}
+		ctg := config.TargetGroup{
+			Name:        tg.Name,
+			Protocol:    tg.Protocol,
+			Port:        tg.Port,
+			HealthCheck: tg.HealthCheck,
+			Attributes:  full,
+			Attrs:       typed,
+		}
+		for _, t := range tg.Targets {
+			ctg.Targets = append(ctg.Targets, config.Target{ID: t.ID, Port: t.Port})
+		}
+		cfg.TargetGroups = append(cfg.TargetGroups, ctg)
+	}
+	for _, lb := range m.SortedLoadBalancers() {
+		full, typed, err := config.NormalizeLoadBalancerAttributes(lb.Attributes)
+		if err != nil {
+			return nil, fmt.Errorf("load balancer %q: %w", lb.Name, err)
+		}
+		clb := config.LoadBalancer{Name: lb.Name, Attributes: full, Attrs: typed, AccessLog: lb.AccessLog}
+		for _, l := range m.ListenersOf(lb.ID) {
+			addr := l.Address
+			if addr == "" {
+				addr = m.ListenAddress
+			}
+			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol, DefaultActions: l.DefaultActions}
+			for _, r := range l.SortedRules() {
+				cl.Rules = append(cl.Rules, config.Rule{Priority: r.Priority, Conditions: r.Conditions, Actions: r.Actions})
+			}
+			for _, name := range cl.TargetGroupNames() {
+				if m.TargetGroupByName(name) == nil {
+					return nil, fmt.Errorf("listener %s: target group %q does not exist", l.ID, name)
+				}
+			}
+			clb.Listeners = append(clb.Listeners, cl)
+		}
+		cfg.LoadBalancers = append(cfg.LoadBalancers, clb)
+	}
+	return cfg, nil
+}

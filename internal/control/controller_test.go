@@ -1,0 +1,182 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/state"
+)
+
+// recorder is an Applier that keeps what it was given and fails on demand.
+// (The node itself is exercised end to end by the elbv2 tests; these tests
+// are about the controller's ordering of apply, commit and rollback.)
+type recorder struct {
+	mu      sync.Mutex
+	applied []*config.Config
+	fail    error
+}
+
+func (r *recorder) Apply(cfg *config.Config) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.applied = append(r.applied, cfg)
+	return nil
+}
+
+func (r *recorder) last() *config.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applied[len(r.applied)-1]
+}
+
+func newController(t *testing.T) (*Controller, *state.Bolt, *recorder) {
+	t.Helper()
+	st, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rec := &recorder{}
+	c, err := New(context.Background(), Options{Store: st, IDs: st.IDs(), Node: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return c, st, rec
+}
+
+func addTargetGroup(name string) func(tx *Tx) error {
+	return func(tx *Tx) error {
+		id, err := tx.NewID("targetgroup/" + name)
+		if err != nil {
+			return err
+		}
+		tx.PutTargetGroup(&TargetGroup{ID: id, Name: name, Seq: tx.NextSeq(), Protocol: "HTTP", Port: 80,
+			HealthCheck: config.DefaultHealthCheck(), Attributes: config.TargetGroupAttributeDefaults()})
+		return nil
+	}
+}
+
+func stored(t *testing.T, st state.Store) int {
+	kvs, _, err := st.Load(context.Background(), prefixTargetGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(kvs)
+}
+
+func TestUpdateAppliesThenCommits(t *testing.T) {
+	c, st, rec := newController(t)
+	if err := c.Update(context.Background(), addTargetGroup("a")); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.last(); len(got.TargetGroups) != 1 || got.TargetGroups[0].Name != "a" {
+		t.Fatalf("applied %+v", got)
+	}
+	if stored(t, st) != 1 || c.Model().TargetGroupByName("a") == nil {
+		t.Fatal("change not stored or not published")
+	}
+
+	// The node refuses: nothing is stored or published.
+	rec.fail = errors.New("bind: address already in use")
+	err := c.Update(context.Background(), addTargetGroup("b"))
+	var ae *ApplyError
+	if !errors.As(err, &ae) {
+		t.Fatalf("Update with a failing node: %v, want *ApplyError", err)
+	}
+	rec.fail = nil
+	if stored(t, st) != 1 || c.Model().TargetGroupByName("b") != nil {
+		t.Error("a change the node refused was stored or published")
+	}
+
+	// fn fails: nothing happens, and the error comes back as is.
+	boom := errors.New("boom")
+	n := len(rec.applied)
+	if err := c.Update(context.Background(), func(tx *Tx) error { addTargetGroup("c")(tx); return boom }); err != boom {
+		t.Errorf("Update returned %v, want fn's error", err)
+	}
+	if len(rec.applied) != n || c.Model().TargetGroupByName("c") != nil {
+		t.Error("a failed fn reached the node or the model")
+	}
+}
+
+// failingStore is a Store whose commits fail once fail is set.
+type failingStore struct {
+	state.Store
+	fail bool
+}
+
+var errDiskFull = errors.New("no space left on device")
+
+func (f *failingStore) Commit(ctx context.Context, rev int64, ops []state.Op) (int64, error) {
+	if f.fail {
+		return 0, errDiskFull
+	}
+	return f.Store.Commit(ctx, rev, ops)
+}
+
+func TestUpdateRollsBackWhenTheStoreFails(t *testing.T) {
+	c, st, rec := newController(t)
+	fs := &failingStore{Store: st}
+	c.opts.Store = fs
+	if err := c.Update(context.Background(), addTargetGroup("a")); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail = true
+	err := c.Update(context.Background(), addTargetGroup("b"))
+	var se *StoreError
+	if !errors.As(err, &se) || !errors.Is(err, errDiskFull) {
+		t.Fatalf("Update with a failing store: %v, want *StoreError wrapping the store's error", err)
+	}
+	// The node got the new configuration, then the old one back.
+	if got := rec.last(); len(got.TargetGroups) != 1 || got.TargetGroups[0].Name != "a" {
+		t.Errorf("node left on %+v, want the configuration before the failed change", got)
+	}
+	if c.Model().TargetGroupByName("b") != nil {
+		t.Error("a change that was not stored was published")
+	}
+}
+
+// TestRunAppliesChangesOfOtherWriters: a change committed to the store by
+// another writer (another node, with a shared store) reaches this node.
+func TestRunAppliesChangesOfOtherWriters(t *testing.T) {
+	c, st, rec := newController(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// The controller's own change is applied once, not again by the watch.
+	if err := c.Update(context.Background(), addTargetGroup("own")); err != nil {
+		t.Fatal(err)
+	}
+	tg := &TargetGroup{ID: "00000000000000aa", Name: "foreign", Seq: 100, Protocol: "HTTP", Port: 81,
+		HealthCheck: config.DefaultHealthCheck(), Attributes: config.TargetGroupAttributeDefaults()}
+	b, _ := json.Marshal(tg)
+	if _, err := st.Commit(context.Background(), state.AnyRevision, []state.Op{state.Put(prefixTargetGroup+tg.ID, b)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Model().TargetGroupByName("foreign") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the foreign change never reached the model")
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+	if got := rec.last(); len(got.TargetGroups) != 2 {
+		t.Errorf("node has %d target groups, want 2", len(got.TargetGroups))
+	}
+	if id, ok, _ := c.opts.IDs.Lookup("targetgroup/foreign"); !ok || id != tg.ID {
+		t.Errorf("id registry has %q for the foreign group, want %s", id, tg.ID)
+	}
+}
