@@ -109,7 +109,9 @@ func TestStoryWithSDK(t *testing.T) {
 
 	// Health checks start once a listener uses the group; the waiter the CLI
 	// and Terraform use sees both targets healthy.
-	w := elb.NewTargetInServiceWaiter(c, func(o *elb.TargetInServiceWaiterOptions) { o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond })
+	w := elb.NewTargetInServiceWaiter(c, func(o *elb.TargetInServiceWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 20*time.Millisecond, 100*time.Millisecond
+	})
 	if err := w.Wait(ctx(t), &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)}, 20*time.Second); err != nil {
 		th, _ := c.DescribeTargetHealth(ctx(t), &elb.DescribeTargetHealthInput{TargetGroupArn: aws.String(tgARN)})
 		t.Fatalf("targets never healthy: %v; last health %+v", err, th)
