@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/common/expfmt"
@@ -33,6 +34,7 @@ func servedFamilies(t *testing.T) map[string]bool {
 	lb := reg.Bind("app/web/1", []metrics.GroupSpec{{ID: "targetgroup/app/2", ARN: "arn:x:targetgroup/app/2",
 		HealthChecked: true,
 		Targets:       []metrics.TargetSpec{{Addr: netip.MustParseAddrPort("127.0.0.1:80"), Pool: openPool(1), Health: func() string { return "healthy" }}}}})
+	lb.TLSErrors = new(atomic.Uint64) // as the snapshot compiler binds it
 	reg.Publish([]*metrics.LoadBalancer{lb})
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))

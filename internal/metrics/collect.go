@@ -66,6 +66,8 @@ var (
 		"HTTP_Fixed_Response_Count: fixed-response actions that ran.", lbLabels)
 	descRedirects = newDesc("http_redirect_count_total",
 		"HTTP_Redirect_Count: redirect actions that ran.", lbLabels)
+	descClientTLSErrors = newDesc("client_tls_negotiation_error_count_total",
+		"ClientTLSNegotiationErrorCount: client TLS handshakes that failed on the load balancer's HTTPS listeners.", lbLabels)
 	descHealthy = newDesc("healthy_host_count",
 		"HealthyHostCount: registered targets that pass their health checks.", groupLabels)
 	descUnhealthy = newDesc("unhealthy_host_count",
@@ -80,7 +82,7 @@ var allDescs = []*prometheus.Desc{
 	descLoggedRequests, descRequestCount, descELBCodes, descTargetCodes, descResponseTime,
 	descTargetConnErrors, descActiveConns, descTargetActiveConns, descNewConns, descRejectedConns,
 	descProcessedBytes, descIPv6Bytes, descIPv6Requests, descDesync, descFixedResponses, descRedirects,
-	descHealthy, descUnhealthy,
+	descHealthy, descUnhealthy, descClientTLSErrors,
 }
 
 // Describe implements prometheus.Collector.
@@ -110,6 +112,9 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		counter(descNewConns, c.newConns.Load(), lb.ID)
 		counter(descRejectedConns, c.rejectedConns.Load(), lb.ID)
 		gauge(descActiveConns, c.activeConns.Load(), lb.ID)
+		if lb.TLSErrors != nil {
+			counter(descClientTLSErrors, lb.TLSErrors.Load(), lb.ID)
+		}
 		for i, name := range classifications {
 			counter(descDesync, c.desync[i].Load(), lb.ID, name)
 		}

@@ -94,6 +94,10 @@ type LoadBalancer struct {
 	// ID is the CloudWatch LoadBalancer dimension, "app/NAME/ID".
 	ID     string
 	Groups []*Group
+	// TLSErrors counts the load balancer's failed client TLS handshakes
+	// (ClientTLSNegotiationErrorCount); kept by the data plane, nil when the
+	// load balancer has no HTTPS listener counter.
+	TLSErrors *atomic.Uint64
 
 	c *lbCounters
 }

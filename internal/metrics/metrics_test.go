@@ -2,10 +2,12 @@ package metrics
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const (
@@ -249,4 +251,29 @@ func TestHostCounts(t *testing.T) {
 	if _, _, ok := lb.Groups[2].HostCounts(); ok {
 		t.Error("a group whose health is not checked reports host counts")
 	}
+}
+
+func TestClientTLSNegotiationErrorsServed(t *testing.T) {
+	r := NewRegistry()
+	lb := bind(r, t1)
+	lb.TLSErrors = new(atomic.Uint64)
+	lb.TLSErrors.Add(3)
+	r.Publish([]*LoadBalancer{lb})
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(r)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != Namespace+"_client_tls_negotiation_error_count_total" {
+			continue
+		}
+		m := f.GetMetric()
+		if len(m) != 1 || m[0].GetCounter().GetValue() != 3 || m[0].GetLabel()[0].GetValue() != lbID {
+			t.Fatalf("client TLS negotiation errors served as %v, want 3 for %s", m, lbID)
+		}
+		return
+	}
+	t.Fatal("client TLS negotiation error count not served")
 }

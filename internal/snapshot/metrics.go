@@ -29,6 +29,7 @@ func bindMetrics(s *Snapshot, reg *metrics.Registry) {
 			groups = append(groups, gs)
 		}
 		lb.Metrics = reg.Bind(lb.ResourceID, groups)
+		lb.Metrics.TLSErrors = lb.TLSNegotiationErrors
 	}
 }
 
