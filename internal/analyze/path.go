@@ -55,19 +55,21 @@ func normalizePath(dst, p []byte) []byte {
 		if p[0] == '/' {
 			dst = append(dst, '/')
 			p = p[1:]
-			continue
-		}
-		end := bytes.IndexByte(p, '/')
-		if end < 0 {
-			end = len(p)
-		}
-		seg := p[:end]
-		if isIDSegment(seg) {
-			dst = append(dst, idSegment...)
 		} else {
-			dst = append(dst, seg...)
+			end := bytes.IndexByte(p, '/')
+			if end < 0 {
+				end = len(p)
+			}
+			seg := p[:end]
+			if isIDSegment(seg) {
+				dst = append(dst, idSegment...)
+			} else {
+				dst = append(dst, seg...)
+			}
+			p = p[end:]
 		}
-		p = p[end:]
+		// Checked after every step, slashes included: a path of 300 "/"
+		// is as long as any other.
 		if len(dst)-start > maxPathKey {
 			dst = append(dst[:start+maxPathKey], "..."...)
 			break
