@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,8 @@ func startEnv(t *testing.T, o envOptions) *env {
 	}
 	e.node = n
 	ctx := context.Background()
-	ctrl, err := control.New(ctx, control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: "127.0.0.1", Logger: quietLogger()})
+	ctrl, err := control.New(ctx, control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: "127.0.0.1",
+		CertificateDir: filepath.Join(o.dir, "certificates"), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
