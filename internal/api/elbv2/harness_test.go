@@ -23,6 +23,7 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/api/elbv2"
+	"github.com/albatross-lb/albatross/internal/api/elbv2/elbv2test"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
 	"github.com/albatross-lb/albatross/internal/node"
@@ -133,6 +134,7 @@ func newClient(url, keyID, secret string) *elb.Client {
 		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       elbv2test.HTTPClient(),
 	})
 }
 
