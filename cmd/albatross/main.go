@@ -195,13 +195,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		// The dashboard is read-only; on an address that is not loopback it is
-		// refused until it shares the API's authentication.
+		// The dashboard is read-only; on an address that is not loopback it
+		// asks for the API's credentials (HTTP Digest).
 		public := admin.IsPublic(ln.Addr())
 		if public {
-			log.Warn("the admin address is not loopback: /metrics is served, the dashboard is refused until the admin server authenticates requests", "addr", ln.Addr().String())
+			log.Info("the admin address is not loopback: the dashboard asks for the API credentials (HTTP Digest: access key id and secret); /metrics and /healthz are open", "addr", ln.Addr().String())
 		}
-		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log})
+		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log,
+			Credentials: func(id string) (string, bool) { s, ok := creds[id]; return s, ok }})
 		adminSrv = &http.Server{Handler: admin.WithAPI(h, api), ReadHeaderTimeout: 10 * time.Second}
 		go adminSrv.Serve(ln)
 		log.Info("admin server listening", "addr", ln.Addr().String(), "elbv2_endpoint", "http://"+ln.Addr().String())
