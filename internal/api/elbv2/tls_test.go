@@ -188,6 +188,19 @@ func TestHTTPSListenerWithSDK(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The quota: 25 certificates per load balancer besides the default ones;
+	// this listener has 2, so 24 more are refused, whole.
+	many := map[string][]string{}
+	var manyARNs []string
+	for i := range 24 {
+		n := fmt.Sprintf("many%d", i)
+		many[n] = []string{n + ".example.test"}
+		manyARNs = append(manyARNs, iamCert(n))
+	}
+	testCerts(t, e, many)
+	_, err = c.AddListenerCertificates(ctx(t), &elb.AddListenerCertificatesInput{ListenerArn: lARN, Certificates: cert(manyARNs...)})
+	wantAPIError[*types.TooManyCertificatesException](t, "26 SNI certificates", err)
+
 	// DescribeListenerCertificates, one per page.
 	var got []types.Certificate
 	p := elb.NewDescribeListenerCertificatesPaginator(c, &elb.DescribeListenerCertificatesInput{ListenerArn: lARN, PageSize: aws.Int32(1)})
@@ -271,6 +284,8 @@ func TestHTTPSListenerWithSDK(t *testing.T) {
 			break
 		}
 	}
+	_, err = c.DescribeSSLPolicies(ctx(t), &elb.DescribeSSLPoliciesInput{Names: []string{"ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04"}})
+	wantAPIError[*types.SSLPolicyNotFoundException](t, "DescribeSSLPolicies of a FIPS policy, which listeners refuse", err)
 	if !slices.Equal(names2, tlsconf.Names()) {
 		t.Errorf("DescribeSSLPolicies lists %v, tlsconf serves %v", names2, tlsconf.Names())
 	}
