@@ -19,6 +19,7 @@ import (
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
+	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
@@ -333,4 +334,73 @@ func TestHTTPSListenerWithSDK(t *testing.T) {
 	if body, names, _ := tlsGet(t, httpsClientFor(pool, "default.example.test"), port, "default.example.test"); body != "backend" || !slices.Equal(names, []string{"default.example.test"}) {
 		t.Errorf("after restart: %q %v", body, names)
 	}
+}
+
+// TestConfigFileHTTPS: HTTPS listeners and HTTP2 target groups declared in
+// the configuration file reach the node through the control plane with their
+// certificates, policy and protocol version, and the API describes them.
+func TestConfigFileHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	c, k, err := tlsconf.SelfSigned([]string{"file.example.test"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "file.crt"), c, 0o600)
+	os.WriteFile(filepath.Join(dir, "file.key"), k, 0o600)
+	tgt := startTarget(t, "F")
+	port := startEnvPort(t)
+	cfg, err := config.Parse("albatross.yaml", []byte(`
+load_balancers:
+  - name: file-tls
+    listeners:
+      - port: `+itoa(port)+`
+        address: 127.0.0.1
+        protocol: HTTPS
+        ssl_policy: ELBSecurityPolicy-TLS13-1-3-2021-06
+        certificates: [{cert: `+filepath.Join(dir, "file.crt")+`, key: `+filepath.Join(dir, "file.key")+`}]
+        default_actions: [{type: forward, target_group: file-h2}]
+target_groups:
+  - name: file-h2
+    protocol_version: HTTP2
+    port: `+itoa(int(tgt.port))+`
+    targets: [{id: 127.0.0.1}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := startEnv(t, envOptions{file: cfg})
+	ls, err := e.client.DescribeListeners(ctx(t), &elb.DescribeListenersInput{LoadBalancerArn: lbARNByName(t, e, "file-tls")})
+	if err != nil || len(ls.Listeners) != 1 {
+		t.Fatalf("DescribeListeners: %+v %v", ls, err)
+	}
+	l := ls.Listeners[0]
+	arn := aws.ToString(l.Certificates[0].CertificateArn)
+	if l.Protocol != types.ProtocolEnumHttps || aws.ToString(l.SslPolicy) != "ELBSecurityPolicy-TLS13-1-3-2021-06" || len(arn) < len("arn:aws:acm:") || arn[:12] != "arn:aws:acm:" {
+		t.Errorf("file HTTPS listener: %+v", l)
+	}
+	tg, err := e.client.DescribeTargetGroups(ctx(t), &elb.DescribeTargetGroupsInput{Names: []string{"file-h2"}})
+	if err != nil || aws.ToString(tg.TargetGroups[0].ProtocolVersion) != "HTTP2" {
+		t.Fatalf("file HTTP2 group: %+v %v", tg, err)
+	}
+	// The certificate the node serves is the one the API names.
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{InsecureSkipVerify: true, ServerName: "file.example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	if got := conn.ConnectionState().PeerCertificates[0].DNSNames; !slices.Equal(got, []string{"file.example.test"}) || conn.ConnectionState().Version != tls.VersionTLS13 {
+		t.Errorf("served %v over %x", got, conn.ConnectionState().Version)
+	}
+	if want := tlsconf.CertificateARN("us-east-1", "000000000000", conn.ConnectionState().PeerCertificates[0].Raw); arn != want {
+		t.Errorf("DescribeListeners says %s, the node logs %s", arn, want)
+	}
+}
+
+func lbARNByName(t *testing.T, e *env, name string) *string {
+	t.Helper()
+	out, err := e.client.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{Names: []string{name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.LoadBalancers[0].LoadBalancerArn
 }
