@@ -108,6 +108,11 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	dir := t.TempDir()
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p, _ := apiNode(t, filepath.Join(dir, "data"), admin)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node output:\n%s", p.stderr.String())
+		}
+	})
 	c := newCLI(t, bin, "http://"+admin)
 	targetA := namedTarget(t, "A", 0, nil)
 	targetB := namedTarget(t, "B", 0, nil)

@@ -204,7 +204,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log,
 			Credentials: func(id string) (string, bool) { s, ok := creds[id]; return s, ok }})
 		adminSrv = &http.Server{Handler: admin.WithAPI(h, api), ReadHeaderTimeout: 10 * time.Second}
-		go adminSrv.Serve(ln)
+		go func() {
+			if err := adminSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("the admin server stopped accepting connections", "err", err)
+			}
+		}()
 		log.Info("admin server listening", "addr", ln.Addr().String(), "elbv2_endpoint", "http://"+ln.Addr().String())
 	}
 	for _, a := range n.Addrs() {
