@@ -115,7 +115,10 @@ type Pool struct {
 	slots   chan struct{}
 	handoff chan *Conn
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// open are the connections open, idle and in use, for Cut; a connection
+	// enters when dialed and leaves when discarded.
+	open   []*Conn
 	idle   []*Conn // oldest first: idleSince ascending
 	closed bool
 	// spare is the other half of idle's double buffer, for sweep.
@@ -294,6 +297,10 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 	}
 	p.stats.dials.Add(1)
 	c := &Conn{Conn: nc, Buf: make([]byte, readBufSize), pool: p, takenAt: time.Now()}
+	p.mu.Lock()
+	c.index = len(p.open)
+	p.open = append(p.open, c)
+	p.mu.Unlock()
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
@@ -304,6 +311,7 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 }
 
 func (p *Pool) put(c *Conn) {
+	c.owner.Store(0)
 	if c.R != c.W {
 		// The target sent bytes beyond the response: the connection is out of
 		// step and must not carry another request.
@@ -327,6 +335,45 @@ func (p *Pool) put(c *Conn) {
 	}
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()
+}
+
+// forget takes a discarded connection out of the open set.
+func (p *Pool) forget(c *Conn) {
+	p.mu.Lock()
+	last := len(p.open) - 1
+	moved := p.open[last]
+	p.open[c.index], moved.index = moved, c.index
+	p.open[last] = nil
+	p.open = p.open[:last]
+	p.mu.Unlock()
+}
+
+// Cut closes the connections carrying a request of owner (see Conn.SetOwner)
+// and reports how many it closed; the requests on them fail as if the target
+// had closed them. Idle connections and those of other owners are left alone.
+func (p *Pool) Cut(owner uint64) int {
+	if owner == 0 {
+		return 0
+	}
+	var cut []*Conn
+	p.mu.Lock()
+	for _, c := range p.open {
+		if c.owner.Load() == owner {
+			cut = append(cut, c)
+		}
+	}
+	p.mu.Unlock()
+	n := 0
+	for _, c := range cut {
+		// Its request may have ended meanwhile, and the connection gone
+		// idle or to another request: only one still tagged is closed.
+		// Close, not Discard: the request's goroutine discards it.
+		if c.owner.Load() == owner {
+			c.Conn.Close()
+			n++
+		}
+	}
+	return n
 }
 
 // EvictIdle sweeps the pool at time now (see sweep); Pools.Run calls it as
