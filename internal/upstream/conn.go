@@ -31,6 +31,9 @@ type Conn struct {
 	// idle; index is the connection's place in pool.open.
 	owner atomic.Uint64
 	index int
+	// reuses counts the requests after the first that the connection
+	// carried (Stats.Reuses).
+	reuses atomic.Int64
 	// idleSince is when the connection last went idle; aliveAt the last time it
 	// was seen open since then (by a sweep or by Get). The pool's lock guards
 	// both while the connection is idle.

@@ -90,6 +90,10 @@ type Stats struct {
 	Retries int64
 }
 
+// counters are a pool's Stats. Reuses, the one counted per request, is kept on
+// each connection (Conn.reuses) while it is open, so that requests on
+// different cores do not write one shared counter, and added here when the
+// connection is discarded.
 type counters struct {
 	dials, reuses, closedByTarget, evicted, failedReused, retries atomic.Int64
 }
@@ -187,8 +191,14 @@ func (p *Pool) Idle() int {
 
 // Stats reports the pool's counters.
 func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	reuses := p.stats.reuses.Load()
+	for _, c := range p.open {
+		reuses += c.reuses.Load()
+	}
+	p.mu.Unlock()
 	return Stats{
-		Dials: p.stats.dials.Load(), Reuses: p.stats.reuses.Load(),
+		Dials: p.stats.dials.Load(), Reuses: reuses,
 		ClosedByTarget: p.stats.closedByTarget.Load(), Evicted: p.stats.evicted.Load(),
 		FailedReused: p.stats.failedReused.Load(), Retries: p.stats.retries.Load(),
 	}
@@ -219,7 +229,7 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 		case peekOpen:
 			p.ka.alive(age)
 			c.take(now, age)
-			p.stats.reuses.Add(1)
+			c.reuses.Add(1)
 			return c, nil
 		case peekClosed:
 			// The target's FIN or RST is here: never use it.
@@ -270,7 +280,7 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 		select {
 		case c := <-p.handoff:
 			c.take(time.Now(), 0)
-			p.stats.reuses.Add(1)
+			c.reuses.Add(1)
 			return c, nil
 		case p.slots <- struct{}{}:
 		case <-t.C:
@@ -340,6 +350,7 @@ func (p *Pool) put(c *Conn) {
 // forget takes a discarded connection out of the open set.
 func (p *Pool) forget(c *Conn) {
 	p.mu.Lock()
+	p.stats.reuses.Add(c.reuses.Load())
 	last := len(p.open) - 1
 	moved := p.open[last]
 	p.open[c.index], moved.index = moved, c.index
