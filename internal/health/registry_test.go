@@ -1,14 +1,13 @@
 package health
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,31 +15,14 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testRegistry returns a registry whose second lasts unit, logging into logs.
-func testRegistry(t *testing.T, unit time.Duration) (*Registry, *syncBuffer) {
+func testRegistry(t *testing.T, unit time.Duration) (*Registry, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	r := NewRegistry(Options{Second: unit, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	t.Cleanup(r.Close)
 	return r, logs

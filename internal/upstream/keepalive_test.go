@@ -6,10 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // lineTarget is a real TCP target for pool tests: it answers each line it reads
@@ -24,42 +25,9 @@ type lineTarget struct {
 
 func startLineTarget(t *testing.T, idle time.Duration, rst bool) *lineTarget {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt := &lineTarget{addr: ln.Addr().String(), rst: rst}
+	lt := &lineTarget{rst: rst}
 	lt.idle.Store(int64(idle))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				lt.serve(c.(*net.TCPConn))
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	lt.addr = testutil.Serve(t, func(c net.Conn) { lt.serve(c.(*net.TCPConn)) })
 	return lt
 }
 
