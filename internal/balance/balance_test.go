@@ -44,6 +44,29 @@ func TestRoundRobinCyclesInOrder(t *testing.T) {
 	}
 }
 
+// TestOneCandidateTakesNoTurn: with one candidate every algorithm picks it,
+// and round robin's turn does not move (the request path writes nothing
+// shared), so its cycle over more candidates starts where it was.
+func TestOneCandidateTakesNoTurn(t *testing.T) {
+	for _, algo := range []string{config.AlgorithmRoundRobin, config.AlgorithmLeastOutstandingRequests, config.AlgorithmWeightedRandom} {
+		p := New[*member](config.TargetGroupAttributes{Algorithm: algo})
+		one := members(1)
+		for range 5 {
+			if got := p.Pick(one, time.Now()); got != 0 {
+				t.Fatalf("%s: picked %d of one candidate", algo, got)
+			}
+		}
+	}
+	var rr RoundRobin[*member]
+	rr.Pick(members(1), time.Now())
+	ms := members(3)
+	for i := range 3 {
+		if got := rr.Pick(ms, time.Now()); got != i {
+			t.Fatalf("pick %d after single-candidate picks: got %d, want %d", i, got, i)
+		}
+	}
+}
+
 func TestRoundRobinEvenUnderConcurrency(t *testing.T) {
 	var rr RoundRobin[*member]
 	ms := members(3)

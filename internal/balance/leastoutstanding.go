@@ -16,6 +16,9 @@ type LeastOutstanding[T Member] struct {
 // Pick returns the candidate with the fewest outstanding requests.
 func (p *LeastOutstanding[T]) Pick(ts []T, _ time.Time) int {
 	n := len(ts)
+	if n == 1 {
+		return 0 // no tie to break: the turn counter is not written
+	}
 	start := int((p.next.Add(1) - 1) % uint64(n))
 	best, fewest := start, ts[start].InFlight()
 	for k := 1; k < n && fewest > 0; k++ {
