@@ -127,6 +127,9 @@ type Pool struct {
 	closed bool
 	// spare is the other half of idle's double buffer, for sweep.
 	spare []*Conn
+	// released, when not nil, is closed when a connection goes idle: requests
+	// waiting for a slot at MaxConns wait on it too (see dial).
+	released chan struct{}
 
 	// nextSweep is when Pools.Run sweeps the pool next; only Run touches it.
 	nextSweep time.Time
@@ -218,6 +221,25 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 	if !replayable {
 		limit = lim.NonReplayable
 	}
+	deadline := time.Now().Add(p.opts.ConnectTimeout)
+	for {
+		if c := p.getIdle(limit); c != nil {
+			return c, nil
+		}
+		c, err := p.dial(ctx, deadline, limit)
+		if err != errReleased {
+			return c, err
+		}
+	}
+}
+
+// errReleased says that dial, waiting for a slot, saw a connection go idle:
+// Get looks at the idle connections again.
+var errReleased = errors.New("a connection to the target was released")
+
+// getIdle returns the most recently used idle connection that is younger than
+// limit and still open, or nil.
+func (p *Pool) getIdle(limit time.Duration) *Conn {
 	for {
 		now := time.Now()
 		c := p.popYoung(now, limit)
@@ -230,7 +252,7 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 			p.ka.alive(age)
 			c.take(now, age)
 			c.reuses.Add(1)
-			return c, nil
+			return c
 		case peekClosed:
 			// The target's FIN or RST is here: never use it.
 			p.ka.closed(c.aliveAt.Sub(c.idleSince), age)
@@ -239,13 +261,15 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 		// Closed, or bytes the target sent unasked: out of step either way.
 		c.Discard()
 	}
-	return p.dial(ctx)
+	return nil
 }
 
 // Dial returns a new connection to the target, for a request that must not ride
 // a pooled one (a retry). At MaxConns it waits, as Get does, and may then be
 // handed a connection that another request released that instant.
-func (p *Pool) Dial(ctx context.Context) (*Conn, error) { return p.dial(ctx) }
+func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
+	return p.dial(ctx, time.Now().Add(p.opts.ConnectTimeout), 0)
+}
 
 // take prepares a pooled connection for a request.
 func (c *Conn) take(now time.Time, idle time.Duration) {
@@ -269,13 +293,30 @@ func (p *Pool) popYoung(now time.Time, limit time.Duration) *Conn {
 	return c
 }
 
-// dial opens a new connection, waiting for a free slot (or a released
-// connection) when the pool is at MaxConns.
-func (p *Pool) dial(ctx context.Context) (*Conn, error) {
+// dial opens a new connection, waiting until deadline for a free slot (or a
+// released connection) when the pool is at MaxConns. With young > 0 it returns
+// errReleased when a connection idle for less than young is in the idle list
+// or goes there meanwhile, for Get to take it: a release that finds no request
+// waiting on handoff, because the request is between its look at the idle list
+// and its wait here, is not missed.
+func (p *Pool) dial(ctx context.Context, deadline time.Time, young time.Duration) (*Conn, error) {
 	select {
 	case p.slots <- struct{}{}:
 	default:
-		t := time.NewTimer(p.opts.ConnectTimeout)
+		var released chan struct{}
+		if young > 0 {
+			p.mu.Lock()
+			if n := len(p.idle); n > 0 && time.Since(p.idle[n-1].idleSince) < young {
+				p.mu.Unlock()
+				return nil, errReleased
+			}
+			if p.released == nil {
+				p.released = make(chan struct{})
+			}
+			released = p.released
+			p.mu.Unlock()
+		}
+		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		select {
 		case c := <-p.handoff:
@@ -283,6 +324,8 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 			c.reuses.Add(1)
 			return c, nil
 		case p.slots <- struct{}{}:
+		case <-released:
+			return nil, errReleased
 		case <-t.C:
 			return nil, &DialError{Addr: p.addr, Timeout: true, Err: ErrPoolFull}
 		case <-ctx.Done():
@@ -335,6 +378,12 @@ func (p *Pool) put(c *Conn) {
 		return
 	default:
 	}
+	p.pushIdle(c)
+}
+
+// pushIdle adds c to the idle connections, or discards it when the pool keeps
+// no more.
+func (p *Pool) pushIdle(c *Conn) {
 	now := time.Now()
 	c.idleSince, c.aliveAt = now, now
 	p.mu.Lock()
@@ -344,6 +393,10 @@ func (p *Pool) put(c *Conn) {
 		return
 	}
 	p.idle = append(p.idle, c)
+	if p.released != nil {
+		close(p.released) // wake the requests waiting for a slot
+		p.released = nil
+	}
 	p.mu.Unlock()
 }
 
