@@ -8,9 +8,11 @@
 // A policy chooses among a slice of candidate targets that the caller provides
 // (the group's routable targets), so the policy never copies or locks the
 // target list, which lives in the immutable configuration snapshot. What a
-// policy needs to know about a target beyond its position (requests in flight,
-// when it entered slow start) is in the target's Runtime, which outlives
-// snapshots and is updated with atomics only.
+// policy needs to know about a target beyond its position is read from the
+// Member with atomics only: the requests in flight on it (kept, with the
+// target's registration, by its health status, which drains the target with
+// the same count) and when it entered slow start (its Runtime, which outlives
+// snapshots).
 package balance
 
 import (
@@ -24,6 +26,8 @@ import (
 type Member interface {
 	// Runtime returns the target's runtime state (never nil).
 	Runtime() *Runtime
+	// InFlight is the number of requests in flight on the target.
+	InFlight() int64
 }
 
 // Policy picks one of the candidates ts (len(ts) > 0) for a request arriving
@@ -47,21 +51,10 @@ func New[T Member](attrs config.TargetGroupAttributes) Policy[T] {
 // configuration snapshots: kept in a Registry, it survives reloads for as long
 // as the target stays registered.
 type Runtime struct {
-	outstanding atomic.Int64
 	// slowStartFrom is when the target entered slow start, in Unix
 	// nanoseconds; 0 when it is not in slow start.
 	slowStartFrom atomic.Int64
 }
-
-// Begin records a request sent to the target; call Done when it has finished
-// (response relayed or failed).
-func (r *Runtime) Begin() { r.outstanding.Add(1) }
-
-// Done records the end of a request counted by Begin.
-func (r *Runtime) Done() { r.outstanding.Add(-1) }
-
-// Outstanding is the number of requests in flight to the target.
-func (r *Runtime) Outstanding() int64 { return r.outstanding.Load() }
 
 // EnterSlowStart marks the target as newly routable at t: with slow start on,
 // its share of requests ramps up linearly from t over the slow start window.

@@ -11,10 +11,15 @@ import (
 	"github.com/albatross-lb/albatross/internal/config"
 )
 
-// member is a candidate target for tests.
-type member struct{ rt Runtime }
+// member is a candidate target for tests; inFlight stands for its health
+// status's count of requests in flight.
+type member struct {
+	rt       Runtime
+	inFlight int64
+}
 
 func (m *member) Runtime() *Runtime { return &m.rt }
+func (m *member) InFlight() int64   { return m.inFlight }
 
 func members(n int) []*member {
 	out := make([]*member, n)
@@ -35,6 +40,29 @@ func TestRoundRobinCyclesInOrder(t *testing.T) {
 	for i := 0; i < 9; i++ {
 		if got := rr.Pick(ms, time.Now()); got != i%3 {
 			t.Fatalf("pick %d: got %d, want %d", i, got, i%3)
+		}
+	}
+}
+
+// TestOneCandidateTakesNoTurn: with one candidate every algorithm picks it,
+// and round robin's turn does not move (the request path writes nothing
+// shared), so its cycle over more candidates starts where it was.
+func TestOneCandidateTakesNoTurn(t *testing.T) {
+	for _, algo := range []string{config.AlgorithmRoundRobin, config.AlgorithmLeastOutstandingRequests, config.AlgorithmWeightedRandom} {
+		p := New[*member](config.TargetGroupAttributes{Algorithm: algo})
+		one := members(1)
+		for range 5 {
+			if got := p.Pick(one, time.Now()); got != 0 {
+				t.Fatalf("%s: picked %d of one candidate", algo, got)
+			}
+		}
+	}
+	var rr RoundRobin[*member]
+	rr.Pick(members(1), time.Now())
+	ms := members(3)
+	for i := range 3 {
+		if got := rr.Pick(ms, time.Now()); got != i {
+			t.Fatalf("pick %d after single-candidate picks: got %d, want %d", i, got, i)
 		}
 	}
 }
@@ -80,9 +108,9 @@ func TestDistribution(t *testing.T) {
 			now := time.Now()
 			for i := 0; i < requests; i++ {
 				k := p.Pick(ms, now)
-				ms[k].rt.Begin()
+				ms[k].inFlight++
 				counts[k]++
-				ms[k].rt.Done()
+				ms[k].inFlight--
 			}
 			for i, c := range counts {
 				if !within(c, requests/3, requests, 0.03) {
@@ -109,7 +137,7 @@ func TestLeastOutstandingPrefersIdleTargets(t *testing.T) {
 		kept := pending[:0]
 		for _, d := range pending {
 			if d.at <= step {
-				ms[d.target].rt.Done()
+				ms[d.target].inFlight--
 			} else {
 				kept = append(kept, d)
 			}
@@ -117,11 +145,11 @@ func TestLeastOutstandingPrefersIdleTargets(t *testing.T) {
 		pending = kept
 		k := p.Pick(ms, time.Time{})
 		for i := range ms {
-			if ms[i].rt.Outstanding() < ms[k].rt.Outstanding() {
-				t.Fatalf("step %d: picked target %d with %d outstanding, target %d has %d", step, k, ms[k].rt.Outstanding(), i, ms[i].rt.Outstanding())
+			if ms[i].InFlight() < ms[k].InFlight() {
+				t.Fatalf("step %d: picked target %d with %d outstanding, target %d has %d", step, k, ms[k].InFlight(), i, ms[i].InFlight())
 			}
 		}
-		ms[k].rt.Begin()
+		ms[k].inFlight++
 		counts[k]++
 		pending = append(pending, done{step + service[k], k})
 	}

@@ -16,14 +16,17 @@ type LeastOutstanding[T Member] struct {
 // Pick returns the candidate with the fewest outstanding requests.
 func (p *LeastOutstanding[T]) Pick(ts []T, _ time.Time) int {
 	n := len(ts)
+	if n == 1 {
+		return 0 // no tie to break: the turn counter is not written
+	}
 	start := int((p.next.Add(1) - 1) % uint64(n))
-	best, fewest := start, ts[start].Runtime().Outstanding()
+	best, fewest := start, ts[start].InFlight()
 	for k := 1; k < n && fewest > 0; k++ {
 		i := start + k
 		if i >= n {
 			i -= n
 		}
-		if o := ts[i].Runtime().Outstanding(); o < fewest {
+		if o := ts[i].InFlight(); o < fewest {
 			best, fewest = i, o
 		}
 	}

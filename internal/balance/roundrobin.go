@@ -11,7 +11,7 @@ import (
 // passed over in its turn with a probability that falls linearly from 1 to 0
 // over the window, so its share ramps up linearly; as ALB, slow start applies
 // only while at least one candidate is not in slow start. The only shared
-// state is one atomic counter.
+// state is one atomic counter, left alone when there is one candidate.
 type RoundRobin[T Member] struct {
 	// SlowStart is the slow start window; 0 turns slow start off.
 	SlowStart time.Duration
@@ -21,7 +21,12 @@ type RoundRobin[T Member] struct {
 // Pick returns the next candidate in turn.
 func (p *RoundRobin[T]) Pick(ts []T, now time.Time) int {
 	n := uint64(len(ts))
-	if p.SlowStart <= 0 || n == 1 {
+	if n == 1 {
+		// No turn to take: nothing shared is written (every core serving
+		// the group would write the counter's cache line).
+		return 0
+	}
+	if p.SlowStart <= 0 {
 		return int((p.next.Add(1) - 1) % n)
 	}
 	full := -1

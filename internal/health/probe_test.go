@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 func testSettings(t *testing.T, matcher string) *settings {
@@ -167,42 +168,7 @@ func TestCheckHTTPSAndPort(t *testing.T) {
 // rawServer runs handle for every connection to a loopback listener.
 func rawServer(t *testing.T, handle func(c net.Conn)) netip.AddrPort {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return addrOf(t, ln.Addr().String())
+	return addrOf(t, testutil.Serve(t, handle))
 }
 
 // readRequest reads a request head.

@@ -43,6 +43,8 @@ type Registry struct {
 	mu     sync.Mutex
 	groups map[string]*Group
 	closed bool
+	// owners is the last Status.Owner handed out.
+	owners uint64
 }
 
 // NewRegistry returns an empty registry.

@@ -1,12 +1,13 @@
 package health
 
 import (
-	"bytes"
+	"context"
+	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,30 +15,14 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/testutil"
+	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // testRegistry returns a registry whose second lasts unit, logging into logs.
-func testRegistry(t *testing.T, unit time.Duration) (*Registry, *syncBuffer) {
+func testRegistry(t *testing.T, unit time.Duration) (*Registry, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	r := NewRegistry(Options{Second: unit, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	t.Cleanup(r.Close)
 	return r, logs
@@ -123,7 +108,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 
 	// Deregister a: it drains for the delay, no longer checked, then leaves.
-	stA.Begin(nil) // a request in flight
+	stA.Begin() // a request in flight
 	r.Apply([]GroupSpec{spec(g, delay, true, fastCheck(), b.addr)})
 	if got := stateOf(r, "app", a.addr); got != "draining/Target.DeregistrationInProgress" {
 		t.Fatalf("after deregistration: %s", got)
@@ -133,7 +118,7 @@ func TestRegistryLifecycle(t *testing.T) {
 	}
 	checks := a.checks.Load()
 	waitFor(t, "a removed", func() bool { return stateOf(r, "app", a.addr) == "unused/Target.NotRegistered" })
-	stA.End(nil)
+	stA.End()
 	if n := a.checks.Load(); n > checks+1 { // one check may have been under way
 		t.Errorf("a draining target was checked %d more times", n-checks)
 	}
@@ -202,31 +187,63 @@ func TestRegistryNotInUse(t *testing.T) {
 	waitFor(t, "healthy", func() bool { return stateOf(r, "spare", a.addr) == "healthy/" })
 }
 
+// TestRegistryDelayEndCutsRequests: when the deregistration delay ends, the
+// target connections still carrying a request of the registration are closed
+// (in the target's upstream pool, where they are tagged with its owner), and
+// no other: not the idle ones, not those of the same target in another group.
 func TestRegistryDelayEndCutsRequests(t *testing.T) {
 	t.Parallel()
 	r, logs := testRegistry(t, 10*time.Millisecond)
-	g := r.Group("app")
-	a := netip.MustParseAddrPort("127.0.0.1:1")
-	r.Apply([]GroupSpec{spec(g, time.Second, true, fastCheck(), a)})
-	st := g.Target(a)
-	c1, c2 := net.Pipe()
-	defer c2.Close()
-	st.Begin(c1)
-	r.Apply(nil) // the whole group goes away
+	target := startCodeTarget(t, 200)
+	g, other := r.Group("app"), r.Group("other")
+	r.Apply([]GroupSpec{spec(g, time.Second, true, fastCheck(), target.addr), spec(other, time.Hour, true, fastCheck(), target.addr)})
+	st, stOther := g.Target(target.addr), other.Target(target.addr)
+	if st.Owner() == 0 || st.Owner() == stOther.Owner() {
+		t.Fatalf("owners %d and %d: want distinct and not 0", st.Owner(), stOther.Owner())
+	}
+	pool := upstream.NewPool(target.addr.String(), upstream.Options{})
+	defer pool.Close()
+	st.SetConns(pool)
+	stOther.SetConns(pool)
+	conn := func(owner uint64) *upstream.Conn {
+		t.Helper()
+		c, err := pool.Dial(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetOwner(owner)
+		return c
+	}
+	busy, busyOther, idle := conn(st.Owner()), conn(stOther.Owner()), conn(st.Owner())
+	idle.Release() // a request that ended: its tag goes with it
+	st.Begin()
+	r.Apply([]GroupSpec{spec(other, time.Hour, true, fastCheck(), target.addr)}) // app goes away
 	if st.State() != StateDraining {
 		t.Fatalf("state %s", st.State())
 	}
 	// The delay (10 ms) ends: the connection of the request in flight closes.
-	c2.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c2.Read(make([]byte, 1)); err == nil {
-		t.Fatal("read from the cut connection succeeded")
+	busy.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := busy.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read from the connection of the request in flight: %v, want it closed", err)
 	}
-	st.End(c1)
+	busy.Discard()
+	st.End()
 	waitFor(t, "removed", func() bool { return st.State() == StateUnused })
 	waitFor(t, "log", func() bool { return strings.Contains(logs.String(), "requests_cut=1") })
-	if th := r.TargetHealth(); len(th) != 0 {
-		t.Errorf("after removal: %+v", th)
+	for _, th := range r.TargetHealth() {
+		if th.TargetGroup == "app" {
+			t.Errorf("after removal: %+v", th)
+		}
 	}
+	// The other group's request and the idle connection were left alone.
+	if got := pool.Open(); got != 2 {
+		t.Errorf("%d connections open after the cut, want 2 (the other group's and the idle one)", got)
+	}
+	busyOther.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := busyOther.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the other group's connection: %v, want it open", err)
+	}
+	busyOther.Discard()
 }
 
 // TestPhaseSpreadsChecks checks that 1,000 targets' checks spread over the

@@ -1,8 +1,8 @@
 package health
 
 import (
-	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,20 +16,28 @@ import (
 type Status struct {
 	group *Group
 	addr  netip.AddrPort
+	// owner tags the target connections that carry the registration's
+	// requests (see Owner); unique within the Registry, never 0.
+	owner uint64
 
 	// Read on the request path.
 	state        atomic.Uint32 // State
 	healthySince atomic.Int64  // unix nanoseconds; 0 when not healthy
-	inFlight     atomic.Int64
 	connErrors   atomic.Uint64
+	// inFlight is written by every request to the target, from every core:
+	// it has a cache line of its own, so that the fields read beside it are
+	// not invalidated each time.
+	_        [64]byte
+	inFlight atomic.Int64
+	_        [56]byte
 
 	mu  sync.Mutex
 	rec Record
 	// slowStart follows the target in and out of healthy (nil: nobody).
 	slowStart SlowStarter
-	// flights are the target connections of requests in flight, cut when the
-	// deregistration delay ends.
-	flights []io.Closer
+	// conns hold the target connections of the requests in flight, cut when
+	// the deregistration delay ends.
+	conns []Conns
 	// prober and drain are the running health checks and deregistration timer,
 	// owned by the Registry (under its lock).
 	prober *prober
@@ -37,7 +45,8 @@ type Status struct {
 }
 
 func newStatus(g *Group, addr netip.AddrPort, rec Record) *Status {
-	s := &Status{group: g, addr: addr, rec: rec}
+	g.reg.owners++
+	s := &Status{group: g, addr: addr, owner: g.reg.owners, rec: rec}
 	s.state.Store(uint32(rec.State))
 	return s
 }
@@ -83,46 +92,62 @@ func (s *Status) HealthySince() time.Time {
 	return time.Unix(0, ns)
 }
 
-// Begin records a request starting on the target: it counts as in flight until
-// End. c, when not nil, is the connection the request uses; it is closed if the
-// target's deregistration delay ends first (ALB cuts such requests, the client
-// gets a 502). Call End with the same c.
-func (s *Status) Begin(c io.Closer) {
-	if s == nil {
-		return
+// Begin records a request starting on the target: it counts as in flight
+// until End, for draining and for least outstanding requests. It is one atomic
+// addition: the connections that carry the request are tagged with Owner where
+// they live (the upstream pool), which cuts them when the deregistration delay
+// ends.
+func (s *Status) Begin() {
+	if s != nil {
+		s.inFlight.Add(1)
 	}
-	s.inFlight.Add(1)
-	if c == nil {
-		return
-	}
-	s.mu.Lock()
-	s.flights = append(s.flights, c)
-	s.mu.Unlock()
 }
 
 // End records the end of a request that Begin counted.
-func (s *Status) End(c io.Closer) {
-	if s == nil {
-		return
+func (s *Status) End() {
+	if s != nil {
+		s.inFlight.Add(-1)
 	}
-	if c != nil {
-		s.mu.Lock()
-		for i, f := range s.flights {
-			if f == c {
-				last := len(s.flights) - 1
-				s.flights[i] = s.flights[last]
-				s.flights[last] = nil
-				s.flights = s.flights[:last]
-				break
-			}
-		}
-		s.mu.Unlock()
-	}
-	s.inFlight.Add(-1)
 }
 
-// InFlight is the number of requests in flight on the target.
-func (s *Status) InFlight() int64 { return s.inFlight.Load() }
+// InFlight is the number of requests in flight on the target: between Begin
+// and End.
+func (s *Status) InFlight() int64 {
+	if s == nil {
+		return 0
+	}
+	return s.inFlight.Load()
+}
+
+// Owner identifies the registration to the connections that carry its
+// requests: the proxy tags each target connection with it for the time of a
+// request (upstream.Conn.SetOwner), and when the deregistration delay ends the
+// registration's Conns close those still tagged (ALB cuts such requests, the
+// client gets a 502). 0 for a nil *Status: no owner.
+func (s *Status) Owner() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.owner
+}
+
+// Conns are the connections to a target (an upstream.Pool). Cut closes those
+// in use for a request of owner and reports how many it closed.
+type Conns interface {
+	Cut(owner uint64) int
+}
+
+// SetConns adds c to the connections whose requests of this registration are
+// cut when its deregistration delay ends. Each compiled snapshot sets the
+// target's pool again; a pool set before stays (requests of an older
+// snapshot may still use it).
+func (s *Status) SetConns(c Conns) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.conns, c) {
+		s.conns = append(s.conns, c)
+	}
+}
 
 // ConnectionError counts a failed connection from the load balancer to the
 // target (not a health check): ALB's TargetConnectionErrorCount.
@@ -214,10 +239,11 @@ func (s *Status) update(f func(Record) Record, now time.Time) (old, rec Record) 
 // cut closes the connections of the requests still in flight.
 func (s *Status) cut() int {
 	s.mu.Lock()
-	fl := append([]io.Closer(nil), s.flights...)
+	cs := slices.Clone(s.conns)
 	s.mu.Unlock()
-	for _, c := range fl {
-		c.Close()
+	n := 0
+	for _, c := range cs {
+		n += c.Cut(s.owner)
 	}
-	return len(fl)
+	return n
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,11 +33,16 @@ func BenchmarkObserve(b *testing.B) {
 }
 
 func BenchmarkObserveParallel(b *testing.B) {
-	lb, e := observeSetup()
+	lb, e0 := observeSetup()
+	var conns atomic.Uint32
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
+		// Each goroutine serves a client connection of its own, as the
+		// proxy's cores do.
+		e := *e0
+		e.Client = netip.AddrPortFrom(e.Client.Addr(), e.Client.Port()+uint16(conns.Add(1)))
 		for pb.Next() {
-			lb.Observe(e)
+			lb.Observe(&e)
 		}
 	})
 }

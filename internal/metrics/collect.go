@@ -103,8 +103,8 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, lb := range r.Current() {
 		c := lb.c
-		counter(descLoggedRequests, c.requests.Load(), lb.ID)
-		counter(descProcessedBytes, c.processedBytes.Load(), lb.ID)
+		counter(descLoggedRequests, c.requests(), lb.ID)
+		counter(descProcessedBytes, c.processedBytes(), lb.ID)
 		counter(descIPv6Bytes, c.ipv6Bytes.Load(), lb.ID)
 		counter(descIPv6Requests, c.ipv6Requests.Load(), lb.ID)
 		counter(descFixedResponses, c.fixedResponses.Load(), lb.ID)
@@ -122,7 +122,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 			counter(descELBCodes, n, lb.ID, strconv.Itoa(code))
 		}
 		for _, g := range lb.Groups {
-			count, sum, buckets := g.c.responseTime.read()
+			count, sum, buckets := readHistogram(&g.c.responseTime)
 			cum := make(map[float64]uint64, len(ResponseTimeBuckets))
 			for i, b := range ResponseTimeBuckets {
 				cum[b.Seconds()] = buckets[i]
@@ -134,10 +134,10 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 			}
 			for _, t := range g.Targets {
 				tc := t.c
-				counter(descRequestCount, tc.requests.Load(), lb.ID, g.ID, t.label)
+				counter(descRequestCount, tc.requests(), lb.ID, g.ID, t.label)
 				counter(descTargetConnErrors, tc.connErrors.Load(), lb.ID, g.ID, t.label)
-				for class := 1; class < len(tc.classes); class++ {
-					n := tc.classes[class].Load()
+				for class := 1; class < targetClasses; class++ {
+					n := tc.class(class)
 					if n == 0 && class == 1 {
 						continue // 1XX only once a target sent one
 					}
@@ -151,17 +151,22 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// read returns the histogram's count, sum and cumulative bucket counts (one per
-// bound of ResponseTimeBuckets). The count is the buckets' total, so the two
-// always agree even while requests are observed.
-func (h *histogram) read() (count uint64, sum durationSum, cum [len(ResponseTimeBuckets)]uint64) {
-	for i := range h.counts {
-		count += h.counts[i].Load()
+// readHistogram returns the count, sum and cumulative bucket counts (one per
+// bound of ResponseTimeBuckets) of a sharded histogram. The count is the
+// buckets' total, so the two always agree even while requests are observed.
+func readHistogram(s *sharded[histogram]) (count uint64, sum durationSum, cum [len(ResponseTimeBuckets)]uint64) {
+	for i := range s[0].v.counts {
+		for k := range s {
+			count += s[k].v.counts[i].Load()
+		}
 		if i < len(cum) {
 			cum[i] = count
 		}
 	}
-	return count, durationSum(h.sum.Load()), cum
+	for k := range s {
+		sum += durationSum(s[k].v.sum.Load())
+	}
+	return count, sum, cum
 }
 
 // durationSum is a sum of durations in nanoseconds.

@@ -7,7 +7,9 @@
 // log and the metrics cannot disagree. The request path pays for this with a
 // few atomic additions: the counters of each load balancer, target group and
 // target are resolved when a configuration is compiled (Registry.Bind), never by
-// label lookups per request, and Observe neither allocates nor locks (it takes a
+// label lookups per request; those every request adds to are sharded by client
+// connection, so that cores serving requests at once do not contend for their
+// cache lines; and Observe neither allocates nor locks (it takes a
 // per-load-balancer lock only to remember a recent ELB error for the dashboard).
 // Label values and Prometheus series are built only when /metrics is scraped.
 //

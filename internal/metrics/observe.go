@@ -15,10 +15,38 @@ const maxCode = 1000
 // Desync classifications, in the order of lbCounters.desync.
 var classifications = [...]string{"Acceptable", "Ambiguous", "Severe"}
 
+// shards is how many copies there are of each counter that every request
+// writes. A request adds to one copy, chosen by its client connection (see
+// sharded.at), so that requests served on different cores at once mostly write
+// different cache lines instead of passing one line back and forth; readers add
+// the copies up.
+const shards = 8
+
+// sharded is shards copies of T, none sharing a cache line with another.
+type sharded[T any] [shards]struct {
+	v T
+	_ [64]byte
+}
+
+// at is the copy for the request of entry e. Go gives a goroutine no core
+// number; the client's port spreads concurrent connections over the copies,
+// and keeps every request of one connection on one copy.
+func (s *sharded[T]) at(e *accesslog.Entry) *T {
+	return &s[e.Client.Port()%shards].v
+}
+
+// total adds up f of every copy.
+func total[T any](s *sharded[T], f func(*T) uint64) uint64 {
+	var n uint64
+	for i := range s {
+		n += f(&s[i].v)
+	}
+	return n
+}
+
 // lbCounters are a load balancer's own counters.
 type lbCounters struct {
-	requests       atomic.Uint64
-	processedBytes atomic.Uint64
+	hot            sharded[lbHot]
 	ipv6Requests   atomic.Uint64
 	ipv6Bytes      atomic.Uint64
 	fixedResponses atomic.Uint64
@@ -34,20 +62,53 @@ type lbCounters struct {
 	recent recentErrors
 }
 
+// lbHot are the load balancer counters every request adds to.
+type lbHot struct {
+	requests, processedBytes atomic.Uint64
+}
+
 func newLBCounters() *lbCounters { return new(lbCounters) }
+
+// requests is the number of requests observed.
+func (c *lbCounters) requests() uint64 {
+	return total(&c.hot, func(h *lbHot) uint64 { return h.requests.Load() })
+}
+
+// processedBytes is the bytes received and sent of the requests observed.
+func (c *lbCounters) processedBytes() uint64 {
+	return total(&c.hot, func(h *lbHot) uint64 { return h.processedBytes.Load() })
+}
 
 // groupCounters are a target group's counters.
 type groupCounters struct {
-	responseTime histogram
+	responseTime sharded[histogram]
 }
 
 // targetCounters are a target's counters within one target group.
 type targetCounters struct {
-	requests   atomic.Uint64
+	hot        sharded[targetHot]
 	connErrors atomic.Uint64
+}
+
+// targetHot are the target counters every request to it adds to.
+type targetHot struct {
+	requests atomic.Uint64
 	// classes counts target status codes by class: classes[2] is 2XX.
 	classes [6]atomic.Uint64
 }
+
+// requests is the number of requests the target was chosen for.
+func (c *targetCounters) requests() uint64 {
+	return total(&c.hot, func(h *targetHot) uint64 { return h.requests.Load() })
+}
+
+// class is the number of responses of status class (2 for 2XX) the target sent.
+func (c *targetCounters) class(class int) uint64 {
+	return total(&c.hot, func(h *targetHot) uint64 { return h.classes[class].Load() })
+}
+
+// targetClasses is the number of status classes counted, 0 to 5.
+const targetClasses = len(targetHot{}.classes)
 
 // ResponseTimeBuckets are the upper bounds of the TargetResponseTime histogram.
 // Observations are truncated to the millisecond, as the access log writes
@@ -102,9 +163,10 @@ func (lb *LoadBalancer) Observe(e *accesslog.Entry) {
 		return
 	}
 	c := lb.c
-	c.requests.Add(1)
+	hot := c.hot.at(e)
+	hot.requests.Add(1)
 	bytes := uint64(max(e.ReceivedBytes, 0) + max(e.SentBytes, 0))
-	c.processedBytes.Add(bytes)
+	hot.processedBytes.Add(bytes)
 	if e.Client.Addr().Is6() {
 		c.ipv6Requests.Add(1)
 		c.ipv6Bytes.Add(bytes)
@@ -139,19 +201,19 @@ func (lb *LoadBalancer) Observe(e *accesslog.Entry) {
 		return
 	}
 	if d := e.TargetProcessingTime; d >= 0 {
-		g.c.responseTime.observe(d.Truncate(time.Millisecond))
+		g.c.responseTime.at(e).observe(d.Truncate(time.Millisecond))
 	}
 	t := g.target(e.Target)
 	if t == nil {
 		return
 	}
-	tc := t.c
-	tc.requests.Add(1)
+	th := t.c.hot.at(e)
+	th.requests.Add(1)
 	if s := e.TargetStatusCode; s >= 100 && s < 600 {
-		tc.classes[s/100].Add(1)
+		th.classes[s/100].Add(1)
 	}
 	if elbGenerated && len(e.Attempts) == 0 && (e.ELBStatusCode == 502 || e.ELBStatusCode == 504) {
-		tc.connErrors.Add(1)
+		t.c.connErrors.Add(1)
 	}
 }
 

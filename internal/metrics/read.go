@@ -57,8 +57,8 @@ func (r *Registry) Totals() []LoadBalancerTotals {
 		c := lb.c
 		lt := LoadBalancerTotals{
 			ID:             lb.ID,
-			LoggedRequests: c.requests.Load(),
-			ProcessedBytes: c.processedBytes.Load(),
+			LoggedRequests: c.requests(),
+			ProcessedBytes: c.processedBytes(),
 			NewConnections: c.newConns.Load(),
 			Rejected:       c.rejectedConns.Load(),
 			ActiveConns:    c.activeConns.Load(),
@@ -73,7 +73,7 @@ func (r *Registry) Totals() []LoadBalancerTotals {
 			lt.Desync[name] = c.desync[i].Load()
 		}
 		for _, g := range lb.Groups {
-			count, sum, cum := g.c.responseTime.read()
+			count, sum, cum := readHistogram(&g.c.responseTime)
 			gt := GroupTotals{
 				ID:  g.ID,
 				ARN: g.ARN,
@@ -94,12 +94,12 @@ func (r *Registry) Totals() []LoadBalancerTotals {
 			for _, t := range g.Targets {
 				tt := TargetTotals{
 					Target:           t.label,
-					Requests:         t.c.requests.Load(),
+					Requests:         t.c.requests(),
 					ConnectionErrors: t.c.connErrors.Load(),
 					Codes:            make(map[string]uint64),
 				}
-				for class := 1; class < len(t.c.classes); class++ {
-					tt.Codes[strconv.Itoa(class)+"XX"] = t.c.classes[class].Load()
+				for class := 1; class < targetClasses; class++ {
+					tt.Codes[strconv.Itoa(class)+"XX"] = t.c.class(class)
 				}
 				if t.pool != nil {
 					tt.OpenConnections = t.pool.Open()

@@ -342,8 +342,10 @@ func (c *conn) serveRequest() bool {
 		return c.answer(l, 503, hasBody)
 	}
 	c.e.Target = t.Addr
-	t.Runtime().Begin()
-	defer t.Runtime().Done()
+	// In flight on the target (least outstanding requests, draining) until
+	// the response is relayed or the request fails.
+	t.Health.Begin()
+	defer t.Health.End()
 	return c.forward(l, t)
 }
 
@@ -566,12 +568,6 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 	}
 	replayable := replayable(req, remaining)
 
-	var inFlight *upstream.Conn
-	defer func() {
-		if inFlight != nil {
-			t.Health.End(inFlight)
-		}
-	}()
 	for attempt := 1; ; attempt++ {
 		var uc *upstream.Conn
 		var err error
@@ -589,14 +585,9 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 			return c.answer(l, 502, hasBody)
 		}
 		c.e.Attempts = append(c.e.Attempts, accesslog.Attempt{Target: t.Addr})
-		// In flight on the target until forward returns; the connection is cut
-		// if a deregistration delay ends first. A retry's attempt replaces the
-		// failed one.
-		if inFlight != nil {
-			t.Health.End(inFlight)
-		}
-		t.Health.Begin(uc)
-		inFlight = uc
+		// The connection is cut if the target's deregistration delay ends
+		// while it carries the request; Release clears the tag.
+		uc.SetOwner(t.Health.Owner())
 
 		uc.SetWriteDeadline(time.Now().Add(idle))
 		if _, err := uc.Write(c.out); err != nil {

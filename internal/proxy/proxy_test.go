@@ -128,39 +128,42 @@ func fixedTarget(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 64\r\nContent-Type: text/plain\r\n\r\n" + string(bytes.Repeat([]byte("x"), 64)))
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 8192)
-				n := 0
-				for {
-					m, err := c.Read(buf[n:])
-					if err != nil {
-						return
-					}
-					n += m
-					for {
-						i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
-						if i < 0 {
-							break
-						}
-						n = copy(buf, buf[i+4:n])
-						if _, err := c.Write(resp); err != nil {
-							return
-						}
-					}
-				}
-			}()
-		}
-	}()
+	go serveFixedTarget(l)
 	t.Cleanup(func() { l.Close() })
 	return l.Addr().String()
+}
+
+// serveFixedTarget is fixedTarget's loop: it serves l until l is closed.
+func serveFixedTarget(l net.Listener) {
+	resp := []byte("HTTP/1.1 200 OK\r\nContent-Length: 64\r\nContent-Type: text/plain\r\n\r\n" + string(bytes.Repeat([]byte("x"), 64)))
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			buf := make([]byte, 8192)
+			n := 0
+			for {
+				m, err := c.Read(buf[n:])
+				if err != nil {
+					return
+				}
+				n += m
+				for {
+					i := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+					if i < 0 {
+						break
+					}
+					n = copy(buf, buf[i+4:n])
+					if _, err := c.Write(resp); err != nil {
+						return
+					}
+				}
+			}
+		}()
+	}
 }
 
 // BenchmarkProxyKeepAlive measures one proxied request on keep-alive client and

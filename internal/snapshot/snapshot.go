@@ -162,15 +162,20 @@ func NewTarget(addr netip.AddrPort, pool *upstream.Pool, rt *balance.Runtime) *T
 	return &Target{Addr: addr, Pool: pool, rt: rt}
 }
 
-// Runtime returns the target's balancing state (requests in flight, slow
-// start). A Target built as a literal rather than by NewTarget has none; it
-// gets a throwaway state per call, so it works but is not counted.
+// Runtime returns the target's balancing state (slow start). A Target built as
+// a literal rather than by NewTarget has none; it gets a throwaway state per
+// call, so it works but never enters slow start.
 func (t *Target) Runtime() *balance.Runtime {
 	if t.rt == nil {
 		return &balance.Runtime{}
 	}
 	return t.rt
 }
+
+// InFlight is the number of requests in flight on the target, as its health
+// status counts them (0 for a target without one), for least outstanding
+// requests.
+func (t *Target) InFlight() int64 { return t.Health.InFlight() }
 
 // ID keys, as stored by state.IDs.
 
@@ -292,6 +297,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			t.Health = ctg.Health.Target(addr)
 			// Slow start runs from the moment the target turns healthy.
 			t.Health.SetSlowStarter(t.Runtime())
+			// The pool cuts the target's requests when its
+			// deregistration delay ends.
+			t.Health.SetConns(pool)
 			t.Retry = tg.Attrs.RetryMode != config.RetryModeCompat
 			t.ProtocolVersion = ctg.ProtocolVersion
 			if ctg.ProtocolVersion != config.ProtocolVersionHTTP1 {

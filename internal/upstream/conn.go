@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -26,6 +27,13 @@ type Conn struct {
 
 	pool *Pool
 	raw  syscall.RawConn // for peeking at an idle connection; nil when unavailable
+	// owner is whose request the connection carries (SetOwner), 0 while
+	// idle; index is the connection's place in pool.open.
+	owner atomic.Uint64
+	index int
+	// reuses counts the requests after the first that the connection
+	// carried (Stats.Reuses).
+	reuses atomic.Int64
 	// idleSince is when the connection last went idle; aliveAt the last time it
 	// was seen open since then (by a sweep or by Get). The pool's lock guards
 	// both while the connection is idle.
@@ -43,6 +51,11 @@ type Conn struct {
 	peeked  peekState
 }
 
+// SetOwner tags the connection with the owner of the request it now carries (a
+// target registration, health.Status.Owner), so that Pool.Cut can close it
+// while the request is in flight. Release clears the tag.
+func (c *Conn) SetOwner(owner uint64) { c.owner.Store(owner) }
+
 // Release returns the connection to its pool for reuse. Call it only after a
 // complete response was read and the target did not ask to close.
 func (c *Conn) Release() { c.pool.put(c) }
@@ -54,6 +67,7 @@ func (c *Conn) Discard() {
 	}
 	c.done = true
 	c.Conn.Close()
+	c.pool.forget(c)
 	<-c.pool.slots
 }
 

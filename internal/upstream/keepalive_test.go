@@ -6,10 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // lineTarget is a real TCP target for pool tests: it answers each line it reads
@@ -24,42 +25,9 @@ type lineTarget struct {
 
 func startLineTarget(t *testing.T, idle time.Duration, rst bool) *lineTarget {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	lt := &lineTarget{addr: ln.Addr().String(), rst: rst}
+	lt := &lineTarget{rst: rst}
 	lt.idle.Store(int64(idle))
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				lt.serve(c.(*net.TCPConn))
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	lt.addr = testutil.Serve(t, func(c net.Conn) { lt.serve(c.(*net.TCPConn)) })
 	return lt
 }
 
@@ -426,4 +394,47 @@ func TestMaxConnsBoundsThePool(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the waiting request got no connection within 5 s")
 	}
+}
+
+// TestWaiterSeesConnectionReleasedToIdle: a request waiting for a slot at
+// MaxConns takes a connection that went to the idle list rather than to it
+// (released while the request was between its look at the idle list and its
+// wait), instead of waiting out the connect timeout.
+func TestWaiterSeesConnectionReleasedToIdle(t *testing.T) {
+	lt := startLineTarget(t, 10*time.Second, false)
+	p := NewPool(lt.addr, Options{MaxConns: 1, ConnectTimeout: 10 * time.Second})
+	defer p.Close()
+	a, err := p.Get(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := p.dial(context.Background(), time.Now().Add(10*time.Second), time.Minute)
+		got <- err
+	}()
+	waiting := func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.released != nil
+	}
+	for deadline := time.Now().Add(5 * time.Second); !waiting(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never waited for a slot")
+		}
+	}
+	start := time.Now()
+	p.pushIdle(a) // as a release that found nobody on handoff
+	select {
+	case err := <-got:
+		if err != errReleased {
+			t.Fatalf("waiting request: %v, want errReleased", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the waiting request missed the connection released to the idle list")
+	}
+	if c, err := p.Get(context.Background(), true); err != nil || c != a {
+		t.Errorf("Get after the release: %p, %v; want the released %p", c, err, a)
+	}
+	t.Logf("woken after %v", time.Since(start))
 }

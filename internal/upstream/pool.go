@@ -90,6 +90,10 @@ type Stats struct {
 	Retries int64
 }
 
+// counters are a pool's Stats. Reuses, the one counted per request, is kept on
+// each connection (Conn.reuses) while it is open, so that requests on
+// different cores do not write one shared counter, and added here when the
+// connection is discarded.
 type counters struct {
 	dials, reuses, closedByTarget, evicted, failedReused, retries atomic.Int64
 }
@@ -115,11 +119,17 @@ type Pool struct {
 	slots   chan struct{}
 	handoff chan *Conn
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// open are the connections open, idle and in use, for Cut; a connection
+	// enters when dialed and leaves when discarded.
+	open   []*Conn
 	idle   []*Conn // oldest first: idleSince ascending
 	closed bool
 	// spare is the other half of idle's double buffer, for sweep.
 	spare []*Conn
+	// released, when not nil, is closed when a connection goes idle: requests
+	// waiting for a slot at MaxConns wait on it too (see dial).
+	released chan struct{}
 
 	// nextSweep is when Pools.Run sweeps the pool next; only Run touches it.
 	nextSweep time.Time
@@ -184,8 +194,14 @@ func (p *Pool) Idle() int {
 
 // Stats reports the pool's counters.
 func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	reuses := p.stats.reuses.Load()
+	for _, c := range p.open {
+		reuses += c.reuses.Load()
+	}
+	p.mu.Unlock()
 	return Stats{
-		Dials: p.stats.dials.Load(), Reuses: p.stats.reuses.Load(),
+		Dials: p.stats.dials.Load(), Reuses: reuses,
 		ClosedByTarget: p.stats.closedByTarget.Load(), Evicted: p.stats.evicted.Load(),
 		FailedReused: p.stats.failedReused.Load(), Retries: p.stats.retries.Load(),
 	}
@@ -205,6 +221,25 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 	if !replayable {
 		limit = lim.NonReplayable
 	}
+	deadline := time.Now().Add(p.opts.ConnectTimeout)
+	for {
+		if c := p.getIdle(limit); c != nil {
+			return c, nil
+		}
+		c, err := p.dial(ctx, deadline, limit)
+		if err != errReleased {
+			return c, err
+		}
+	}
+}
+
+// errReleased says that dial, waiting for a slot, saw a connection go idle:
+// Get looks at the idle connections again.
+var errReleased = errors.New("a connection to the target was released")
+
+// getIdle returns the most recently used idle connection that is younger than
+// limit and still open, or nil.
+func (p *Pool) getIdle(limit time.Duration) *Conn {
 	for {
 		now := time.Now()
 		c := p.popYoung(now, limit)
@@ -216,8 +251,8 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 		case peekOpen:
 			p.ka.alive(age)
 			c.take(now, age)
-			p.stats.reuses.Add(1)
-			return c, nil
+			c.reuses.Add(1)
+			return c
 		case peekClosed:
 			// The target's FIN or RST is here: never use it.
 			p.ka.closed(c.aliveAt.Sub(c.idleSince), age)
@@ -226,13 +261,15 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 		// Closed, or bytes the target sent unasked: out of step either way.
 		c.Discard()
 	}
-	return p.dial(ctx)
+	return nil
 }
 
 // Dial returns a new connection to the target, for a request that must not ride
 // a pooled one (a retry). At MaxConns it waits, as Get does, and may then be
 // handed a connection that another request released that instant.
-func (p *Pool) Dial(ctx context.Context) (*Conn, error) { return p.dial(ctx) }
+func (p *Pool) Dial(ctx context.Context) (*Conn, error) {
+	return p.dial(ctx, time.Now().Add(p.opts.ConnectTimeout), 0)
+}
 
 // take prepares a pooled connection for a request.
 func (c *Conn) take(now time.Time, idle time.Duration) {
@@ -256,20 +293,39 @@ func (p *Pool) popYoung(now time.Time, limit time.Duration) *Conn {
 	return c
 }
 
-// dial opens a new connection, waiting for a free slot (or a released
-// connection) when the pool is at MaxConns.
-func (p *Pool) dial(ctx context.Context) (*Conn, error) {
+// dial opens a new connection, waiting until deadline for a free slot (or a
+// released connection) when the pool is at MaxConns. With young > 0 it returns
+// errReleased when a connection idle for less than young is in the idle list
+// or goes there meanwhile, for Get to take it: a release that finds no request
+// waiting on handoff, because the request is between its look at the idle list
+// and its wait here, is not missed.
+func (p *Pool) dial(ctx context.Context, deadline time.Time, young time.Duration) (*Conn, error) {
 	select {
 	case p.slots <- struct{}{}:
 	default:
-		t := time.NewTimer(p.opts.ConnectTimeout)
+		var released chan struct{}
+		if young > 0 {
+			p.mu.Lock()
+			if n := len(p.idle); n > 0 && time.Since(p.idle[n-1].idleSince) < young {
+				p.mu.Unlock()
+				return nil, errReleased
+			}
+			if p.released == nil {
+				p.released = make(chan struct{})
+			}
+			released = p.released
+			p.mu.Unlock()
+		}
+		t := time.NewTimer(time.Until(deadline))
 		defer t.Stop()
 		select {
 		case c := <-p.handoff:
 			c.take(time.Now(), 0)
-			p.stats.reuses.Add(1)
+			c.reuses.Add(1)
 			return c, nil
 		case p.slots <- struct{}{}:
+		case <-released:
+			return nil, errReleased
 		case <-t.C:
 			return nil, &DialError{Addr: p.addr, Timeout: true, Err: ErrPoolFull}
 		case <-ctx.Done():
@@ -294,6 +350,10 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 	}
 	p.stats.dials.Add(1)
 	c := &Conn{Conn: nc, Buf: make([]byte, readBufSize), pool: p, takenAt: time.Now()}
+	p.mu.Lock()
+	c.index = len(p.open)
+	p.open = append(p.open, c)
+	p.mu.Unlock()
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
@@ -304,6 +364,7 @@ func (p *Pool) dial(ctx context.Context) (*Conn, error) {
 }
 
 func (p *Pool) put(c *Conn) {
+	c.owner.Store(0)
 	if c.R != c.W {
 		// The target sent bytes beyond the response: the connection is out of
 		// step and must not carry another request.
@@ -317,6 +378,12 @@ func (p *Pool) put(c *Conn) {
 		return
 	default:
 	}
+	p.pushIdle(c)
+}
+
+// pushIdle adds c to the idle connections, or discards it when the pool keeps
+// no more.
+func (p *Pool) pushIdle(c *Conn) {
 	now := time.Now()
 	c.idleSince, c.aliveAt = now, now
 	p.mu.Lock()
@@ -326,7 +393,51 @@ func (p *Pool) put(c *Conn) {
 		return
 	}
 	p.idle = append(p.idle, c)
+	if p.released != nil {
+		close(p.released) // wake the requests waiting for a slot
+		p.released = nil
+	}
 	p.mu.Unlock()
+}
+
+// forget takes a discarded connection out of the open set.
+func (p *Pool) forget(c *Conn) {
+	p.mu.Lock()
+	p.stats.reuses.Add(c.reuses.Load())
+	last := len(p.open) - 1
+	moved := p.open[last]
+	p.open[c.index], moved.index = moved, c.index
+	p.open[last] = nil
+	p.open = p.open[:last]
+	p.mu.Unlock()
+}
+
+// Cut closes the connections carrying a request of owner (see Conn.SetOwner)
+// and reports how many it closed; the requests on them fail as if the target
+// had closed them. Idle connections and those of other owners are left alone.
+func (p *Pool) Cut(owner uint64) int {
+	if owner == 0 {
+		return 0
+	}
+	var cut []*Conn
+	p.mu.Lock()
+	for _, c := range p.open {
+		if c.owner.Load() == owner {
+			cut = append(cut, c)
+		}
+	}
+	p.mu.Unlock()
+	n := 0
+	for _, c := range cut {
+		// Its request may have ended meanwhile, and the connection gone
+		// idle or to another request: only one still tagged is closed.
+		// Close, not Discard: the request's goroutine discards it.
+		if c.owner.Load() == owner {
+			c.Conn.Close()
+			n++
+		}
+	}
+	return n
 }
 
 // EvictIdle sweeps the pool at time now (see sweep); Pools.Run calls it as

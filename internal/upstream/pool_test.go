@@ -74,6 +74,35 @@ func TestReleasedConnectionIsReusedMostRecentFirst(t *testing.T) {
 	}
 }
 
+// TestStatsCountReusesOfOpenAndDiscardedConnections: Reuses, counted on each
+// connection while it is open, adds up those still open and those discarded.
+func TestStatsCountReusesOfOpenAndDiscardedConnections(t *testing.T) {
+	s := startCounting(t)
+	p := NewPool(s.ln.Addr().String(), Options{})
+	defer p.Close()
+	a, _ := p.Get(context.Background(), true)
+	b, _ := p.Get(context.Background(), true)
+	b.Release()
+	for range 3 { // three requests ride b again
+		c, err := p.Get(context.Background(), true)
+		if err != nil || c != b {
+			t.Fatalf("got %p, %v; want the pooled %p", c, err, b)
+		}
+		c.Release()
+	}
+	a.Release()
+	a, _ = p.Get(context.Background(), true) // a once more
+	if st := p.Stats(); st.Dials != 2 || st.Reuses != 4 {
+		t.Fatalf("stats %+v, want 2 dials and 4 reuses", st)
+	}
+	a.Discard()
+	b, _ = p.Get(context.Background(), true)
+	b.Discard()
+	if st := p.Stats(); st.Dials != 2 || st.Reuses != 5 || p.Open() != 0 {
+		t.Errorf("after discarding both: stats %+v, open %d; want 2 dials, 5 reuses, none open", st, p.Open())
+	}
+}
+
 func TestConnectionWithUnreadBytesIsNotReused(t *testing.T) {
 	s := startCounting(t)
 	p := NewPool(s.ln.Addr().String(), Options{})

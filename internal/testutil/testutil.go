@@ -1,0 +1,77 @@
+// Package testutil holds the plumbing that tests of several packages share:
+// loopback servers that clean up after themselves and a buffer that a process
+// or logger writes while the test reads it. It is imported by tests only.
+package testutil
+
+import (
+	"bytes"
+	"net"
+	"sync"
+	"testing"
+)
+
+// Serve runs handle, each in a goroutine of its own, for every connection to a
+// new listener on 127.0.0.1 (an ephemeral port), and returns the listener's
+// address. When the test ends it stops accepting, closes the connections still
+// open (a handle blocked reading returns) and waits for every handle to
+// return. handle need not close its connection.
+func Serve(t testing.TB, handle func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// SyncBuffer is a bytes.Buffer safe to read while others write to it: a
+// process's output, a logger's destination.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p to the buffer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
