@@ -1,14 +1,19 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // awsCLI finds an AWS CLI that runs (a pyenv shim can exist without a working
@@ -103,6 +108,11 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	dir := t.TempDir()
 	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	p, _ := apiNode(t, filepath.Join(dir, "data"), admin)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node output:\n%s", p.stderr.String())
+		}
+	})
 	c := newCLI(t, bin, "http://"+admin)
 	targetA := namedTarget(t, "A", 0, nil)
 	targetB := namedTarget(t, "B", 0, nil)
@@ -244,6 +254,60 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	if len(pols.SslPolicies) == 0 {
 		t.Error("describe-ssl-policies listed none")
 	}
+
+	// HTTPS: certificates are PEM files in DATA-DIR/certificates, named by
+	// their ARN.
+	certDir := filepath.Join(dir, "data", "certificates")
+	for name, host := range map[string]string{"web": "web.example.test", "api": "api.example.test"} {
+		cp, kp, err := tlsconf.SelfSigned([]string{host}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(certDir, 0o700)
+		os.WriteFile(filepath.Join(certDir, name+".crt"), cp, 0o600)
+		os.WriteFile(filepath.Join(certDir, name+".key"), kp, 0o600)
+	}
+	certARN := func(name string) string { return "CertificateArn=arn:aws:iam::000000000000:server-certificate/" + name }
+	tlsPort := freePort(t)
+	var tlsL struct {
+		Listeners []struct {
+			ListenerArn, SslPolicy string
+			Certificates           []struct{ CertificateArn string }
+		}
+	}
+	c.fails("CertificateNotFound", "create-listener", "--load-balancer-arn", lb.LoadBalancerArn, "--protocol", "HTTPS", "--port", fmt.Sprint(tlsPort),
+		"--certificates", certARN("missing"), "--default-actions", "Type=forward,TargetGroupArn="+tg.TargetGroupArn)
+	c.ok(&tlsL, "create-listener", "--load-balancer-arn", lb.LoadBalancerArn, "--protocol", "HTTPS", "--port", fmt.Sprint(tlsPort),
+		"--certificates", certARN("web"), "--default-actions", "Type=forward,TargetGroupArn="+tg.TargetGroupArn)
+	if l := tlsL.Listeners[0]; l.SslPolicy != "ELBSecurityPolicy-2016-08" || len(l.Certificates) != 1 {
+		t.Errorf("create-listener HTTPS: %+v", l)
+	}
+	tlsARN := tlsL.Listeners[0].ListenerArn
+	c.ok(nil, "add-listener-certificates", "--listener-arn", tlsARN, "--certificates", certARN("api"))
+	var lcs struct {
+		Certificates []struct {
+			CertificateArn string
+			IsDefault      bool
+		}
+	}
+	c.ok(&lcs, "describe-listener-certificates", "--listener-arn", tlsARN)
+	if len(lcs.Certificates) != 2 || !lcs.Certificates[0].IsDefault || lcs.Certificates[1].IsDefault {
+		t.Errorf("describe-listener-certificates: %+v", lcs)
+	}
+	c.fails("OperationNotPermitted", "remove-listener-certificates", "--listener-arn", tlsARN, "--certificates", certARN("web"))
+	for sni, want := range map[string]string{"api.example.test": "api.example.test", "other.example.test": "web.example.test"} {
+		conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", tlsPort), &tls.Config{ServerName: sni, InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("TLS to the CLI-made HTTPS listener: %v", err)
+		}
+		fmt.Fprintf(conn, "GET /api/x HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", sni)
+		reply, _ := io.ReadAll(conn)
+		conn.Close()
+		if got := conn.ConnectionState().PeerCertificates[0].DNSNames; len(got) != 1 || got[0] != want || !strings.HasPrefix(string(reply), "HTTP/1.1 200") {
+			t.Errorf("SNI %s: certificate %v, reply %.40q", sni, got, reply)
+		}
+	}
+	c.ok(nil, "delete-listener", "--listener-arn", tlsARN)
 
 	c.ok(nil, "delete-listener", "--listener-arn", lARN)
 	c.ok(nil, "delete-load-balancer", "--load-balancer-arn", lb.LoadBalancerArn)

@@ -1,7 +1,7 @@
 // Command albatross is a self-hosted, AWS-compatible Application Load Balancer.
 //
 //	albatross serve [--config albatross.yaml] [--data-dir DIR] [--admin-addr 127.0.0.1:9090]
-//	                [--listen-address 0.0.0.0] [--api-credentials FILE]
+//	                [--listen-address 0.0.0.0] [--api-credentials FILE] [--certificates-dir DIR]
 //	albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443] [--admin-addr 127.0.0.1:9090]
 //	albatross doctor --config FILE | --target HOST:PORT [--client-timeout 30s] [--format text|json]
 //	albatross version
@@ -42,7 +42,7 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 
 Usage:
   albatross serve [--config FILE] [--data-dir DIR] [--admin-addr ADDR]
-                  [--listen-address IP] [--api-credentials FILE]
+                  [--listen-address IP] [--api-credentials FILE] [--certificates-dir DIR]
   albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443] [--admin-addr 127.0.0.1:9090]
   albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
   albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
@@ -108,6 +108,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	adminAddr := fs.String("admin-addr", "127.0.0.1:9090", "admin server `address`: ELBv2 API on POST /, /healthz (empty: none)")
 	listenAddr := fs.String("listen-address", config.DefaultListenerAddress, "IP `address` that listeners created through the API bind")
 	credsPath := fs.String("api-credentials", "", "`file` of API access keys, one \"ACCESS_KEY_ID SECRET_ACCESS_KEY\" per line")
+	certDir := fs.String("certificates-dir", "", "`directory` of the PEM files that API certificate ARNs name: arn:...:server-certificate/NAME or arn:...:certificate/NAME is NAME.crt and NAME.key (default DATA-DIR/certificates)")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
@@ -158,7 +159,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
 	}
-	copts := control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: *listenAddr, Logger: log}
+	if *certDir == "" {
+		*certDir = filepath.Join(*dataDir, "certificates")
+	}
+	if abs, err := filepath.Abs(*certDir); err == nil {
+		*certDir = abs
+	}
+	copts := control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: *listenAddr, CertificateDir: *certDir, BaseDir: baseDir, Logger: log}
 	if cfg != nil {
 		copts.Region, copts.AccountID = cfg.Region, cfg.AccountID
 	}
@@ -188,15 +195,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		// The dashboard is read-only; on an address that is not loopback it is
-		// refused until it shares the API's authentication.
+		// The dashboard is read-only; on an address that is not loopback it
+		// asks for the API's credentials (HTTP Digest).
 		public := admin.IsPublic(ln.Addr())
 		if public {
-			log.Warn("the admin address is not loopback: /metrics is served, the dashboard is refused until the admin server authenticates requests", "addr", ln.Addr().String())
+			log.Info("the admin address is not loopback: the dashboard asks for the API credentials (HTTP Digest: access key id and secret); /metrics and /healthz are open", "addr", ln.Addr().String())
 		}
-		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log})
+		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log,
+			Credentials: func(id string) (string, bool) { s, ok := creds[id]; return s, ok }})
 		adminSrv = &http.Server{Handler: admin.WithAPI(h, api), ReadHeaderTimeout: 10 * time.Second}
-		go adminSrv.Serve(ln)
+		go func() {
+			if err := adminSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				log.Error("the admin server stopped accepting connections", "err", err)
+			}
+		}()
 		log.Info("admin server listening", "addr", ln.Addr().String(), "elbv2_endpoint", "http://"+ln.Addr().String())
 	}
 	for _, a := range n.Addrs() {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"time"
 
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/snapshot"
@@ -27,9 +28,15 @@ type Options struct {
 	// Snapshot returns the configuration in force (nil before the first one).
 	Snapshot func() *snapshot.Snapshot
 	// Public is whether the admin address is reachable from other hosts (not a
-	// loopback address). The dashboard then needs the API's authentication,
-	// which this node does not have yet, so it is refused.
+	// loopback address). The dashboard then asks for the API's credentials
+	// (see Credentials), and is refused when there are none.
 	Public bool
+	// Credentials returns the secret access key of an API access key id. On a
+	// public admin address the dashboard accepts those keys with HTTP Digest
+	// authentication (user name the key id, password the secret).
+	Credentials func(keyID string) (secret string, ok bool)
+	// Now is the clock of the dashboard's authentication (time.Now when nil).
+	Now func() time.Time
 	// Version is shown on the dashboard.
 	Version string
 	// Logger receives the handler's own diagnostics.
@@ -68,6 +75,9 @@ func Handler(opts Options) http.Handler {
 		mux.Handle("GET /metrics", opts.Metrics.Handler())
 	}
 	d := &dashboard{opts: opts}
+	if opts.Public && opts.Credentials != nil {
+		d.auth = newDigestAuth(opts.Credentials, opts.Now)
+	}
 	mux.Handle("GET /{$}", d.guard(http.HandlerFunc(d.serveIndex)))
 	mux.Handle("GET /dashboard/state", d.guard(http.HandlerFunc(d.serveState)))
 	mux.Handle("GET /dashboard/", d.guard(http.HandlerFunc(d.serveAsset)))

@@ -32,17 +32,28 @@ const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
 
 type dashboard struct {
 	opts Options
+	auth *digestAuth // on a public address with credentials
 }
 
-// guard refuses the dashboard on a public admin address: it must sit behind the
-// ELBv2 API's authentication there, and this node has none yet.
+// guard puts the dashboard behind the ELBv2 API's credentials on a public
+// admin address (digest.go), and refuses it there when the node has none.
 func (d *dashboard) guard(h http.Handler) http.Handler {
 	if !d.opts.Public {
 		return h
 	}
+	if d.opts.Credentials == nil {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "the dashboard is served on a loopback admin address, or on another one to clients that have the ELBv2 API credentials; "+
+				"this node has none: bind --admin-addr to 127.0.0.1 or ::1 (for example with an SSH tunnel to reach it)", http.StatusForbidden)
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "the dashboard is served only on a loopback admin address until the admin server authenticates requests; "+
-			"bind --admin-addr to 127.0.0.1 or ::1 (for example with an SSH tunnel to reach it)", http.StatusForbidden)
+		ok, stale := d.auth.check(r)
+		if !ok {
+			d.auth.challenge(w, stale)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -34,6 +34,12 @@ type Options struct {
 	AccountID string
 	// ListenAddress is the IP API-created listeners bind (default 0.0.0.0).
 	ListenAddress string
+	// CertificateDir holds the PEM files of the certificate ARNs that API
+	// calls name (see CertificateFiles).
+	CertificateDir string
+	// BaseDir is the node's directory for the configuration file's relative
+	// paths.
+	BaseDir string
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -132,12 +138,14 @@ func (c *Controller) load(ctx context.Context) (*Model, int64, int64, error) {
 
 func (c *Controller) emptyModel() *Model {
 	return &Model{
-		Region:        c.opts.Region,
-		AccountID:     c.opts.AccountID,
-		ListenAddress: c.opts.ListenAddress,
-		LoadBalancers: map[string]*LoadBalancer{},
-		TargetGroups:  map[string]*TargetGroup{},
-		Listeners:     map[string]*Listener{},
+		Region:         c.opts.Region,
+		AccountID:      c.opts.AccountID,
+		ListenAddress:  c.opts.ListenAddress,
+		CertificateDir: c.opts.CertificateDir,
+		BaseDir:        c.opts.BaseDir,
+		LoadBalancers:  map[string]*LoadBalancer{},
+		TargetGroups:   map[string]*TargetGroup{},
+		Listeners:      map[string]*Listener{},
 	}
 }
 
@@ -516,12 +524,13 @@ func Compile(m *Model) (*config.Config, error) {
 			return nil, fmt.Errorf("target group %q: %w", tg.Name, err)
 		}
 		ctg := config.TargetGroup{
-			Name:        tg.Name,
-			Protocol:    tg.Protocol,
-			Port:        tg.Port,
-			HealthCheck: tg.HealthCheck,
-			Attributes:  full,
-			Attrs:       typed,
+			Name:            tg.Name,
+			Protocol:        tg.Protocol,
+			ProtocolVersion: tg.ProtocolVersion,
+			Port:            tg.Port,
+			HealthCheck:     tg.HealthCheck,
+			Attributes:      full,
+			Attrs:           typed,
 		}
 		for _, t := range tg.Targets {
 			ctg.Targets = append(ctg.Targets, config.Target{ID: t.ID, Port: t.Port})
@@ -539,7 +548,16 @@ func Compile(m *Model) (*config.Config, error) {
 			if addr == "" {
 				addr = m.ListenAddress
 			}
-			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol, DefaultActions: l.DefaultActions}
+			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol, DefaultActions: l.DefaultActions, SSLPolicy: l.SSLPolicy}
+			for _, c := range l.Certificates {
+				if c.Cert == "" {
+					var err error
+					if c.Cert, c.Key, err = CertificateFiles(m.CertificateDir, c.ARN); err != nil {
+						return nil, fmt.Errorf("listener %s: %w", l.ID, err)
+					}
+				}
+				cl.Certificates = append(cl.Certificates, c)
+			}
 			for _, r := range l.SortedRules() {
 				cl.Rules = append(cl.Rules, config.Rule{Priority: r.Priority, Conditions: r.Conditions, Actions: r.Actions})
 			}

@@ -68,6 +68,10 @@ func importFile(tx *Tx, cfg *config.Config) error {
 			rec = old.Clone()
 		}
 		rec.Protocol, rec.Port, rec.HealthCheck, rec.Attributes = ftg.Protocol, ftg.Port, ftg.HealthCheck, ftg.Attributes
+		rec.ProtocolVersion = ftg.ProtocolVersion
+		if rec.ProtocolVersion == "" {
+			rec.ProtocolVersion = ProtocolVersionHTTP1
+		}
 		rec.Targets = nil
 		for _, t := range ftg.Targets {
 			rec.Targets = append(rec.Targets, Target{ID: t.ID, Port: t.Port})
@@ -120,6 +124,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 				l = oldL.Clone()
 			}
 			l.Protocol, l.Address, l.FromFile = fl.Protocol, fl.Address, true
+			l.Certificates, l.SSLPolicy = fl.Certificates, fl.SSLPolicy
 			l.DefaultActions = fl.DefaultActions
 			for _, name := range fl.TargetGroupNames() {
 				if m.TargetGroupByName(name) == nil {

@@ -34,6 +34,12 @@ type Model struct {
 	AccountID string
 	// ListenAddress is the address API-created listeners bind.
 	ListenAddress string
+	// CertificateDir is where the PEM files of certificate ARNs given through
+	// the API are (see CertificateFiles).
+	CertificateDir string
+	// BaseDir resolves the relative certificate paths of the configuration
+	// file, as the node does.
+	BaseDir string
 
 	LoadBalancers map[string]*LoadBalancer
 	TargetGroups  map[string]*TargetGroup
@@ -82,8 +88,11 @@ type TargetGroup struct {
 	ProtocolVersion string             `json:"protocol_version"`
 	IPAddressType   string             `json:"ip_address_type"`
 	HealthCheck     config.HealthCheck `json:"health_check"`
-	Attributes      map[string]string  `json:"attributes"`
-	Targets         []Target           `json:"targets,omitempty"`
+	// GrpcCode is the health check matcher of a GRPC target group (gRPC
+	// status codes, default "12"); HealthCheck.Matcher is then unused.
+	GrpcCode   string            `json:"grpc_code,omitempty"`
+	Attributes map[string]string `json:"attributes"`
+	Targets    []Target          `json:"targets,omitempty"`
 	// Draining are deregistered targets that DescribeTargetHealth reports as
 	// draining until their deregistration delay ends. They get no new requests.
 	Draining []DrainingTarget `json:"draining,omitempty"`
@@ -117,6 +126,12 @@ type Listener struct {
 	// DefaultActions are the default rule's actions. Target groups are named
 	// (names never change, and a group in use cannot be deleted).
 	DefaultActions []config.Action `json:"default_actions"`
+	// Certificates are an HTTPS listener's certificates, the default first.
+	// Those added through the API carry only an ARN (their files are found
+	// with CertificateFiles); those from the configuration file carry files.
+	Certificates []config.Certificate `json:"certificates,omitempty"`
+	// SSLPolicy is an HTTPS listener's security policy ("" on HTTP).
+	SSLPolicy string `json:"ssl_policy,omitempty"`
 	// DefaultRuleID is the id of the listener's default rule, whose ARN
 	// DescribeRules returns.
 	DefaultRuleID string `json:"default_rule_id"`
@@ -212,6 +227,7 @@ func (tg *TargetGroup) Clone() *TargetGroup {
 func (l *Listener) Clone() *Listener {
 	c := *l
 	c.DefaultActions = slices.Clone(l.DefaultActions)
+	c.Certificates = slices.Clone(l.Certificates)
 	c.Rules = slices.Clone(l.Rules)
 	c.Attributes = cloneMap(l.Attributes)
 	c.Tags = slices.Clone(l.Tags)

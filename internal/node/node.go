@@ -273,6 +273,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 		if listeners[addr] == nil {
 			bl.ln.Close()
 			<-bl.done
+			n.closeConns(bl)
 		}
 	}
 	for name, l := range n.logs {
@@ -300,6 +301,17 @@ func (n *Node) Apply(cfg *config.Config) error {
 	n.log.Info("configuration applied", "load_balancers", len(cfg.LoadBalancers),
 		"listeners", len(listeners), "target_groups", len(cfg.TargetGroups))
 	return nil
+}
+
+// closeConns ends the connections of a listener the configuration no longer
+// has, gracefully: they serve no request after the one in flight.
+func (n *Node) closeConns(bl *boundListener) {
+	if l := bl.cfg.Load(); l != nil {
+		closed := *l
+		closed.Closed = true
+		bl.cfg.Store(&closed)
+	}
+	n.proxy.CloseConns(&bl.cfg)
 }
 
 // connLogKey prefixes a load balancer's name to key its connection log among

@@ -191,7 +191,7 @@ func (c *conn) serve() {
 		if c.p.parker.park(c) {
 			return
 		}
-		if c.p.shutdown.Load() {
+		if c.stopping() {
 			break
 		}
 		// The poller refused the connection: wait with a goroutine instead.
@@ -407,11 +407,13 @@ func (c *conn) readHead(idle time.Duration) error {
 				deadline, lingering = now.Add(parkAfter), true
 			}
 			c.state.Store(stateIdle)
-			if c.p.shutdown.Load() {
-				return errNoRequest
-			}
 		}
 		c.nc.SetReadDeadline(deadline)
+		// Checked after the deadline is set, so that a wakeIfIdle racing
+		// with this wait is not undone by it.
+		if empty && c.stopping() {
+			return errNoRequest
+		}
 		n, err := c.nc.Read(c.buf[c.w:])
 		if n > 0 {
 			if empty {
@@ -426,14 +428,14 @@ func (c *conn) readHead(idle time.Duration) error {
 				continue // parse what arrived; the error repeats on the next read
 			}
 			switch {
-			case c.r == c.w && lingering && isTimeout(err) && !c.p.shutdown.Load():
+			case c.r == c.w && lingering && isTimeout(err) && !c.stopping():
 				// Idle for a while: wait for the next request without a
 				// goroutine or buffers.
 				c.wantPark = true
 				return errNoRequest
 			case c.r == c.w:
 				return errNoRequest
-			case isTimeout(err) && !c.p.shutdown.Load():
+			case isTimeout(err) && !c.stopping():
 				return errHeadTimeout
 			default:
 				return errHeadClosed
@@ -508,9 +510,10 @@ func (c *conn) answer(l *snapshot.Listener, status int, closeConn bool) bool {
 }
 
 // closing reports whether the connection must close after the current response:
-// the node is shutting down or the client keep-alive duration has passed.
+// the node is shutting down, the listener was deleted, or the client keep-alive
+// duration has passed.
 func (c *conn) closing(l *snapshot.Listener) bool {
-	return c.p.shutdown.Load() || time.Since(c.start) >= l.LB.Attrs.ClientKeepAlive
+	return c.stopping() || time.Since(c.start) >= l.LB.Attrs.ClientKeepAlive
 }
 
 // finish completes the entry and hands it to the access log and the metrics,

@@ -57,7 +57,7 @@ func (c *conn) serveH2(tc *tls.Conn) {
 	c.p.mu.Lock()
 	c.h2Shutdown = shutdown
 	c.p.mu.Unlock()
-	if c.p.shutdown.Load() {
+	if c.stopping() {
 		shutdown()
 	}
 	var requests atomic.Int64

@@ -98,7 +98,7 @@ func (k *parker) park(c *conn) bool {
 
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.stopped || k.p.shutdown.Load() {
+	if k.stopped || c.stopping() {
 		return false
 	}
 	k.token++
@@ -208,13 +208,20 @@ func (k *parker) remove(c *conn) {
 
 // closeAll closes every parked connection (shutdown). New parkings are refused
 // from the moment the proxy's shutdown flag is set.
-func (k *parker) closeAll() {
+func (k *parker) closeAll() { k.closeWhere(func(*conn) bool { return true }) }
+
+// closeWhere closes the parked connections for which match is true. A
+// connection whose stopping() has become true is never parked again.
+func (k *parker) closeWhere(match func(*conn) bool) {
 	if k == nil {
 		return
 	}
 	k.mu.Lock()
 	var all []*conn
 	for _, c := range k.conns {
+		if !match(c) {
+			continue
+		}
 		k.remove(c)
 		all = append(all, c)
 	}

@@ -48,8 +48,10 @@ func TestIdleConnectionParksAndResumes(t *testing.T) {
 func TestParkedConnectionClosedAtIdleTimeout(t *testing.T) {
 	const idle = time.Second
 	p, _, c, br := proxyWithClient(t, idle)
-	get(t, c, br)
+	// The server's idle time starts when it has written the response, before
+	// get returns; a clock read before the request is a safe lower bound.
 	idleFrom := time.Now()
+	get(t, c, br)
 	waitFor(t, "the connection is parked", func() bool { return p.parker.parked() == 1 })
 	// The idle timeout counts from the last byte, across parking: the
 	// parker closes the connection once it passes, without a response.

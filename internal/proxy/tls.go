@@ -24,7 +24,7 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 	// Until the handshake completes the connection counts as idle: a shutdown
 	// ends it at once.
 	c.state.Store(stateIdle)
-	if c.p.shutdown.Load() {
+	if c.stopping() {
 		c.close()
 		return
 	}
@@ -41,7 +41,7 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 	}
 	if err != nil {
 		defer c.close()
-		if c.p.shutdown.Load() {
+		if c.stopping() {
 			return
 		}
 		l.LB.TLSNegotiationErrors.Add(1)

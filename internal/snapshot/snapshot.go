@@ -99,6 +99,9 @@ type Listener struct {
 	// action is RuleActions[rule.Index].
 	Rules       *route.Table
 	RuleActions []*Action
+	// Closed is set on the listener of a deleted listener's connections: they
+	// finish the request in flight and close (see proxy.CloseConns).
+	Closed bool
 }
 
 // TargetGroup is a compiled target group.

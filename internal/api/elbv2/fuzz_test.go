@@ -38,6 +38,10 @@ func FuzzAPIRequest(f *testing.F) {
 		"Action=DescribeTargetGroups&Version=2015-12-01&PageSize=2&Marker=YWxiYXRyb3NzOjE",
 		"Action=DescribeTags&Version=2015-12-01&ResourceArns.member.1=arn%3Aaws%3Aelasticloadbalancing%3A%3A%3Alistener-rule%2Fa%2Fb",
 		"Action=SetSubnets&Version=2015-12-01&LoadBalancerArn=x&DefaultActions=",
+		"Action=CreateListener&Version=2015-12-01&LoadBalancerArn=x&Protocol=HTTPS&Port=8443&Certificates.member.1.CertificateArn=arn%3Aaws%3Aiam%3A%3A0%3Aserver-certificate%2Fweb&SslPolicy=ELBSecurityPolicy-2016-08&DefaultActions.member.1.Type=fixed-response&DefaultActions.member.1.FixedResponseConfig.StatusCode=200",
+		"Action=AddListenerCertificates&Version=2015-12-01&ListenerArn=x&Certificates.member.1.CertificateArn=arn%3Aaws%3Aacm%3Ar%3A0%3Acertificate%2F..%2Fx",
+		"Action=DescribeListenerCertificates&Version=2015-12-01&ListenerArn=x&PageSize=1",
+		"Action=CreateTargetGroup&Version=2015-12-01&Name=g&Protocol=HTTPS&Port=443&VpcId=v&ProtocolVersion=GRPC&Matcher.GrpcCode=0-99",
 	} {
 		f.Add(seed)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/api/elbv2"
+	"github.com/albatross-lb/albatross/internal/api/elbv2/elbv2test"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
 	"github.com/albatross-lb/albatross/internal/node"
@@ -89,7 +91,8 @@ func startEnv(t *testing.T, o envOptions) *env {
 	}
 	e.node = n
 	ctx := context.Background()
-	ctrl, err := control.New(ctx, control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: "127.0.0.1", Logger: quietLogger()})
+	ctrl, err := control.New(ctx, control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: "127.0.0.1",
+		CertificateDir: filepath.Join(o.dir, "certificates"), Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +134,7 @@ func newClient(url, keyID, secret string) *elb.Client {
 		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider(keyID, secret, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       elbv2test.HTTPClient(),
 	})
 }
 

@@ -1,21 +1,28 @@
 package elbv2
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
-// checkAssociation enforces one load balancer per target group, as on AWS.
-func checkAssociation(m *control.Model, lbID string, actions []config.Action) error {
+// checkAssociation enforces one load balancer per target group, as on AWS,
+// and that HTTP2 and GRPC target groups sit behind HTTPS listeners only.
+func checkAssociation(m *control.Model, lbID, protocol string, actions []config.Action) error {
 	for _, a := range actions {
 		for _, t := range a.ForwardTargetGroups() {
 			tg := m.TargetGroupByName(t.Name)
 			if tg == nil {
 				continue
+			}
+			if protocol != "HTTPS" && tg.ProtocolVersion != control.ProtocolVersionHTTP1 && tg.ProtocolVersion != "" {
+				return errorf(codeIncompatibleProtocols, "Target group '%s' has protocol version %s, which needs an HTTPS listener; this listener's protocol is %s",
+					m.TargetGroupARN(tg), tg.ProtocolVersion, protocol)
 			}
 			for _, other := range m.LoadBalancersUsing(tg.ID) {
 				if other.ID != lbID {
@@ -28,7 +35,7 @@ func checkAssociation(m *control.Model, lbID string, actions []config.Action) er
 	return nil
 }
 
-// readListenerProtocol checks Protocol (and the TLS parameters that go with it).
+// readListenerProtocol checks Protocol.
 func readListenerProtocol(f form, required bool) (string, error) {
 	p, ok := f.lookup("Protocol")
 	switch {
@@ -36,15 +43,132 @@ func readListenerProtocol(f form, required bool) (string, error) {
 		return "", errorf(codeValidation, "A protocol must be specified")
 	case !ok:
 		return "", nil
-	case p == "HTTPS":
-		return "", errorf(codeUnsupportedProtocol, "HTTPS listeners are not supported yet; use HTTP")
-	case p != "HTTP":
+	case p != "HTTP" && p != "HTTPS":
 		return "", errorf(codeUnsupportedProtocol, "Protocol '%s' is not supported by an Application Load Balancer; use HTTP or HTTPS", p)
 	}
-	if f.present("Certificates") || f.present("SslPolicy") {
-		return "", errorf(codeValidation, "Certificates and an SSL policy can be specified only for HTTPS listeners")
-	}
 	return p, nil
+}
+
+// listenerTLS is the TLS part of a CreateListener or ModifyListener request.
+type listenerTLS struct {
+	// cert is the default certificate's ARN ("" when not given).
+	cert string
+	// policy is the SslPolicy given ("" when not given).
+	policy string
+}
+
+// readListenerTLS reads and checks Certificates and SslPolicy: at most one
+// certificate (the default; others are added with AddListenerCertificates),
+// whose PEM files must be readable, and a security policy Albatross serves.
+func readListenerTLS(m *control.Model, f form) (listenerTLS, error) {
+	var out listenerTLS
+	certs := f.structs("Certificates")
+	if len(certs) > 1 {
+		return out, errorf(codeValidation, "A listener takes exactly one default certificate (got %d); add more certificates with AddListenerCertificates", len(certs))
+	}
+	if len(certs) == 1 {
+		arn := certs[0].get("CertificateArn")
+		if arn == "" {
+			return out, errorf(codeValidation, "1 validation error detected: Value null at 'certificates.1.member.certificateArn' failed to satisfy constraint: Member must not be null")
+		}
+		if err := checkCertificate(m, arn); err != nil {
+			return out, err
+		}
+		out.cert = arn
+	}
+	if p, ok := f.lookup("SslPolicy"); ok {
+		if err := checkSSLPolicy(p); err != nil {
+			return out, err
+		}
+		out.policy = p
+	}
+	return out, nil
+}
+
+// checkCertificate checks that a certificate ARN names a readable PEM pair in
+// the node's certificate directory.
+func checkCertificate(m *control.Model, arn string) error {
+	_, err := m.LoadCertificate(arn)
+	var cerr *control.CertificateARNError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &cerr) && cerr.Malformed:
+		return errorf(codeValidation, "Certificate ARN '%s' is not valid: %v", arn, cerr.Err)
+	case errors.As(err, &cerr):
+		return errorf(codeCertificateNotFound, "Certificate '%s' not found: %v", arn, cerr.Err)
+	}
+	return err
+}
+
+// checkSSLPolicy maps tlsconf's verdict on a policy name to AWS's errors.
+func checkSSLPolicy(name string) error {
+	_, err := tlsconf.Lookup(name)
+	var nf *tlsconf.PolicyNotFoundError
+	var un *tlsconf.UnsupportedPolicyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &nf):
+		return errorf(codeSSLPolicyNotFound, "SSL policy '%s' not found", name)
+	case errors.As(err, &un):
+		return errorf(codeInvalidConfiguration, "SSL policy '%s' cannot be served by Albatross: %s", name, un.Reason)
+	}
+	return err
+}
+
+// applyListenerTLS sets the protocol, default certificate and policy of n
+// (a listener being created or modified) from the request, as ModifyListener
+// documents: given values replace, omitted ones are kept, and switching to
+// HTTP drops the certificates and the policy.
+func applyListenerTLS(n *control.Listener, protocol string, t listenerTLS) error {
+	if protocol != "" {
+		n.Protocol = protocol
+	}
+	if n.Protocol != "HTTPS" {
+		if t.cert != "" || t.policy != "" {
+			return errorf(codeValidation, "Certificates and an SSL policy can be specified only for HTTPS listeners")
+		}
+		n.Certificates, n.SSLPolicy = nil, ""
+		return nil
+	}
+	if t.cert != "" {
+		rest := []config.Certificate{{ARN: t.cert}}
+		for i, c := range n.Certificates {
+			if i > 0 && c.ARN != t.cert {
+				rest = append(rest, c)
+			}
+		}
+		n.Certificates = rest
+	}
+	if len(n.Certificates) == 0 {
+		return errorf(codeValidation, "A certificate must be specified for HTTPS listeners")
+	}
+	if t.policy != "" {
+		n.SSLPolicy = t.policy
+	}
+	if n.SSLPolicy == "" {
+		n.SSLPolicy = defaultSSLPolicy
+	}
+	return nil
+}
+
+// defaultSSLPolicy is the policy of an HTTPS listener created through the API
+// without one: AWS's API and CLI default (the configuration file's default is
+// a TLS 1.3 policy, as AWS's console picks).
+const defaultSSLPolicy = "ELBSecurityPolicy-2016-08"
+
+// checkListenerForwards runs checkAssociation over every action of a listener.
+func checkListenerForwards(m *control.Model, l *control.Listener) error {
+	if err := checkAssociation(m, l.LoadBalancerID, l.Protocol, l.DefaultActions); err != nil {
+		return err
+	}
+	for _, r := range l.Rules {
+		if err := checkAssociation(m, l.LoadBalancerID, l.Protocol, r.Actions); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func createListener(c *call, w *xmlWriter) error {
@@ -75,12 +199,21 @@ func createListener(c *call, w *xmlWriter) error {
 		if err != nil {
 			return err
 		}
-		for _, l := range m.ListenersOf(lb.ID) {
-			if l.Port != port {
+		t, err := readListenerTLS(m, c.f)
+		if err != nil {
+			return err
+		}
+		l := &control.Listener{LoadBalancerID: lb.ID, Port: port, DefaultActions: actions, Tags: tags}
+		if err := applyListenerTLS(l, protocol, t); err != nil {
+			return err
+		}
+		for _, o := range m.ListenersOf(lb.ID) {
+			if o.Port != port {
 				continue
 			}
-			if l.Protocol == protocol && reflect.DeepEqual(l.DefaultActions, actions) {
-				out = l // identical: CreateListener is idempotent
+			if o.Protocol == l.Protocol && reflect.DeepEqual(o.DefaultActions, actions) && o.SSLPolicy == l.SSLPolicy &&
+				(l.Protocol != "HTTPS" || o.Certificates[0].ARN == l.Certificates[0].ARN) {
+				out = o // identical: CreateListener is idempotent
 				return nil
 			}
 			return errorf(codeDuplicateListener, "A listener already exists on this port for this load balancer '%s'", m.LoadBalancerARN(lb))
@@ -88,19 +221,16 @@ func createListener(c *call, w *xmlWriter) error {
 		if len(m.ListenersOf(lb.ID)) >= maxListenersPerLB {
 			return errorf(codeTooManyListeners, "A load balancer can have at most %d listeners", maxListenersPerLB)
 		}
-		if err := checkAssociation(m, lb.ID, actions); err != nil {
+		if err := checkAssociation(m, lb.ID, l.Protocol, actions); err != nil {
 			return err
 		}
-		id, err := tx.NewID(snapshot.ListenerKey(lb.Name, port))
-		if err != nil {
+		if l.ID, err = tx.NewID(snapshot.ListenerKey(lb.Name, port)); err != nil {
 			return err
 		}
-		ruleID, err := tx.NewID("rule/" + id + "/default")
-		if err != nil {
+		if l.DefaultRuleID, err = tx.NewID("rule/" + l.ID + "/default"); err != nil {
 			return err
 		}
-		l := &control.Listener{ID: id, LoadBalancerID: lb.ID, Seq: tx.NextSeq(), Port: port, Protocol: protocol,
-			DefaultActions: actions, DefaultRuleID: ruleID, Tags: tags}
+		l.Seq = tx.NextSeq()
 		tx.PutListener(l)
 		out = l
 		return nil
@@ -118,6 +248,14 @@ func writeListener(w *xmlWriter, m *control.Model, l *control.Listener) {
 	w.leaf("LoadBalancerArn", m.LoadBalancerARN(m.LoadBalancers[l.LoadBalancerID]))
 	w.int("Port", l.Port)
 	w.leaf("Protocol", l.Protocol)
+	if l.Protocol == "HTTPS" {
+		// As on AWS, a listener lists its default certificate only; the
+		// others are in DescribeListenerCertificates.
+		w.list("Certificates", min(len(l.Certificates), 1), func(int) {
+			w.leaf("CertificateArn", m.CertificateARN(l.Certificates[0]))
+		})
+		w.leaf("SslPolicy", l.SSLPolicy)
+	}
 	writeActions(w, m, "DefaultActions", l.DefaultActions)
 }
 
@@ -195,13 +333,17 @@ func modifyListener(c *call, w *xmlWriter) error {
 			if err != nil {
 				return err
 			}
-			if err := checkAssociation(m, l.LoadBalancerID, actions); err != nil {
-				return err
-			}
 			n.DefaultActions = actions
 		}
-		if protocol != "" {
-			n.Protocol = protocol
+		t, err := readListenerTLS(m, c.f)
+		if err != nil {
+			return err
+		}
+		if err := applyListenerTLS(n, protocol, t); err != nil {
+			return err
+		}
+		if err := checkListenerForwards(m, n); err != nil {
+			return err
 		}
 		if hasPort && port != l.Port {
 			for _, o := range m.ListenersOf(l.LoadBalancerID) {

@@ -378,7 +378,7 @@ func createRule(c *call, w *xmlWriter) error {
 		if rulesOfLB(m, l.LoadBalancerID) >= maxRulesPerLB {
 			return errorf("TooManyRules", "A load balancer can have at most %d rules besides its listeners' default rules", maxRulesPerLB)
 		}
-		if err := checkAssociation(m, l.LoadBalancerID, actions); err != nil {
+		if err := checkAssociation(m, l.LoadBalancerID, l.Protocol, actions); err != nil {
 			return err
 		}
 		id, err := tx.NewRuleID()
@@ -499,7 +499,7 @@ func modifyRule(c *call, w *xmlWriter) error {
 			if actions, err = readActions(m, c.f, "Actions", "actions"); err != nil {
 				return err
 			}
-			if err := checkAssociation(m, l.LoadBalancerID, actions); err != nil {
+			if err := checkAssociation(m, l.LoadBalancerID, l.Protocol, actions); err != nil {
 				return err
 			}
 		}

@@ -141,6 +141,9 @@ func init() {
 		"SetSubnets":                     setSubnets,
 		"SetSecurityGroups":              setSecurityGroups,
 		"SetIpAddressType":               setIPAddressType,
+		"AddListenerCertificates":        addListenerCertificates,
+		"RemoveListenerCertificates":     removeListenerCertificates,
+		"DescribeListenerCertificates":   describeListenerCertificates,
 	}
 }
 

@@ -1,6 +1,7 @@
 package elbv2
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"reflect"
@@ -42,10 +43,71 @@ func readHealthCheck(v *validation, f form, h config.HealthCheck) config.HealthC
 	if n, ok := v.intIn(f, "UnhealthyThresholdCount", "unhealthyThresholdCount", 2, 10); ok {
 		h.UnhealthyThresholdCount = n
 	}
-	if s, ok := f.lookup("Matcher.HttpCode"); ok {
-		h.Matcher = s
-	}
 	return h
+}
+
+// grpcHealthCheckPath is AWS's default health check path of a GRPC target
+// group: the method of the ALB health check service.
+const grpcHealthCheckPath = "/AWS.ALB/healthcheck"
+
+// defaultGrpcCode is AWS's default matcher of a GRPC target group: gRPC
+// status 12 (UNIMPLEMENTED), which a server answers for the health check
+// method it does not implement, proving that it is up.
+const defaultGrpcCode = "12"
+
+// readMatcher applies Matcher.HttpCode or Matcher.GrpcCode to a target group
+// of protocol version pv: HTTP codes for HTTP1 and HTTP2 groups, gRPC codes
+// (default 12) for GRPC groups, and never the other kind. grpcCode is the
+// group's current gRPC matcher.
+func readMatcher(f form, pv string, h config.HealthCheck, grpcCode string) (config.HealthCheck, string, error) {
+	httpCode, hasHTTP := f.lookup("Matcher.HttpCode")
+	grpc, hasGRPC := f.lookup("Matcher.GrpcCode")
+	if pv == config.ProtocolVersionGRPC {
+		if hasHTTP {
+			return h, "", errorf(codeValidation, "A GRPC target group's matcher takes GrpcCode, not HttpCode")
+		}
+		if !hasGRPC {
+			grpc = cmp.Or(grpcCode, defaultGrpcCode)
+		}
+		if err := checkGrpcCodes(grpc); err != nil {
+			return h, "", err
+		}
+		return h, grpc, nil
+	}
+	if hasGRPC {
+		return h, "", errorf(codeValidation, "GrpcCode can be specified only for target groups with protocol version GRPC; this one is %s", pv)
+	}
+	if hasHTTP {
+		h.Matcher = httpCode
+	}
+	return h, "", nil
+}
+
+// checkGrpcCodes checks a GrpcCode matcher: codes from 0 to 99, as one code
+// ("12"), a list ("0,12") or a range ("0-99").
+func checkGrpcCodes(s string) error {
+	bad := errorf(codeValidation, "Invalid GrpcCode '%s': specify gRPC codes from 0 to 99 as a code (12), a list (0,12) or a range (0-99)", s)
+	if s == "" {
+		return bad
+	}
+	code := func(x string) (int, bool) {
+		n, err := strconv.Atoi(x)
+		return n, err == nil && n >= 0 && n <= 99 && strconv.Itoa(n) == x
+	}
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		a, okA := code(lo)
+		b, okB := code(hi)
+		if !okA || !okB || a > b {
+			return bad
+		}
+		return nil
+	}
+	for _, x := range strings.Split(s, ",") {
+		if _, ok := code(x); !ok {
+			return bad
+		}
+	}
+	return nil
 }
 
 // checkHealthCheck validates a complete health check with AWS's messages.
@@ -82,7 +144,7 @@ func createTargetGroup(c *call, w *xmlWriter) error {
 	port, hasPort := v.intIn(f, "Port", "port", 1, 65535)
 	vpc := f.get("VpcId")
 	protoVersion := control.ProtocolVersionHTTP1
-	if s, ok := f.lookup("ProtocolVersion"); ok {
+	if s, ok := v.enum(f, "ProtocolVersion", "protocolVersion", "HTTP1", "HTTP2", "GRPC"); ok {
 		protoVersion = s
 	}
 	ipType := control.IPAddressTypeIPv4
@@ -107,17 +169,20 @@ func createTargetGroup(c *call, w *xmlWriter) error {
 			return errorf(codeValidation, "A port must be specified")
 		}
 		return v.err()
-	case protocol == "HTTPS":
-		return errorf(codeUnsupportedProtocol, "Target groups with protocol HTTPS are not supported yet; use HTTP")
-	case protocol != "HTTP":
-		return errorf(codeUnsupportedProtocol, "Protocol '%s' is not supported for an Application Load Balancer's target group; use HTTP", protocol)
-	case protoVersion != control.ProtocolVersionHTTP1:
-		return errorf(codeValidation, "Protocol version '%s' is not supported yet; use HTTP1", protoVersion)
+	case protocol != "HTTP" && protocol != "HTTPS":
+		return errorf(codeUnsupportedProtocol, "Protocol '%s' is not supported for an Application Load Balancer's target group; use HTTP or HTTPS", protocol)
 	}
 	if vpc == "" {
 		vpc = c.ctrl.Model().DefaultVpcID()
 	}
-	hc, err := checkHealthCheck(hc)
+	if protoVersion == config.ProtocolVersionGRPC && hc.Path == "" {
+		hc.Path = grpcHealthCheckPath
+	}
+	hc, grpcCode, err := readMatcher(f, protoVersion, hc, "")
+	if err != nil {
+		return err
+	}
+	hc, err = checkHealthCheck(hc)
 	if err != nil {
 		return err
 	}
@@ -130,7 +195,7 @@ func createTargetGroup(c *call, w *xmlWriter) error {
 		m := tx.Model()
 		if old := m.TargetGroupByName(name); old != nil {
 			if old.Protocol == protocol && old.Port == port && old.VpcID == vpc && old.TargetType == targetType &&
-				old.ProtocolVersion == protoVersion && old.IPAddressType == ipType && reflect.DeepEqual(old.HealthCheck, hc) {
+				old.ProtocolVersion == protoVersion && old.IPAddressType == ipType && reflect.DeepEqual(old.HealthCheck, hc) && old.GrpcCode == grpcCode {
 				out = old
 				return nil
 			}
@@ -146,7 +211,7 @@ func createTargetGroup(c *call, w *xmlWriter) error {
 		tg := &control.TargetGroup{
 			ID: id, Name: name, Seq: tx.NextSeq(), CreatedTime: tx.Now(),
 			Protocol: protocol, Port: port, VpcID: vpc, TargetType: targetType,
-			ProtocolVersion: protoVersion, IPAddressType: ipType, HealthCheck: hc,
+			ProtocolVersion: protoVersion, IPAddressType: ipType, HealthCheck: hc, GrpcCode: grpcCode,
 			Attributes: config.TargetGroupAttributeDefaults(), Tags: tags,
 		}
 		tx.PutTargetGroup(tg)
@@ -177,7 +242,11 @@ func writeTargetGroup(w *xmlWriter, m *control.Model, tg *control.TargetGroup) {
 	w.int("UnhealthyThresholdCount", h.UnhealthyThresholdCount)
 	w.leaf("HealthCheckPath", h.Path)
 	w.open("Matcher")
-	w.leaf("HttpCode", h.Matcher)
+	if tg.ProtocolVersion == config.ProtocolVersionGRPC {
+		w.leaf("GrpcCode", tg.GrpcCode)
+	} else {
+		w.leaf("HttpCode", h.Matcher)
+	}
 	w.close("Matcher")
 	lbs := m.LoadBalancersUsing(tg.ID)
 	w.list("LoadBalancerArns", len(lbs), func(i int) { w.b.WriteString(m.LoadBalancerARN(lbs[i])) })
@@ -270,12 +339,16 @@ func modifyTargetGroup(c *call, w *xmlWriter) error {
 		if err := v.err(); err != nil {
 			return err
 		}
+		hc, grpcCode, err := readMatcher(c.f, tg.ProtocolVersion, hc, tg.GrpcCode)
+		if err != nil {
+			return err
+		}
 		hc, err = checkHealthCheck(hc)
 		if err != nil {
 			return err
 		}
 		n := tg.Clone()
-		n.HealthCheck = hc
+		n.HealthCheck, n.GrpcCode = hc, grpcCode
 		tx.PutTargetGroup(n)
 		out = n
 		return nil

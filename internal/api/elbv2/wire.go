@@ -134,6 +134,8 @@ const (
 	codeUnsupportedProtocol      = "UnsupportedProtocol"
 	codeInvalidLoadBalancerAct   = "InvalidLoadBalancerAction"
 	codeSSLPolicyNotFound        = "SSLPolicyNotFound"
+	codeCertificateNotFound      = "CertificateNotFound"
+	codeTooManyCertificates      = "TooManyCertificates"
 	codeTargetGroupAssociation   = "TargetGroupAssociationLimit"
 	codeTooManyTargets           = "TooManyTargets"
 	codeTooManyLoadBalancers     = "TooManyLoadBalancers"
