@@ -292,6 +292,10 @@ type HealthCheck struct {
 	UnhealthyThresholdCount int `yaml:"unhealthy_threshold_count"`
 	// Matcher is the HTTP codes that mean healthy: "200", "200,202" or "200-299".
 	Matcher string `yaml:"matcher"`
+	// GrpcCode is the gRPC status codes that mean healthy, for GRPC target
+	// groups only (whose checks are gRPC calls judged by grpc-status): "12"
+	// (default), "0,12" or "0-99". Matcher is then not used.
+	GrpcCode string `yaml:"grpc_code"`
 }
 
 // Target is one registered target: an IP address and a port.

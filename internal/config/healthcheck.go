@@ -20,6 +20,14 @@ const (
 	DefaultHealthCheckUnhealthyThresholdCount = 2
 	DefaultHealthCheckMatcher                 = "200"
 
+	// DefaultGRPCHealthCheckPath is the health check path of a GRPC target
+	// group: a method of the ALB health check service, which a gRPC server
+	// answers with UNIMPLEMENTED (12) unless it implements it.
+	DefaultGRPCHealthCheckPath = "/AWS.ALB/healthcheck"
+	// DefaultGRPCCode is the matcher of a GRPC target group: gRPC status 12,
+	// UNIMPLEMENTED, which proves that a gRPC server is up.
+	DefaultGRPCCode = "12"
+
 	// MaxHealthCheckPathLength is AWS's limit on HealthCheck.Path.
 	MaxHealthCheckPathLength = 1024
 )
@@ -101,6 +109,11 @@ func checkHealthCheck(h HealthCheck) []healthCheckProblem {
 	}
 	if _, err := ParseHTTPCodes(h.Matcher); err != nil {
 		add("matcher", "%v", err)
+	}
+	if h.GrpcCode != "" {
+		if _, err := ParseGRPCCodes(h.GrpcCode); err != nil {
+			add("grpc_code", "%v", err)
+		}
 	}
 	if intervalOK && timeoutOK {
 		if err := CheckHealthCheckTimeout(h); err != nil {
@@ -208,6 +221,40 @@ func ParseHTTPCodes(s string) (HTTPCodes, error) {
 	code := func(v string) (int, bool) {
 		n, ok := parseDecimal(v)
 		return n, ok && len(v) == 3 && n >= 200 && n <= 499
+	}
+	if lo, hi, isRange := strings.Cut(s, "-"); isRange {
+		l, ok1 := code(lo)
+		h, ok2 := code(hi)
+		switch {
+		case !ok1 || !ok2:
+			return bad("")
+		case l > h:
+			return bad("; a range must go from low to high")
+		}
+		return HTTPCodes{ranges: [][2]int{{l, h}}}, nil
+	}
+	var c HTTPCodes
+	for _, v := range strings.Split(s, ",") {
+		n, ok := code(v)
+		if !ok {
+			return bad("")
+		}
+		c.ranges = append(c.ranges, [2]int{n, n})
+	}
+	return c, nil
+}
+
+// ParseGRPCCodes parses a GRPC target group's matcher (Matcher.GrpcCode) as
+// AWS accepts it: one gRPC status code ("12"), a comma-separated list ("0,12")
+// or one range ("0-99"), codes from 0 to 99. The result's Match takes a gRPC
+// status code.
+func ParseGRPCCodes(s string) (HTTPCodes, error) {
+	bad := func(why string) (HTTPCodes, error) {
+		return HTTPCodes{}, fmt.Errorf("must be gRPC status codes from 0 to 99 as a code (12), a list (0,12) or a range (0-99)%s, got %q", why, s)
+	}
+	code := func(v string) (int, bool) {
+		n, ok := parseDecimal(v)
+		return n, ok && n >= 0 && n <= 99 && strconv.Itoa(n) == v
 	}
 	if lo, hi, isRange := strings.Cut(s, "-"); isRange {
 		l, ok1 := code(lo)

@@ -432,7 +432,7 @@ func (d *decoder) targetGroup(n *yaml.Node, path string) (TargetGroup, *tgInfo) 
 	} else {
 		d.add(n, join(path, "port"), "is required (it is the port of targets listed without one)")
 	}
-	tg.HealthCheck = d.healthCheck(f["health_check"].val, n, join(path, "health_check"))
+	tg.HealthCheck = d.healthCheck(f["health_check"].val, n, join(path, "health_check"), tg.ProtocolVersion)
 	var attrPos map[string]field
 	tg.Attributes, tg.Attrs, info.attrsValid, attrPos = d.targetGroupAttributes(f["attributes"], n, join(path, "attributes"))
 	info.idleNode = orNode(attrPos["target_keep_alive.idle_timeout_seconds"].val, orNode(f["attributes"].key, n))
@@ -483,14 +483,18 @@ func (d *decoder) targets(n *yaml.Node, path string, defaultPort int) []Target {
 }
 
 // healthCheckKeys are the YAML keys of HealthCheck.
-var healthCheckKeys = []string{"enabled", "protocol", "port", "path", "interval_seconds", "timeout_seconds", "healthy_threshold_count", "unhealthy_threshold_count", "matcher"}
+var healthCheckKeys = []string{"enabled", "protocol", "port", "path", "interval_seconds", "timeout_seconds", "healthy_threshold_count", "unhealthy_threshold_count", "matcher", "grpc_code"}
 
-func (d *decoder) healthCheck(n, owner *yaml.Node, path string) HealthCheck {
+func (d *decoder) healthCheck(n, owner *yaml.Node, path, protocolVersion string) HealthCheck {
 	h := DefaultHealthCheck()
+	if protocolVersion == ProtocolVersionGRPC {
+		h.Path, h.GrpcCode = DefaultGRPCHealthCheckPath, DefaultGRPCCode
+	}
 	f, ok := d.mapping(n, path, healthCheckKeys...)
 	if !ok {
 		return h
 	}
+	d.checkMatcherKind(f, path, protocolVersion)
 	// Each given field replaces its default; a field that cannot be read keeps
 	// the default and is marked bad, so that the range and ordering checks below
 	// do not report it a second time.
@@ -535,6 +539,7 @@ func (d *decoder) healthCheck(n, owner *yaml.Node, path string) HealthCheck {
 	str("port", &h.Port)
 	str("path", &h.Path)
 	str("matcher", &h.Matcher)
+	str("grpc_code", &h.GrpcCode)
 	num("interval_seconds", &h.IntervalSeconds)
 	if _, given := f["timeout_seconds"]; !given && !bad["interval_seconds"] {
 		h.TimeoutSeconds = defaultTimeoutSeconds(h.IntervalSeconds)

@@ -127,3 +127,16 @@ func (d *decoder) checkProtocolVersions(lb LoadBalancer, pos lbPos, groups []Tar
 		}
 	}
 }
+
+// checkMatcherKind reports a health check matcher of the wrong kind for the
+// target group's protocol version: a GRPC group's checks are judged by gRPC
+// status codes (grpc_code), every other group's by HTTP codes (matcher), as
+// AWS's Matcher.GrpcCode and Matcher.HttpCode.
+func (d *decoder) checkMatcherKind(f map[string]field, path, protocolVersion string) {
+	if m, ok := f["matcher"]; ok && protocolVersion == ProtocolVersionGRPC {
+		d.add(m.key, join(path, "matcher"), "a GRPC target group's health check is judged by gRPC status codes: use grpc_code (default %s), not matcher", DefaultGRPCCode)
+	}
+	if g, ok := f["grpc_code"]; ok && protocolVersion != ProtocolVersionGRPC {
+		d.add(g.key, join(path, "grpc_code"), "grpc_code applies only to target groups with protocol_version GRPC; this one is %s (use matcher for HTTP codes)", protocolVersion)
+	}
+}

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -531,6 +532,10 @@ func Compile(m *Model) (*config.Config, error) {
 			HealthCheck:     tg.HealthCheck,
 			Attributes:      full,
 			Attrs:           typed,
+		}
+		ctg.HealthCheck.GrpcCode = ""
+		if tg.ProtocolVersion == config.ProtocolVersionGRPC {
+			ctg.HealthCheck.GrpcCode = cmp.Or(tg.GrpcCode, config.DefaultGRPCCode)
 		}
 		for _, t := range tg.Targets {
 			ctg.Targets = append(ctg.Targets, config.Target{ID: t.ID, Port: t.Port})

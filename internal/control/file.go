@@ -68,6 +68,8 @@ func importFile(tx *Tx, cfg *config.Config) error {
 			rec = old.Clone()
 		}
 		rec.Protocol, rec.Port, rec.HealthCheck, rec.Attributes = ftg.Protocol, ftg.Port, ftg.HealthCheck, ftg.Attributes
+		// The record keeps the gRPC matcher where the API does.
+		rec.GrpcCode, rec.HealthCheck.GrpcCode = ftg.HealthCheck.GrpcCode, ""
 		rec.ProtocolVersion = ftg.ProtocolVersion
 		if rec.ProtocolVersion == "" {
 			rec.ProtocolVersion = ProtocolVersionHTTP1

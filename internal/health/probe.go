@@ -36,33 +36,14 @@ var methodGET = []byte("GET")
 // never pass on a connection a dead target left behind. The whole check,
 // connect included, must finish within the timeout.
 func check(ctx context.Context, s *settings, target netip.AddrPort, buf []byte) (Result, []byte) {
-	port := s.port
-	if port == 0 {
-		port = target.Port()
-	}
-	addr := netip.AddrPortFrom(target.Addr(), port).String()
+	addr := probeAddr(s, target)
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	deadline, _ := ctx.Deadline()
-
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	c, err := dialProbe(ctx, s, addr, nil)
 	if err != nil {
 		return failure(err), buf
 	}
-	defer nc.Close()
-	nc.SetDeadline(deadline)
-	// Closing the connection interrupts a check the registry abandons.
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
-	var c net.Conn = nc
-	if s.https {
-		tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true}) // ALB does not verify target certificates
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return failure(err), buf
-		}
-		c = tc
-	}
+	defer c.Close()
 
 	if cap(buf) < probeBufSize {
 		buf = make([]byte, probeBufSize)
@@ -123,6 +104,40 @@ func check(ctx context.Context, s *settings, target netip.AddrPort, buf []byte) 
 	}
 	return Result{Reason: ReasonResponseCodeMismatch, Code: resp.Status,
 		Detail: "status " + strconv.Itoa(resp.Status) + " not in the matcher"}, buf
+}
+
+// probeAddr is the address a check of target connects to: the health check
+// port, or the target's own.
+func probeAddr(s *settings, target netip.AddrPort) string {
+	port := s.port
+	if port == 0 {
+		port = target.Port()
+	}
+	return netip.AddrPortFrom(target.Addr(), port).String()
+}
+
+// dialProbe opens a check's new connection to addr: TCP, then TLS for an HTTPS
+// check (certificate not verified, nextProtos offered by ALPN). The connection
+// expires at ctx's deadline and is cut when ctx ends, so that a check the
+// registry abandons stops at once.
+func dialProbe(ctx context.Context, s *settings, addr string, nextProtos []string) (net.Conn, error) {
+	deadline, _ := ctx.Deadline()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	nc.SetDeadline(deadline)
+	context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+	if !s.https {
+		return nc, nil
+	}
+	tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true, NextProtos: nextProtos}) // ALB does not verify target certificates
+	if err := tc.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // drain reads what is left of the response body (up to maxDrain bytes, within

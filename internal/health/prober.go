@@ -59,7 +59,11 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
 		s = g.settings.Load()
 		st.update(CheckStarted, time.Now())
 		var res Result
-		res, buf = check(ctx, s, st.addr, buf)
+		if s.h2 {
+			res = checkH2(ctx, s, st.addr)
+		} else {
+			res, buf = check(ctx, s, st.addr, buf)
+		}
 		if ctx.Err() != nil {
 			return // stopped during the check: its result means nothing
 		}

@@ -127,6 +127,9 @@ type GroupSpec struct {
 	// unused group are reported unused and not checked, as ALB does.
 	InUse       bool
 	HealthCheck config.HealthCheck
+	// ProtocolVersion is the group's: HTTP2 and GRPC groups are checked over
+	// HTTP/2 (GRPC ones with a gRPC call judged by HealthCheck.GrpcCode).
+	ProtocolVersion string
 	// DeregistrationDelay is deregistration_delay.timeout_seconds; like the
 	// health check's seconds, it lasts as many Options.Second.
 	DeregistrationDelay time.Duration
@@ -149,9 +152,12 @@ type settings struct {
 	port       uint16 // 0: the traffic port
 	path       string
 	matcher    config.HTTPCodes
+	// h2 checks over HTTP/2 (HTTP2 and GRPC groups); grpc makes the check a
+	// gRPC call whose grpc-status matcher judges.
+	h2, grpc bool
 }
 
-func (r *Registry) settingsOf(h config.HealthCheck) *settings {
+func (r *Registry) settingsOf(h config.HealthCheck, protocolVersion string) *settings {
 	s := &settings{
 		thresholds: Thresholds{Healthy: h.HealthyThresholdCount, Unhealthy: h.UnhealthyThresholdCount},
 		interval:   r.scale(time.Duration(h.IntervalSeconds) * time.Second),
@@ -168,7 +174,16 @@ func (r *Registry) settingsOf(h config.HealthCheck) *settings {
 	}
 	// The configuration was validated; an unparsable matcher matches nothing
 	// and shows as failing checks rather than as a crash.
-	s.matcher, _ = config.ParseHTTPCodes(h.Matcher)
+	switch protocolVersion {
+	case config.ProtocolVersionGRPC:
+		s.h2, s.grpc = true, true
+		s.matcher, _ = config.ParseGRPCCodes(cmp.Or(h.GrpcCode, config.DefaultGRPCCode))
+	case config.ProtocolVersionHTTP2:
+		s.h2 = true
+		s.matcher, _ = config.ParseHTTPCodes(h.Matcher)
+	default:
+		s.matcher, _ = config.ParseHTTPCodes(h.Matcher)
+	}
 	if s.interval <= 0 {
 		s.interval = time.Duration(config.DefaultHealthCheckIntervalSeconds) * r.opts.Second
 	}
@@ -198,7 +213,7 @@ func (r *Registry) Apply(specs []GroupSpec) {
 		g := r.group(sp.Name)
 		g.listed = true
 		g.lb, g.inUse, g.delay = sp.LoadBalancer, sp.InUse, r.scale(sp.DeregistrationDelay)
-		set := r.settingsOf(sp.HealthCheck)
+		set := r.settingsOf(sp.HealthCheck, sp.ProtocolVersion)
 		set.lb = sp.LoadBalancer
 		g.settings.Store(set)
 		keep := make(map[*Status]bool, len(sp.Targets))

@@ -10,6 +10,10 @@
 // receive new requests, since when it is healthy (slow start), how many
 // requests are in flight on it (draining, least outstanding requests) and how
 // many connections to it failed (TargetConnectionErrorCount).
+//
+// Checks speak the protocol the target group's targets speak: HTTP/1.1 (check)
+// for HTTP1 groups, HTTP/2 (checkH2) for HTTP2 groups, and a gRPC call judged
+// by grpc-status for GRPC groups. Every check uses a new connection.
 package health
 
 import (

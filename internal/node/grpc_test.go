@@ -34,8 +34,9 @@ func startGRPCTarget(t *testing.T) (string, *health.Server) {
 }
 
 // startVersionLB starts an HTTPS load balancer whose target group has the
-// given protocol version.
-func startVersionLB(t *testing.T, targets []string, version string) *tlsFixture {
+// given protocol version (a GRPC group keeps the default health check path);
+// opts change the node's options.
+func startVersionLB(t *testing.T, targets []string, version string, opts ...func(*node.Options)) *tlsFixture {
 	t.Helper()
 	ln := listenLoopback(t, "127.0.0.1:0")
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
@@ -46,9 +47,12 @@ func startVersionLB(t *testing.T, targets []string, version string) *tlsFixture 
 	writeCert(t, dir, "wild", "*.example.com")
 	tmpl := strings.Replace(strings.Replace(tlsTemplate, "POLICY", "ELBSecurityPolicy-TLS13-1-2-2021-06", 1),
 		"    protocol: HTTP\n    port: 80\n", "    protocol: HTTP\n    protocol_version: "+version+"\n    port: 80\n", 1)
+	if version == "GRPC" {
+		tmpl = strings.Replace(tmpl, "health_check: {path: /health, ", "health_check: {", 1)
+	}
 	yaml := renderConfig(t, tmpl, fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: 60})
 	os.WriteFile(filepath.Join(dir, "albatross.yaml"), []byte(yaml), 0o600)
-	f.node = startNode(t, ln, dir, yaml, func(o *node.Options) { o.BaseDir = dir })
+	f.node = startNode(t, ln, dir, yaml, append([]func(*node.Options){func(o *node.Options) { o.BaseDir = dir }}, opts...)...)
 	return f
 }
 

@@ -18,6 +18,7 @@ func healthSpecs(snap *snapshot.Snapshot) []health.GroupSpec {
 			LoadBalancer:        tg.LoadBalancer,
 			InUse:               tg.InUse,
 			HealthCheck:         tg.HealthCheck,
+			ProtocolVersion:     tg.ProtocolVersion,
 			DeregistrationDelay: tg.Attrs.DeregistrationDelay,
 			Targets:             make([]*health.Status, len(tg.Targets)),
 		}

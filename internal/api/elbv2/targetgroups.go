@@ -86,26 +86,8 @@ func readMatcher(f form, pv string, h config.HealthCheck, grpcCode string) (conf
 // checkGrpcCodes checks a GrpcCode matcher: codes from 0 to 99, as one code
 // ("12"), a list ("0,12") or a range ("0-99").
 func checkGrpcCodes(s string) error {
-	bad := errorf(codeValidation, "Invalid GrpcCode '%s': specify gRPC codes from 0 to 99 as a code (12), a list (0,12) or a range (0-99)", s)
-	if s == "" {
-		return bad
-	}
-	code := func(x string) (int, bool) {
-		n, err := strconv.Atoi(x)
-		return n, err == nil && n >= 0 && n <= 99 && strconv.Itoa(n) == x
-	}
-	if lo, hi, ok := strings.Cut(s, "-"); ok {
-		a, okA := code(lo)
-		b, okB := code(hi)
-		if !okA || !okB || a > b {
-			return bad
-		}
-		return nil
-	}
-	for _, x := range strings.Split(s, ",") {
-		if _, ok := code(x); !ok {
-			return bad
-		}
+	if _, err := config.ParseGRPCCodes(s); err != nil {
+		return errorf(codeValidation, "Invalid GrpcCode '%s': specify gRPC codes from 0 to 99 as a code (12), a list (0,12) or a range (0-99)", s)
 	}
 	return nil
 }
