@@ -783,6 +783,11 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
 			deadline = watchAt
 		}
 		uc.SetReadDeadline(deadline)
+		if watched && c.gone.Load() {
+			// The watcher saw the client leave and cut this read short,
+			// possibly before the deadline above replaced its own.
+			uc.SetReadDeadline(aLongTimeAgo)
+		}
 		n, err := uc.Read(uc.Buf[uc.W:])
 		uc.W += n
 		if n > 0 {
