@@ -215,33 +215,10 @@ type HTTPCodes struct {
 // a comma-separated list ("200,202") or one range ("200-299"), codes from 200 to
 // 499.
 func ParseHTTPCodes(s string) (HTTPCodes, error) {
-	bad := func(why string) (HTTPCodes, error) {
-		return HTTPCodes{}, fmt.Errorf("must be HTTP codes from 200 to 499 as a code (200), a list (200,202) or a range (200-299)%s, got %q", why, s)
-	}
-	code := func(v string) (int, bool) {
+	return parseCodes(s, "HTTP codes from 200 to 499 as a code (200), a list (200,202) or a range (200-299)", func(v string) (int, bool) {
 		n, ok := parseDecimal(v)
 		return n, ok && len(v) == 3 && n >= 200 && n <= 499
-	}
-	if lo, hi, isRange := strings.Cut(s, "-"); isRange {
-		l, ok1 := code(lo)
-		h, ok2 := code(hi)
-		switch {
-		case !ok1 || !ok2:
-			return bad("")
-		case l > h:
-			return bad("; a range must go from low to high")
-		}
-		return HTTPCodes{ranges: [][2]int{{l, h}}}, nil
-	}
-	var c HTTPCodes
-	for _, v := range strings.Split(s, ",") {
-		n, ok := code(v)
-		if !ok {
-			return bad("")
-		}
-		c.ranges = append(c.ranges, [2]int{n, n})
-	}
-	return c, nil
+	})
 }
 
 // ParseGRPCCodes parses a GRPC target group's matcher (Matcher.GrpcCode) as
@@ -249,12 +226,17 @@ func ParseHTTPCodes(s string) (HTTPCodes, error) {
 // or one range ("0-99"), codes from 0 to 99. The result's Match takes a gRPC
 // status code.
 func ParseGRPCCodes(s string) (HTTPCodes, error) {
-	bad := func(why string) (HTTPCodes, error) {
-		return HTTPCodes{}, fmt.Errorf("must be gRPC status codes from 0 to 99 as a code (12), a list (0,12) or a range (0-99)%s, got %q", why, s)
-	}
-	code := func(v string) (int, bool) {
+	return parseCodes(s, "gRPC status codes from 0 to 99 as a code (12), a list (0,12) or a range (0-99)", func(v string) (int, bool) {
 		n, ok := parseDecimal(v)
 		return n, ok && n >= 0 && n <= 99 && strconv.Itoa(n) == v
+	})
+}
+
+// parseCodes parses one code, a comma-separated list or one low-high range,
+// each code read by code; want describes what is accepted, for the error.
+func parseCodes(s, want string, code func(string) (int, bool)) (HTTPCodes, error) {
+	bad := func(why string) (HTTPCodes, error) {
+		return HTTPCodes{}, fmt.Errorf("must be %s%s, got %q", want, why, s)
 	}
 	if lo, hi, isRange := strings.Cut(s, "-"); isRange {
 		l, ok1 := code(lo)
