@@ -441,7 +441,9 @@ func readTargets(f form, tg *control.TargetGroup, required bool) ([]control.Targ
 
 func sameTarget(a, b control.Target) bool { return a.ID == b.ID && a.Port == b.Port }
 
-func registerTargets(c *call, w *xmlWriter) error {
+// changeTargets runs change in one transaction on a copy of the target group
+// the call names and the targets it lists, which change then puts.
+func changeTargets(c *call, change func(tx *control.Tx, n *control.TargetGroup, targets []control.Target) error) error {
 	return c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
 		tg, err := findTargetGroup(tx.Model(), c.f)
 		if err != nil {
@@ -451,7 +453,12 @@ func registerTargets(c *call, w *xmlWriter) error {
 		if err != nil {
 			return err
 		}
-		n := tg.Clone()
+		return change(tx, tg.Clone(), targets)
+	})
+}
+
+func registerTargets(c *call, w *xmlWriter) error {
+	return changeTargets(c, func(tx *control.Tx, n *control.TargetGroup, targets []control.Target) error {
 		changed := false
 		for _, t := range targets {
 			if idx := indexTarget(n.Targets, t); idx >= 0 {
@@ -491,16 +498,7 @@ func removeDraining(ds []control.DrainingTarget, t control.Target) []control.Dra
 }
 
 func deregisterTargets(c *call, w *xmlWriter) error {
-	return c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
-		tg, err := findTargetGroup(tx.Model(), c.f)
-		if err != nil {
-			return err
-		}
-		targets, err := readTargets(c.f, tg, true)
-		if err != nil {
-			return err
-		}
-		n := tg.Clone()
+	return changeTargets(c, func(tx *control.Tx, n *control.TargetGroup, targets []control.Target) error {
 		now := tx.Now()
 		n.Draining = n.ActiveDraining(now)
 		delay := n.Attributes["deregistration_delay.timeout_seconds"]
