@@ -85,13 +85,7 @@ func (p *proc) wait(t *testing.T) int {
 // eventually polls cond until it holds or 10 s pass.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
+	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
 func freePort(t *testing.T) int {

@@ -68,13 +68,7 @@ func fastCheck() config.HealthCheck {
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
+	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
 func stateOf(r *Registry, tg string, a netip.AddrPort) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/health"
 	"github.com/albatross-lb/albatross/internal/node"
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // healthTemplate checks /health every 5 s (timeout 4 s) with thresholds 3
@@ -137,13 +138,7 @@ func (h *healthLB) bodies(path string, n int) string {
 // waitUntil polls cond until it holds, failing the test after 20 s.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling with a deadline
-	}
+	testutil.WaitFor(t, 20*time.Second, what, cond)
 }
 
 // scriptedTarget answers health checks with the code it holds (switched by the

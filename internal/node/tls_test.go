@@ -21,6 +21,7 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/node"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -218,13 +219,7 @@ func TestHTTPSPolicyEnforcesVersions(t *testing.T) {
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // waitLines returns the lines of a log file once it has n.

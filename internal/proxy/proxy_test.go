@@ -20,6 +20,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
@@ -270,16 +271,10 @@ func startOKTarget(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// waitFor polls cond until it holds or a deadline passes.
+// waitFor polls cond until it holds or a deadline (10 s) passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // connCount is how many client connections the proxy holds open.

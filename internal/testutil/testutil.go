@@ -1,6 +1,6 @@
 // Package testutil holds the plumbing that tests of several packages share:
-// loopback servers that clean up after themselves and a buffer that a process
-// or logger writes while the test reads it. It is imported by tests only.
+// loopback servers that clean up after themselves, a buffer that a process
+// or logger writes while the test reads it, and polling with a deadline. It is imported by tests only.
 package testutil
 
 import (
@@ -8,6 +8,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Serve runs handle, each in a goroutine of its own, for every connection to a
@@ -74,4 +75,17 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// WaitFor polls cond every 5 ms until it holds, and fails the test if it
+// still does not after timeout; what names the awaited condition.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling with a deadline
+	}
 }
