@@ -189,7 +189,7 @@ func createListener(c *call, w *xmlWriter) error {
 		return err
 	}
 	var out *control.Listener
-	err = c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
+	return updateThenWrite(c, w, "Listeners", func(tx *control.Tx) error {
 		m := tx.Model()
 		lb, err := findLoadBalancer(m, c.f)
 		if err != nil {
@@ -234,13 +234,7 @@ func createListener(c *call, w *xmlWriter) error {
 		tx.PutListener(l)
 		out = l
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m := c.ctrl.Model()
-	w.list("Listeners", 1, func(int) { writeListener(w, m, out) })
-	return nil
+	}, func(m *control.Model) { writeListener(w, m, out) })
 }
 
 func writeListener(w *xmlWriter, m *control.Model, l *control.Listener) {
@@ -321,7 +315,7 @@ func modifyListener(c *call, w *xmlWriter) error {
 		return err
 	}
 	var out *control.Listener
-	err = c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
+	return updateThenWrite(c, w, "Listeners", func(tx *control.Tx) error {
 		m := tx.Model()
 		l, err := findListener(m, c.f)
 		if err != nil {
@@ -356,13 +350,7 @@ func modifyListener(c *call, w *xmlWriter) error {
 		tx.PutListener(n)
 		out = n
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m := c.ctrl.Model()
-	w.list("Listeners", 1, func(int) { writeListener(w, m, out) })
-	return nil
+	}, func(m *control.Model) { writeListener(w, m, out) })
 }
 
 func deleteListener(c *call, w *xmlWriter) error {

@@ -62,7 +62,7 @@ func createLoadBalancer(c *call, w *xmlWriter) error {
 	}
 
 	var out *control.LoadBalancer
-	err = c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
+	return updateThenWrite(c, w, "LoadBalancers", func(tx *control.Tx) error {
 		m := tx.Model()
 		if old := m.LoadBalancerByName(name); old != nil {
 			// CreateLoadBalancer is idempotent: the same settings return the
@@ -91,13 +91,7 @@ func createLoadBalancer(c *call, w *xmlWriter) error {
 		tx.PutLoadBalancer(lb)
 		out = lb
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m := c.ctrl.Model()
-	w.list("LoadBalancers", 1, func(int) { writeLoadBalancer(w, m, out) })
-	return nil
+	}, func(m *control.Model) { writeLoadBalancer(w, m, out) })
 }
 
 func uniq(s []string) []string {

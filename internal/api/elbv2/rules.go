@@ -357,7 +357,7 @@ func createRule(c *call, w *xmlWriter) error {
 	}
 	var out control.Rule
 	var listener *control.Listener
-	err = c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
+	return updateThenWrite(c, w, "Rules", func(tx *control.Tx) error {
 		m := tx.Model()
 		l, err := findListener(m, c.f)
 		if err != nil {
@@ -391,13 +391,7 @@ func createRule(c *call, w *xmlWriter) error {
 		tx.PutListener(n)
 		listener = n
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m := c.ctrl.Model()
-	w.list("Rules", 1, func(int) { writeRule(w, m, listener, &out) })
-	return nil
+	}, func(m *control.Model) { writeRule(w, m, listener, &out) })
 }
 
 // writeRule writes a rule; r nil is the listener's default rule.
@@ -488,7 +482,7 @@ func modifyRule(c *call, w *xmlWriter) error {
 	}
 	var out *control.Rule
 	var listener *control.Listener
-	err := c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
+	return updateThenWrite(c, w, "Rules", func(tx *control.Tx) error {
 		m := tx.Model()
 		l, r, err := findRule(m, c.f)
 		if err != nil {
@@ -528,13 +522,7 @@ func modifyRule(c *call, w *xmlWriter) error {
 		out = &n.Rules[i]
 		tx.PutListener(n)
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m := c.ctrl.Model()
-	w.list("Rules", 1, func(int) { writeRule(w, m, listener, out) })
-	return nil
+	}, func(m *control.Model) { writeRule(w, m, listener, out) })
 }
 
 func deleteRule(c *call, w *xmlWriter) error {

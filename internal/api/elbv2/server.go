@@ -103,6 +103,18 @@ type call struct {
 // element, or returns an error.
 type operation func(c *call, w *xmlWriter) error
 
+// updateThenWrite applies change as one durable transaction and, once it is
+// committed, writes one resource as the only member of list: write reads it
+// with the model as committed (for ARNs of the resources it refers to).
+func updateThenWrite(c *call, w *xmlWriter, list string, change func(*control.Tx) error, write func(m *control.Model)) error {
+	if err := c.ctrl.Update(c.ctx, change); err != nil {
+		return err
+	}
+	m := c.ctrl.Model()
+	w.list(list, 1, func(int) { write(m) })
+	return nil
+}
+
 // operations maps Action to its implementation.
 var operations map[string]operation
 

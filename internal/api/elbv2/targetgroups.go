@@ -173,7 +173,7 @@ func createTargetGroup(c *call, w *xmlWriter) error {
 		return err
 	}
 	var out *control.TargetGroup
-	err = c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
+	return updateThenWrite(c, w, "TargetGroups", func(tx *control.Tx) error {
 		m := tx.Model()
 		if old := m.TargetGroupByName(name); old != nil {
 			if old.Protocol == protocol && old.Port == port && old.VpcID == vpc && old.TargetType == targetType &&
@@ -199,13 +199,7 @@ func createTargetGroup(c *call, w *xmlWriter) error {
 		tx.PutTargetGroup(tg)
 		out = tg
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m := c.ctrl.Model()
-	w.list("TargetGroups", 1, func(int) { writeTargetGroup(w, m, out) })
-	return nil
+	}, func(m *control.Model) { writeTargetGroup(w, m, out) })
 }
 
 func writeTargetGroup(w *xmlWriter, m *control.Model, tg *control.TargetGroup) {
@@ -311,7 +305,7 @@ func findTargetGroup(m *control.Model, f form) (*control.TargetGroup, error) {
 
 func modifyTargetGroup(c *call, w *xmlWriter) error {
 	var out *control.TargetGroup
-	err := c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
+	return updateThenWrite(c, w, "TargetGroups", func(tx *control.Tx) error {
 		tg, err := findTargetGroup(tx.Model(), c.f)
 		if err != nil {
 			return err
@@ -334,13 +328,7 @@ func modifyTargetGroup(c *call, w *xmlWriter) error {
 		tx.PutTargetGroup(n)
 		out = n
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	m := c.ctrl.Model()
-	w.list("TargetGroups", 1, func(int) { writeTargetGroup(w, m, out) })
-	return nil
+	}, func(m *control.Model) { writeTargetGroup(w, m, out) })
 }
 
 func deleteTargetGroup(c *call, w *xmlWriter) error {
