@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albatross-lb/albatross/internal/api/elbv2/elbv2test"
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 const (
@@ -55,7 +56,7 @@ func TestCrashLosesNoAcknowledgedChange(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 
 	var mu sync.Mutex
 	acked := map[string]*crashAck{} // target group name → what was acknowledged

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
@@ -106,7 +107,7 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	}
 	bin := awsCLI(t)
 	dir := t.TempDir()
-	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	p, _ := apiNode(t, filepath.Join(dir, "data"), admin)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -116,7 +117,7 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	c := newCLI(t, bin, "http://"+admin)
 	targetA := namedTarget(t, "A", 0, nil)
 	targetB := namedTarget(t, "B", 0, nil)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 
 	var lbs struct {
 		LoadBalancers []struct {
@@ -268,7 +269,7 @@ func TestStoryWithAWSCLI(t *testing.T) {
 		os.WriteFile(filepath.Join(certDir, name+".key"), kp, 0o600)
 	}
 	certARN := func(name string) string { return "CertificateArn=arn:aws:iam::000000000000:server-certificate/" + name }
-	tlsPort := freePort(t)
+	tlsPort := testutil.FreePort(t)
 	var tlsL struct {
 		Listeners []struct {
 			ListenerArn, SslPolicy string

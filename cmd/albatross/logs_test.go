@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // Example lines of the data-plane spec §1.4 (a 200, a 460, a 502) and AWS's
@@ -219,7 +221,7 @@ func TestLogsOnOwnAccessLog(t *testing.T) {
 	const work = 1500 * time.Millisecond // what the target takes
 	const patience = 500 * time.Millisecond
 	target := namedTarget(t, "slow", work, nil)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	cfg := filepath.Join(dir, "albatross.yaml")
 	writeConfig(t, cfg, port, target)
 	p := start(t, "serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", "")

@@ -88,16 +88,6 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // namedTarget answers every request with name after delay; each request's
 // arrival is announced on hits (when not full).
 func namedTarget(t *testing.T, name string, delay time.Duration, hits chan<- struct{}) string {
@@ -198,7 +188,7 @@ func TestServeReloadStopAndStableIDs(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "albatross.yaml")
 	data := filepath.Join(dir, "data")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	a := namedTarget(t, "A", 0, nil)
 	hitsB := make(chan struct{}, 1)
@@ -270,8 +260,8 @@ func TestServeReloadStopAndStableIDs(t *testing.T) {
 func TestServeAdminHealthz(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "albatross.yaml")
-	writeConfig(t, path, freePort(t), namedTarget(t, "A", 0, nil))
-	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	writeConfig(t, path, testutil.FreePort(t), namedTarget(t, "A", 0, nil))
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", admin)
 	eventually(t, "the admin server", func() bool { body, _ := get("http://" + admin + "/healthz"); return body == "ok\n" })
 	body, err := get("http://" + admin + "/v1/target-health")
@@ -289,9 +279,9 @@ func TestServeAdminHealthz(t *testing.T) {
 func TestServeMetricsAndDashboard(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "albatross.yaml")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	writeConfig(t, path, port, namedTarget(t, "A", 0, nil))
-	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", admin)
 	eventually(t, "the admin server", func() bool { body, _ := get("http://" + admin + "/healthz"); return body == "ok\n" })
 	eventually(t, "the load balancer", func() bool { body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); return body == "A" })

@@ -89,3 +89,16 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(5 * time.Millisecond) // polling with a deadline
 	}
 }
+
+// FreePort returns a port on 127.0.0.1 that was free a moment ago, for a
+// listener a process or a configuration opens itself (where no socket can be
+// handed over).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

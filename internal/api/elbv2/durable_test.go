@@ -1,7 +1,6 @@
 package elbv2_test
 
 import (
-	"net"
 	"strconv"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // TestStateSurvivesRestart: what the API created is served again after a
@@ -61,7 +61,7 @@ func TestStateSurvivesRestart(t *testing.T) {
 		t.Errorf("snapshot ARNs %s %s, API ARNs %s %s", snap.LoadBalancers[0].ARN, snap.TargetGroups[0].ARN, lbARN, tgARN)
 	}
 	// A listener moved to another port keeps its ARN.
-	other := startEnvPort(t)
+	other := testutil.FreePort(t)
 	if _, err := c.ModifyListener(ctx(t), &elb.ModifyListenerInput{ListenerArn: aws.String(lARN), Port: aws.Int32(int32(other))}); err != nil {
 		t.Fatal(err)
 	}
@@ -73,19 +73,6 @@ func TestStateSurvivesRestart(t *testing.T) {
 	}
 }
 
-// startEnvPort returns a port on 127.0.0.1 that was free a moment ago (for a
-// listener the test moves or declares in a file, where no socket can be
-// handed over).
-func startEnvPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }
 
 // TestConfigFileDoor: the file's resources are created, then updated by name at
@@ -93,7 +80,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // no longer declares is deleted.
 func TestConfigFileDoor(t *testing.T) {
 	tgt := startTarget(t, "F")
-	p1 := startEnvPort(t)
+	p1 := testutil.FreePort(t)
 	yaml := func(idle string, withOld bool) *config.Config {
 		src := `
 load_balancers:

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
@@ -348,7 +349,7 @@ func TestConfigFileHTTPS(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "file.crt"), c, 0o600)
 	os.WriteFile(filepath.Join(dir, "file.key"), k, 0o600)
 	tgt := startTarget(t, "F")
-	port := startEnvPort(t)
+	port := testutil.FreePort(t)
 	cfg, err := config.Parse("albatross.yaml", []byte(`
 load_balancers:
   - name: file-tls
