@@ -206,10 +206,6 @@ func (k *parker) remove(c *conn) {
 	c.parkToken = 0
 }
 
-// closeAll closes every parked connection (shutdown). New parkings are refused
-// from the moment the proxy's shutdown flag is set.
-func (k *parker) closeAll() { k.closeWhere(func(*conn) bool { return true }) }
-
 // closeWhere closes the parked connections for which match is true. A
 // connection whose stopping() has become true is never parked again.
 func (k *parker) closeWhere(match func(*conn) bool) {

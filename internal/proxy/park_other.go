@@ -8,7 +8,6 @@ type parker struct{}
 
 func newParker(*Proxy) *parker  { return nil }
 func (*parker) park(*conn) bool { return false }
-func (*parker) closeAll()       {}
 func (*parker) stop()           {}
 
 // closeWhere has nothing to close: no connection is ever parked.

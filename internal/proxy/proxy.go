@@ -123,17 +123,8 @@ func (p *Proxy) putWork(w *work) {
 // connections are closed and ctx's error is returned.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.shutdown.Store(true)
-	p.mu.Lock()
-	for c := range p.conns {
-		if c.h2Shutdown != nil {
-			c.h2Shutdown()
-			continue
-		}
-		c.wakeIfIdle()
-	}
-	p.mu.Unlock()
-	// No connection parks once shutdown is set; close those already parked.
-	p.parker.closeAll()
+	// No connection parks once shutdown is set; those already parked close.
+	p.retireWhere(func(*conn) bool { return true })
 	defer p.parker.stop()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()

@@ -20,9 +20,17 @@ func (c *conn) stopping() bool {
 // stored a listener with Closed set in ln, so that connections that have not
 // started waiting yet see it.
 func (p *Proxy) CloseConns(ln *atomic.Pointer[snapshot.Listener]) {
+	p.retireWhere(func(c *conn) bool { return c.ln == ln })
+}
+
+// retireWhere asks the connections for which match is true to end gracefully:
+// idle ones close at once (parked ones here, waiting ones when woken), HTTP/2
+// ones get GOAWAY, and one with a request in flight closes after it. The
+// caller has made stopping() true for them first.
+func (p *Proxy) retireWhere(match func(*conn) bool) {
 	p.mu.Lock()
 	for c := range p.conns {
-		if c.ln != ln {
+		if !match(c) {
 			continue
 		}
 		if c.h2Shutdown != nil {
@@ -32,5 +40,5 @@ func (p *Proxy) CloseConns(ln *atomic.Pointer[snapshot.Listener]) {
 		c.wakeIfIdle()
 	}
 	p.mu.Unlock()
-	p.parker.closeWhere(func(c *conn) bool { return c.ln == ln })
+	p.parker.closeWhere(match)
 }
