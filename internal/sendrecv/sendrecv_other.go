@@ -1,0 +1,23 @@
+//go:build !unix
+
+package sendrecv
+
+import (
+	"errors"
+	"syscall"
+)
+
+// Supported is whether Op works on this platform.
+const Supported = false
+
+// Op is a send-then-receive on one socket; on this platform it is not
+// available and callers write and read in the ordinary way.
+type Op struct {
+	// AfterSend is as on unix.
+	AfterSend func() bool
+}
+
+// Run reports Unsent with an error: the platform has no raw path.
+func (o *Op) Run(raw syscall.RawConn, out, in []byte) (sent, n int, err error, state State) {
+	return 0, 0, errors.New("sendrecv: not supported on this platform"), Unsent
+}

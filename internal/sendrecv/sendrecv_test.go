@@ -1,0 +1,231 @@
+//go:build unix
+
+package sendrecv
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// pair returns the two ends of a TCP connection on 127.0.0.1: the one Run
+// drives and the peer the test plays.
+func pair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	if peer == nil {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); peer.Close() })
+	return c.(*net.TCPConn), peer.(*net.TCPConn)
+}
+
+func rawOf(t *testing.T, c *net.TCPConn) syscall.RawConn {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestRunSendsThenReadsOnceTheReplyIsThere: the message reaches the peer,
+// the reply comes back, and the socket is read once, not first to find
+// nothing and then again after the wait.
+func TestRunSendsThenReadsOnceTheReplyIsThere(t *testing.T) {
+	c, peer := pair(t)
+	go func() {
+		buf := make([]byte, 5)
+		if _, err := io.ReadFull(peer, buf); err != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // the reply comes well after the message
+		peer.Write(append([]byte("re:"), buf...))
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var o Op
+	in := make([]byte, 64)
+	sent, n, err, state := o.Run(rawOf(t, c), []byte("hello"), in)
+	if state != Received || err != nil || sent != 5 {
+		t.Fatalf("Run: state %d, sent %d, err %v; want Received, 5, nil", state, sent, err)
+	}
+	if got := string(in[:n]); got != "re:hello" {
+		t.Fatalf("reply %q, want %q", got, "re:hello")
+	}
+	if o.reads != 1 {
+		t.Fatalf("%d read attempts, want 1: the socket was read before the reply was there", o.reads)
+	}
+}
+
+// TestRunReportsTheEndOfTheStream: a peer that closes after the message
+// gives io.EOF from the read.
+func TestRunReportsTheEndOfTheStream(t *testing.T) {
+	c, peer := pair(t)
+	go func() {
+		buf := make([]byte, 2)
+		io.ReadFull(peer, buf)
+		peer.CloseWrite()
+	}()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var o Op
+	_, n, err, state := o.Run(rawOf(t, c), []byte("hi"), make([]byte, 8))
+	if state != Received || n != 0 || err != io.EOF {
+		t.Fatalf("Run: state %d, n %d, err %v; want Received, 0, EOF", state, n, err)
+	}
+}
+
+// TestRunLeavesWhatTheSendBufferCannotTake: a message larger than the
+// socket can take at once, to a peer that does not read, comes back Unsent
+// with no error and the count written, so the caller can write the rest.
+func TestRunLeavesWhatTheSendBufferCannotTake(t *testing.T) {
+	c, _ := pair(t)
+	c.SetWriteBuffer(64 << 10)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	big := bytes.Repeat([]byte("x"), 64<<20)
+	var o Op
+	sent, _, err, state := o.Run(rawOf(t, c), big, make([]byte, 8))
+	if state != Unsent || err != nil {
+		t.Fatalf("Run: state %d, err %v; want Unsent, nil", state, err)
+	}
+	if sent <= 0 || sent >= len(big) {
+		t.Fatalf("sent %d of %d, want part of it", sent, len(big))
+	}
+}
+
+// TestRunHonoursTheReadDeadline: a deadline already passed ends Run before
+// anything is written; one that passes during the wait is WaitFailed.
+func TestRunHonoursTheReadDeadline(t *testing.T) {
+	c, peer := pair(t)
+	var o Op
+	c.SetReadDeadline(time.Now().Add(-time.Second))
+	sent, _, err, state := o.Run(rawOf(t, c), []byte("a"), make([]byte, 8))
+	if state != Unsent || sent != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("past deadline: state %d, sent %d, err %v; want Unsent, 0, deadline", state, sent, err)
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
+	sent, _, err, state = o.Run(rawOf(t, c), []byte("b"), make([]byte, 8))
+	if state != WaitFailed || sent != 1 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("deadline in the wait: state %d, sent %d, err %v; want WaitFailed, 1, deadline", state, sent, err)
+	}
+	got := make([]byte, 1)
+	if _, err := io.ReadFull(peer, got); err != nil || got[0] != 'b' {
+		t.Fatalf("peer read %q, %v; want the message written before the wait", got, err)
+	}
+}
+
+// TestRunFailsToWriteToAResetConnection: writing to a connection the peer
+// reset is an Unsent with the write's error.
+func TestRunFailsToWriteToAResetConnection(t *testing.T) {
+	c, peer := pair(t)
+	peer.SetLinger(0) // close with RST
+	peer.Close()
+	// The RST has arrived once a read sees it.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("read from a reset connection succeeded")
+	}
+	var o Op
+	_, _, err, state := o.Run(rawOf(t, c), []byte("late"), make([]byte, 8))
+	if state != Unsent || err == nil {
+		t.Fatalf("Run: state %d, err %v; want Unsent with the write's error", state, err)
+	}
+}
+
+// TestAfterSendCanStopTheWait: AfterSend runs once the message is out, and
+// returning false ends Run without a read.
+func TestAfterSendCanStopTheWait(t *testing.T) {
+	c, peer := pair(t)
+	called := 0
+	o := Op{AfterSend: func() bool { called++; return false }}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	sent, _, err, state := o.Run(rawOf(t, c), []byte("x"), make([]byte, 8))
+	if state != Stopped || err != nil || sent != 1 || called != 1 || o.reads != 0 {
+		t.Fatalf("Run: state %d, err %v, sent %d, AfterSend %d times, %d reads; want Stopped, nil, 1, 1, 0",
+			state, err, sent, called, o.reads)
+	}
+	got := make([]byte, 1)
+	if _, err := io.ReadFull(peer, got); err != nil || got[0] != 'x' {
+		t.Fatalf("peer read %q, %v", got, err)
+	}
+}
+
+// TestPeek: waiting bytes are seen and left in place; nothing waiting is
+// EAGAIN; the peer's close is 0 bytes.
+func TestPeek(t *testing.T) {
+	c, peer := pair(t)
+	raw := rawOf(t, c)
+	peek := func() (n int, err error) {
+		raw.Control(func(fd uintptr) { n, err = Peek(fd, make([]byte, 4)) })
+		return
+	}
+	if _, err := peek(); err != syscall.EAGAIN {
+		t.Fatalf("peek with nothing waiting: %v, want EAGAIN", err)
+	}
+	peer.Write([]byte("data"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// Wait for the bytes, then put them back by reading them only through
+	// peeks.
+	var n int
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if n, err = peek(); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n != 4 || err != nil {
+		t.Fatalf("peek with data waiting: %d, %v; want 4, nil", n, err)
+	}
+	got := make([]byte, 4)
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != "data" {
+		t.Fatalf("read after peek: %q, %v; the peek consumed bytes", got, err)
+	}
+	peer.Close()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if n, err = peek(); err != syscall.EAGAIN {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if n != 0 || err != nil {
+		t.Fatalf("peek after the peer closed: %d, %v; want 0, nil", n, err)
+	}
+}
+
+// TestRunAllocatesNothing: a reused Op costs no allocation per exchange.
+func TestRunAllocatesNothing(t *testing.T) {
+	c, peer := pair(t)
+	go io.Copy(peer, peer) // echo
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	raw := rawOf(t, c)
+	var o Op
+	out, in := []byte("ping"), make([]byte, 16)
+	exchange := func() {
+		if _, n, err, _ := o.Run(raw, out, in); err != nil || n == 0 {
+			t.Fatalf("exchange: %d, %v", n, err)
+		}
+	}
+	exchange()
+	if a := testing.AllocsPerRun(200, exchange); a != 0 {
+		t.Fatalf("%.1f allocations per exchange, want 0", a)
+	}
+}
