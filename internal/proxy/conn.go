@@ -10,12 +10,14 @@ import (
 	"os"
 	"runtime/debug"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/metrics"
+	"github.com/albatross-lb/albatross/internal/sendrecv"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
@@ -40,6 +42,12 @@ const (
 	// goroutine and buffers before it parks. Busy keep-alive connections never
 	// wait this long, so they never pay for parking.
 	parkAfter = 200 * time.Millisecond
+	// replyWait bounds how long a connection waits for its next request
+	// after a reply written by the raw path (replyThenRead) before it reads
+	// in the ordinary way, which finds bytes whose readiness that path
+	// missed: only those of a request pipelined while the previous one was
+	// at its target.
+	replyWait = 50 * time.Millisecond
 )
 
 // Connection states, for graceful shutdown.
@@ -90,6 +98,19 @@ type conn struct {
 	// wantPark is set when the connection has waited parkAfter for a request
 	// and should park rather than go on waiting.
 	wantPark bool
+
+	// reply is a response ready in c.out and not yet written; replyLB the
+	// load balancer whose access log and metrics take its entry once it is.
+	// The wait for the next request writes it with replyOp (replyThenRead),
+	// saving the read that would find nothing, and logs it (replySent).
+	// pipelines is set once the client has been seen to send a request
+	// before its previous response was written, which that wait can miss.
+	// raw is the socket for replyOp and for parking (rawConn).
+	reply     []byte
+	replyLB   *snapshot.LoadBalancer
+	replyOp   sendrecv.Op
+	raw       syscall.RawConn
+	pipelines bool
 
 	watchDone chan struct{}
 	gone      atomic.Bool
@@ -408,13 +429,24 @@ func (c *conn) readHead(idle time.Duration) error {
 			}
 			c.state.Store(stateIdle)
 		}
-		c.nc.SetReadDeadline(deadline)
+		waitUntil := deadline
+		if c.reply != nil && now.Add(replyWait).Before(deadline) {
+			waitUntil = now.Add(replyWait)
+		}
+		c.nc.SetReadDeadline(waitUntil)
 		// Checked after the deadline is set, so that a wakeIfIdle racing
 		// with this wait is not undone by it.
 		if empty && c.stopping() {
+			c.flushReply(idle)
 			return errNoRequest
 		}
-		n, err := c.nc.Read(c.buf[c.w:])
+		var n int
+		var err error
+		if c.reply != nil {
+			n, err = c.replyThenRead(c.buf[c.w:], deadline, waitUntil, idle)
+		} else {
+			n, err = c.nc.Read(c.buf[c.w:])
+		}
 		if n > 0 {
 			if empty {
 				c.state.Store(stateActive)
@@ -589,14 +621,20 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		// while it carries the request; Release clears the tag.
 		uc.SetOwner(t.Health.Owner())
 
-		uc.SetWriteDeadline(time.Now().Add(idle))
-		if _, err := uc.Write(c.out); err != nil {
-			// The target closed or reset the connection before taking the request.
-			uc.Discard()
-			if c.retryAfter(t, err, replayable, attempt) {
-				continue
+		// A request whole in c.out is written by the first read of its
+		// response (upstream.Conn.WriteRead); one with more body to stream
+		// is written here.
+		whole := remaining == 0 && req.Body != http1.BodyChunked
+		if !whole {
+			uc.SetWriteDeadline(time.Now().Add(idle))
+			if _, err := uc.Write(c.out); err != nil {
+				// The target closed or reset the connection before taking the request.
+				uc.Discard()
+				if c.retryAfter(t, err, replayable, attempt) {
+					continue
+				}
+				return c.answer(l, 502, true)
 			}
-			return c.answer(l, 502, true)
 		}
 		sent := time.Now()
 		c.e.RequestProcessingTime = sent.Sub(received)
@@ -617,7 +655,11 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 
 		// The response head, watching for the client to leave meanwhile if
 		// the target takes a while.
-		err = c.readResponseHead(uc, idle)
+		var send []byte
+		if whole {
+			send = c.out
+		}
+		err = c.readResponseHead(uc, idle, send)
 		gone := c.stopWatch()
 		if gone {
 			uc.Discard()
@@ -630,7 +672,11 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 				continue
 			}
 			c.e.RequestProcessingTime, c.e.TargetProcessingTime = -1, -1
-			if isTimeout(err) {
+			switch {
+			case failedWriting(err):
+				// The target closed or reset the connection before taking the request.
+				return c.answer(l, 502, true)
+			case isTimeout(err):
 				return c.answer(l, 504, false)
 			}
 			return c.answer(l, 502, false)
@@ -737,7 +783,11 @@ func (c *conn) fillBody(l *snapshot.Listener, uc *upstream.Conn) bool {
 //
 // Most targets answer within watchAfter; a slower one gets the 460 watcher
 // (startWatch) from then on, so that fast requests spawn no goroutine.
-func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
+//
+// A non-nil send is the whole request, not yet written: the first read writes
+// it (upstream.Conn.WriteRead), and a failure to write it is an error for which
+// failedWriting is true.
+func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration, send []byte) error {
 	last := time.Now() // the idle timeout counts from the last byte
 	watchAt := last.Add(watchAfter)
 	watched := false
@@ -788,7 +838,17 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration) error {
 			// possibly before the deadline above replaced its own.
 			uc.SetReadDeadline(aLongTimeAgo)
 		}
-		n, err := uc.Read(uc.Buf[uc.W:])
+		var n int
+		var err error
+		if send != nil {
+			n, err = uc.WriteRead(send, uc.Buf[uc.W:], idle)
+			send = nil
+			if failedWriting(err) {
+				return err
+			}
+		} else {
+			n, err = uc.Read(uc.Buf[uc.W:])
+		}
 		uc.W += n
 		if n > 0 {
 			last = time.Now()
@@ -824,6 +884,18 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 	}
 	c.e.ResponseProcessingTime = time.Since(headAt)
 	c.e.ELBStatusCode = resp.Status
+	whole := resp.Body == http1.BodyNone || (resp.Body == http1.BodyLength && remaining == 0)
+	if whole && keep && c.mayDeferReply() {
+		// The whole response is in c.out: the wait for the next request
+		// writes it and then logs it.
+		if resp.KeepAlive && !c.closeTarget {
+			uc.Release()
+		} else {
+			uc.Discard()
+		}
+		c.reply, c.replyLB = c.out, l.LB
+		return true
+	}
 	if !c.writeClient(idle, c.out) {
 		uc.Discard()
 		c.finish(l.LB)
@@ -849,6 +921,116 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 	}
 	c.finish(l.LB)
 	return ok && keep
+}
+
+// mayDeferReply reports whether a response may be left for the wait for the
+// next request to write: the client connection is a plain TCP socket with
+// nothing of a next request buffered, and has not been seen to pipeline.
+func (c *conn) mayDeferReply() bool {
+	if !sendrecv.Supported || !c.parkable || c.pipelines || c.r != c.w {
+		return false
+	}
+	if c.rawConn() == nil {
+		return false
+	}
+	if c.replyOp.AfterSend == nil {
+		c.replyOp.AfterSend = c.replySent
+	}
+	return true
+}
+
+// rawConn returns the client's socket for raw calls (parking, the raw reply
+// path), or nil when the connection is not a plain TCP one.
+func (c *conn) rawConn() syscall.RawConn {
+	if c.raw == nil {
+		if tc, ok := c.nc.(*net.TCPConn); ok {
+			c.raw, _ = tc.SyscallConn()
+		}
+	}
+	return c.raw
+}
+
+// errReplyFailed is a response that could not be written whole to its client.
+var errReplyFailed = errors.New("writing the response to the client failed")
+
+// replyThenRead writes the deferred response c.reply to the client and reads
+// the next request's first bytes into dst, under the read deadline waitUntil
+// already set: the socket is read only once the poller reports bytes. A wait
+// that ends at waitUntil before deadline goes on with ordinary reads until
+// deadline; if the first of them finds bytes at once, the raw wait missed a
+// pipelined request's readiness, and the connection stops deferring responses.
+func (c *conn) replyThenRead(dst []byte, deadline, waitUntil time.Time, idle time.Duration) (int, error) {
+	sent, n, err, state := c.replyOp.Run(c.raw, c.reply, dst)
+	switch state {
+	case sendrecv.Received:
+		return n, err
+	case sendrecv.Unsent:
+		// The socket took part or none of the response, or the wait had
+		// already ended (a wakeIfIdle): finish the write the ordinary way.
+		c.e.SentBytes += int64(sent)
+		c.reply = c.reply[sent:]
+		if c.flushReply(idle) != nil {
+			return 0, errReplyFailed
+		}
+		if err != nil && !isTimeout(err) {
+			return 0, err
+		}
+	}
+	// Written. The wait failed, or reached waitUntil, or never began.
+	if err != nil && (!isTimeout(err) || !waitUntil.Before(deadline)) {
+		return 0, err
+	}
+	if err != nil {
+		if c.stopping() {
+			return 0, err // a wakeIfIdle ended the wait
+		}
+		if m := c.missedBytes(dst); m > 0 {
+			c.pipelines = true
+			return m, nil
+		}
+	}
+	c.nc.SetReadDeadline(deadline)
+	return c.nc.Read(dst)
+}
+
+// missedBytes reads into dst, without waiting, what the client sent that the
+// raw wait did not see, and returns how much. It runs only after a wait of
+// replyWait, so its closure costs nothing on the hot path.
+func (c *conn) missedBytes(dst []byte) int {
+	n := 0
+	c.nc.SetReadDeadline(time.Time{})
+	c.raw.Read(func(fd uintptr) bool {
+		if m, err := syscall.Read(int(fd), dst); err == nil && m > 0 {
+			n = m
+		}
+		return true
+	})
+	return n
+}
+
+// replySent logs the entry of a deferred response once the raw path has
+// written it (sendrecv.Op.AfterSend).
+func (c *conn) replySent() bool {
+	c.e.SentBytes += int64(len(c.reply))
+	c.reply = nil
+	c.finish(c.replyLB)
+	c.replyLB = nil
+	return true
+}
+
+// flushReply writes what is left of a deferred response the ordinary way and
+// logs its entry.
+func (c *conn) flushReply(idle time.Duration) error {
+	if c.replyLB == nil {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(idle))
+	n, err := c.nc.Write(c.reply)
+	c.e.SentBytes += int64(n)
+	c.reply = nil
+	c.finish(c.replyLB)
+	c.replyLB = nil
+	return err
 }
 
 // writeClient writes p to the client, counting sent bytes.
@@ -994,6 +1176,15 @@ var (
 	methodHEAD = []byte("HEAD")
 	methodGET  = []byte("GET")
 )
+
+// failedWriting reports whether err is a failure to write a request to its
+// target (as opposed to one reading the response). upstream.Conn returns its
+// *upstream.AttemptError unwrapped; asserting it, rather than errors.As, keeps
+// the check free of allocation on the hot path.
+func failedWriting(err error) bool {
+	ae, ok := err.(*upstream.AttemptError)
+	return ok && ae.Op == "write"
+}
 
 // isTimeout reports whether err is a deadline expiry.
 func isTimeout(err error) bool {

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"container/heap"
-	"net"
 	"sync"
 	"syscall"
 	"time"
@@ -86,12 +85,8 @@ func (k *parker) park(c *conn) bool {
 		k.p.log.Warn("idle connections keep a goroutine each: no poller", "err", err)
 		return false
 	}
-	tc, ok := c.nc.(*net.TCPConn)
-	if !ok {
-		return false
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
+	rc := c.rawConn()
+	if rc == nil {
 		return false
 	}
 	c.parkDeadline = c.idleSince.Add(c.ln.Load().LB.Attrs.IdleTimeout)

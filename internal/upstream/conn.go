@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/sendrecv"
 )
 
 // Conn is one connection to a target together with its read buffer. Buf[R:W] holds
@@ -44,6 +46,9 @@ type Conn struct {
 	takenAt   time.Time
 	sent, got int64
 	done      bool
+
+	// exchange writes a request and waits for its response (WriteRead).
+	exchange sendrecv.Op
 
 	// peek's scratch space (peek_unix.go), so that it allocates nothing.
 	peekFn  func(fd uintptr) bool
@@ -97,6 +102,45 @@ func (c *Conn) Read(p []byte) (int, error) {
 		return n, c.fail("read", err)
 	}
 	return n, nil
+}
+
+// WriteRead writes p, the whole of a request, to the target and reads the first
+// bytes of its response into dst, under the read deadline already set. Where the
+// platform allows it skips the read that would find nothing yet: the request is
+// written from within the wait for the response (package sendrecv). If the
+// socket cannot take all of p at once, the rest is written in the ordinary way
+// under a write deadline of writeTimeout. A failure is an *AttemptError whose Op
+// says which half failed.
+func (c *Conn) WriteRead(p, dst []byte, writeTimeout time.Duration) (int, error) {
+	if c.raw == nil || !sendrecv.Supported {
+		return c.writeThenRead(p, dst, writeTimeout)
+	}
+	sent, n, err, state := c.exchange.Run(c.raw, p, dst)
+	c.sent += int64(sent)
+	c.got += int64(n)
+	switch state {
+	case sendrecv.Received:
+		if err != nil {
+			return n, c.fail("read", err)
+		}
+		return n, nil
+	case sendrecv.WaitFailed:
+		return 0, c.fail("read", err)
+	default: // Unsent (no AfterSend is set, so never Stopped)
+		if err != nil {
+			return 0, c.fail("write", err)
+		}
+		return c.writeThenRead(p[sent:], dst, writeTimeout)
+	}
+}
+
+// writeThenRead is WriteRead the ordinary way.
+func (c *Conn) writeThenRead(p, dst []byte, writeTimeout time.Duration) (int, error) {
+	c.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := c.Write(p); err != nil {
+		return 0, err
+	}
+	return c.Read(dst)
 }
 
 // closeObservationWindow bounds how long after Get a close of a reused

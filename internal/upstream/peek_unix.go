@@ -2,7 +2,11 @@
 
 package upstream
 
-import "syscall"
+import (
+	"syscall"
+
+	"github.com/albatross-lb/albatross/internal/sendrecv"
+)
 
 // peek looks, without blocking and without consuming anything, at whether an
 // idle connection's peer has closed it (a FIN or RST has arrived) or sent bytes.
@@ -24,7 +28,7 @@ func (c *Conn) peek() peekState {
 
 // peekFD is the raw read behind peek: one non-blocking MSG_PEEK of one byte.
 func (c *Conn) peekFD(fd uintptr) bool {
-	n, _, err := syscall.Recvfrom(int(fd), c.peekBuf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	n, err := sendrecv.Peek(fd, c.peekBuf[:])
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINTR:
 		c.peeked = peekOpen // nothing to read: the peer is still there
