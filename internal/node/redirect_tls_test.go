@@ -87,6 +87,11 @@ target_groups:
 	}
 	f := &lbFixture{t: t, logPath: filepath.Join(dir, "access.log")}
 	lines := f.logLines(2)
+	// Each line is written once its response is sent, so the client can
+	// follow the redirect before the 301's line is down: order them by type.
+	if lines[0].Type != "http" {
+		lines[0], lines[1] = lines[1], lines[0]
+	}
 	if e := lines[0]; e.Type != "http" || e.ELBStatusCode != 301 || string(e.RedirectURL) != wantURL || e.ActionsExecuted != "redirect" {
 		t.Errorf("redirect line: %q %d %q %q", e.Type, e.ELBStatusCode, e.RedirectURL, e.ActionsExecuted)
 	}
