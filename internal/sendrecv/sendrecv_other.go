@@ -21,3 +21,6 @@ type Op struct {
 func (o *Op) Run(raw syscall.RawConn, out, in []byte) (sent, n int, err error, state State) {
 	return 0, 0, errors.New("sendrecv: not supported on this platform"), Unsent
 }
+
+// ReadWaiting reads nothing on this platform: Run never defers a read here.
+func ReadWaiting(raw syscall.RawConn, p []byte) int { return 0 }

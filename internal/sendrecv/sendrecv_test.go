@@ -229,3 +229,25 @@ func TestRunAllocatesNothing(t *testing.T) {
 		t.Fatalf("%.1f allocations per exchange, want 0", a)
 	}
 }
+
+// TestReadWaiting: bytes already on the socket are read at once; with none
+// there it returns 0 without waiting (the read deadline is far off).
+func TestReadWaiting(t *testing.T) {
+	c, peer := pair(t)
+	raw := rawOf(t, c)
+	buf := make([]byte, 8)
+	c.SetReadDeadline(time.Now().Add(time.Hour))
+	if n := ReadWaiting(raw, buf); n != 0 {
+		t.Fatalf("nothing sent, ReadWaiting read %d bytes", n)
+	}
+	peer.Write([]byte("abc"))
+	n := 0
+	for deadline := time.Now().Add(10 * time.Second); n == 0 && time.Now().Before(deadline); {
+		if n = ReadWaiting(raw, buf); n == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if string(buf[:n]) != "abc" {
+		t.Fatalf("ReadWaiting read %q, want %q", buf[:n], "abc")
+	}
+}

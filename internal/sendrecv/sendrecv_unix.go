@@ -137,3 +137,17 @@ func rawIO(trap, fd uintptr, p []byte, flags uintptr) (int, error) {
 		return 0, errno
 	}
 }
+
+// ReadWaiting reads into p what is already waiting on the socket behind raw,
+// without waiting for more, and returns how much (0 when nothing is there or
+// the read fails). It allocates: it is for rare paths.
+func ReadWaiting(raw syscall.RawConn, p []byte) int {
+	n := 0
+	raw.Read(func(fd uintptr) bool {
+		if m, err := rawRead(int(fd), p); err == nil {
+			n = m
+		}
+		return true
+	})
+	return n
+}
