@@ -956,9 +956,10 @@ var errReplyFailed = errors.New("writing the response to the client failed")
 // replyThenRead writes the deferred response c.reply to the client and reads
 // the next request's first bytes into dst, under the read deadline waitUntil
 // already set: the socket is read only once the poller reports bytes. A wait
-// that ends at waitUntil before deadline goes on with ordinary reads until
-// deadline; if the first of them finds bytes at once, the raw wait missed a
-// pipelined request's readiness, and the connection stops deferring responses.
+// that ends at waitUntil before deadline reads without waiting: bytes found
+// then are a pipelined request whose readiness the raw wait missed, and the
+// connection stops deferring responses. Otherwise it goes on waiting, in the
+// ordinary way, until deadline.
 func (c *conn) replyThenRead(dst []byte, deadline, waitUntil time.Time, idle time.Duration) (int, error) {
 	sent, n, err, state := c.replyOp.Run(c.raw, c.reply, dst)
 	switch state {

@@ -34,6 +34,12 @@ type Op struct {
 // is written, waits for the socket to be readable, under its read deadline,
 // and reads once into in. It returns how many bytes of out were written, how
 // many were read, the error of the step that failed, and how far it got.
+//
+// Bytes that reached the socket before Run began, and whose readiness the
+// runtime's poller had already taken, do not end the wait: only bytes that
+// arrive after the message do. Where the peer may send before it has the
+// message (an HTTP client pipelining), bound the wait with the read deadline
+// and then read without waiting (ReadWaiting).
 func (o *Op) Run(raw syscall.RawConn, out, in []byte) (sent, n int, err error, state State) {
 	if o.fn == nil {
 		o.fn = o.step
