@@ -888,11 +888,7 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 	if whole && keep && c.mayDeferReply() {
 		// The whole response is in c.out: the wait for the next request
 		// writes it and then logs it.
-		if resp.KeepAlive && !c.closeTarget {
-			uc.Release()
-		} else {
-			uc.Discard()
-		}
+		c.doneWithTarget(uc, true)
 		c.reply, c.replyLB = c.out, l.LB
 		return true
 	}
@@ -914,13 +910,20 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 		c.relayUntilClose(uc, idle)
 		keep, ok = false, false
 	}
-	if ok && resp.KeepAlive && !c.closeTarget {
+	c.doneWithTarget(uc, ok)
+	c.finish(l.LB)
+	return ok && keep
+}
+
+// doneWithTarget returns the target connection to its pool when the response
+// was relayed whole (ok) and the target keeps the connection open, and closes
+// it otherwise.
+func (c *conn) doneWithTarget(uc *upstream.Conn, ok bool) {
+	if ok && c.resp.KeepAlive && !c.closeTarget {
 		uc.Release()
 	} else {
 		uc.Discard()
 	}
-	c.finish(l.LB)
-	return ok && keep
 }
 
 // mayDeferReply reports whether a response may be left for the wait for the
@@ -1005,11 +1008,17 @@ func (c *conn) missedBytes(dst []byte) int {
 // replySent logs the entry of a deferred response once the raw path has
 // written it (sendrecv.Op.AfterSend).
 func (c *conn) replySent() bool {
-	c.e.SentBytes += int64(len(c.reply))
+	c.logReply(len(c.reply))
+	return true
+}
+
+// logReply counts sent more bytes of the deferred response, which is done
+// with, and logs its entry.
+func (c *conn) logReply(sent int) {
+	c.e.SentBytes += int64(sent)
 	c.reply = nil
 	c.finish(c.replyLB)
 	c.replyLB = nil
-	return true
 }
 
 // flushReply writes what is left of a deferred response the ordinary way and
@@ -1020,10 +1029,7 @@ func (c *conn) flushReply(idle time.Duration) error {
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(idle))
 	n, err := c.nc.Write(c.reply)
-	c.e.SentBytes += int64(n)
-	c.reply = nil
-	c.finish(c.replyLB)
-	c.replyLB = nil
+	c.logReply(n)
 	return err
 }
 
