@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // noLeaks fails the test if goroutines started during it are still running
@@ -46,25 +48,8 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// logBuffer collects a Writer's slog output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+// logsTo returns a logger that writes a Writer's slog output into b.
+func logsTo(b *testutil.SyncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(b, nil)) }
 
 // numbered returns the spec example entry with ReceivedBytes = i, so that lines
 // can be told apart.
@@ -273,8 +258,8 @@ func pipeSize(r *os.File) int {
 func TestWriterDropsWhenQueueFull(t *testing.T) {
 	noLeaks(t)
 	path, r := fifo(t)
-	var logs logBuffer
-	w, err := Open(Options{Path: path, Buffer: 4, FlushInterval: 10 * time.Millisecond, Logger: logs.logger()})
+	var logs testutil.SyncBuffer
+	w, err := Open(Options{Path: path, Buffer: 4, FlushInterval: 10 * time.Millisecond, Logger: logsTo(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,8 +293,8 @@ func TestWriterDropsWhenQueueFull(t *testing.T) {
 func TestWriterCloseContextUnblocks(t *testing.T) {
 	noLeaks(t)
 	path, r := fifo(t) // never read
-	var logs logBuffer
-	w, err := Open(Options{Path: path, Buffer: 4, FlushInterval: 10 * time.Millisecond, Logger: logs.logger()})
+	var logs testutil.SyncBuffer
+	w, err := Open(Options{Path: path, Buffer: 4, FlushInterval: 10 * time.Millisecond, Logger: logsTo(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,8 +316,8 @@ func TestWriterWriteErrors(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full")
 	}
-	var logs logBuffer
-	w, err := Open(Options{Path: "/dev/full", FlushInterval: 10 * time.Millisecond, Logger: logs.logger()})
+	var logs testutil.SyncBuffer
+	w, err := Open(Options{Path: "/dev/full", FlushInterval: 10 * time.Millisecond, Logger: logsTo(&logs)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,27 +8,11 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 func TestDemoBalancesAndTailsTheLog(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -45,7 +29,7 @@ func TestDemoBalancesAndTailsTheLog(t *testing.T) {
 	tlsLn.Close()
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &testutil.SyncBuffer{}
 	ready := make(chan string, 1)
 	readyTLS := make(chan string, 1)
 	done := make(chan error, 1)
