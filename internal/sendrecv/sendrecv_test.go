@@ -6,53 +6,19 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
-
-// pair returns the two ends of a TCP connection on 127.0.0.1: the one Run
-// drives and the peer the test plays.
-func pair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, _ := ln.Accept()
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer := <-accepted
-	if peer == nil {
-		t.Fatal("accept failed")
-	}
-	t.Cleanup(func() { c.Close(); peer.Close() })
-	return c.(*net.TCPConn), peer.(*net.TCPConn)
-}
-
-func rawOf(t *testing.T, c *net.TCPConn) syscall.RawConn {
-	t.Helper()
-	raw, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
 
 // TestRunSendsThenReadsOnceTheReplyIsThere: the message reaches the peer,
 // the reply comes back, and the socket is read once, not first to find
 // nothing and then again after the wait.
 func TestRunSendsThenReadsOnceTheReplyIsThere(t *testing.T) {
-	c, peer := pair(t)
+	c, peer := testutil.TCPPair(t)
 	go func() {
 		buf := make([]byte, 5)
 		if _, err := io.ReadFull(peer, buf); err != nil {
@@ -64,7 +30,7 @@ func TestRunSendsThenReadsOnceTheReplyIsThere(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var o Op
 	in := make([]byte, 64)
-	sent, n, err, state := o.Run(rawOf(t, c), []byte("hello"), in)
+	sent, n, err, state := o.Run(testutil.RawConn(t, c), []byte("hello"), in)
 	if state != Received || err != nil || sent != 5 {
 		t.Fatalf("Run: state %d, sent %d, err %v; want Received, 5, nil", state, sent, err)
 	}
@@ -79,7 +45,7 @@ func TestRunSendsThenReadsOnceTheReplyIsThere(t *testing.T) {
 // TestRunReportsTheEndOfTheStream: a peer that closes after the message
 // gives io.EOF from the read.
 func TestRunReportsTheEndOfTheStream(t *testing.T) {
-	c, peer := pair(t)
+	c, peer := testutil.TCPPair(t)
 	go func() {
 		buf := make([]byte, 2)
 		io.ReadFull(peer, buf)
@@ -87,7 +53,7 @@ func TestRunReportsTheEndOfTheStream(t *testing.T) {
 	}()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var o Op
-	_, n, err, state := o.Run(rawOf(t, c), []byte("hi"), make([]byte, 8))
+	_, n, err, state := o.Run(testutil.RawConn(t, c), []byte("hi"), make([]byte, 8))
 	if state != Received || n != 0 || err != io.EOF {
 		t.Fatalf("Run: state %d, n %d, err %v; want Received, 0, EOF", state, n, err)
 	}
@@ -97,12 +63,12 @@ func TestRunReportsTheEndOfTheStream(t *testing.T) {
 // socket can take at once, to a peer that does not read, comes back Unsent
 // with no error and the count written, so the caller can write the rest.
 func TestRunLeavesWhatTheSendBufferCannotTake(t *testing.T) {
-	c, _ := pair(t)
+	c, _ := testutil.TCPPair(t)
 	c.SetWriteBuffer(64 << 10)
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	big := bytes.Repeat([]byte("x"), 64<<20)
 	var o Op
-	sent, _, err, state := o.Run(rawOf(t, c), big, make([]byte, 8))
+	sent, _, err, state := o.Run(testutil.RawConn(t, c), big, make([]byte, 8))
 	if state != Unsent || err != nil {
 		t.Fatalf("Run: state %d, err %v; want Unsent, nil", state, err)
 	}
@@ -114,15 +80,15 @@ func TestRunLeavesWhatTheSendBufferCannotTake(t *testing.T) {
 // TestRunHonoursTheReadDeadline: a deadline already passed ends Run before
 // anything is written; one that passes during the wait is WaitFailed.
 func TestRunHonoursTheReadDeadline(t *testing.T) {
-	c, peer := pair(t)
+	c, peer := testutil.TCPPair(t)
 	var o Op
 	c.SetReadDeadline(time.Now().Add(-time.Second))
-	sent, _, err, state := o.Run(rawOf(t, c), []byte("a"), make([]byte, 8))
+	sent, _, err, state := o.Run(testutil.RawConn(t, c), []byte("a"), make([]byte, 8))
 	if state != Unsent || sent != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("past deadline: state %d, sent %d, err %v; want Unsent, 0, deadline", state, sent, err)
 	}
 	c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
-	sent, _, err, state = o.Run(rawOf(t, c), []byte("b"), make([]byte, 8))
+	sent, _, err, state = o.Run(testutil.RawConn(t, c), []byte("b"), make([]byte, 8))
 	if state != WaitFailed || sent != 1 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("deadline in the wait: state %d, sent %d, err %v; want WaitFailed, 1, deadline", state, sent, err)
 	}
@@ -135,7 +101,7 @@ func TestRunHonoursTheReadDeadline(t *testing.T) {
 // TestRunFailsToWriteToAResetConnection: writing to a connection the peer
 // reset is an Unsent with the write's error.
 func TestRunFailsToWriteToAResetConnection(t *testing.T) {
-	c, peer := pair(t)
+	c, peer := testutil.TCPPair(t)
 	peer.SetLinger(0) // close with RST
 	peer.Close()
 	// The RST has arrived once a read sees it.
@@ -144,7 +110,7 @@ func TestRunFailsToWriteToAResetConnection(t *testing.T) {
 		t.Fatal("read from a reset connection succeeded")
 	}
 	var o Op
-	_, _, err, state := o.Run(rawOf(t, c), []byte("late"), make([]byte, 8))
+	_, _, err, state := o.Run(testutil.RawConn(t, c), []byte("late"), make([]byte, 8))
 	if state != Unsent || err == nil {
 		t.Fatalf("Run: state %d, err %v; want Unsent with the write's error", state, err)
 	}
@@ -153,11 +119,11 @@ func TestRunFailsToWriteToAResetConnection(t *testing.T) {
 // TestAfterSendCanStopTheWait: AfterSend runs once the message is out, and
 // returning false ends Run without a read.
 func TestAfterSendCanStopTheWait(t *testing.T) {
-	c, peer := pair(t)
+	c, peer := testutil.TCPPair(t)
 	called := 0
 	o := Op{AfterSend: func() bool { called++; return false }}
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	sent, _, err, state := o.Run(rawOf(t, c), []byte("x"), make([]byte, 8))
+	sent, _, err, state := o.Run(testutil.RawConn(t, c), []byte("x"), make([]byte, 8))
 	if state != Stopped || err != nil || sent != 1 || called != 1 || o.reads != 0 {
 		t.Fatalf("Run: state %d, err %v, sent %d, AfterSend %d times, %d reads; want Stopped, nil, 1, 1, 0",
 			state, err, sent, called, o.reads)
@@ -171,8 +137,8 @@ func TestAfterSendCanStopTheWait(t *testing.T) {
 // TestPeek: waiting bytes are seen and left in place; nothing waiting is
 // EAGAIN; the peer's close is 0 bytes.
 func TestPeek(t *testing.T) {
-	c, peer := pair(t)
-	raw := rawOf(t, c)
+	c, peer := testutil.TCPPair(t)
+	raw := testutil.RawConn(t, c)
 	peek := func() (n int, err error) {
 		raw.Control(func(fd uintptr) { n, err = Peek(fd, make([]byte, 4)) })
 		return
@@ -213,10 +179,10 @@ func TestPeek(t *testing.T) {
 
 // TestRunAllocatesNothing: a reused Op costs no allocation per exchange.
 func TestRunAllocatesNothing(t *testing.T) {
-	c, peer := pair(t)
+	c, peer := testutil.TCPPair(t)
 	go io.Copy(peer, peer) // echo
 	c.SetReadDeadline(time.Now().Add(time.Minute))
-	raw := rawOf(t, c)
+	raw := testutil.RawConn(t, c)
 	var o Op
 	out, in := []byte("ping"), make([]byte, 16)
 	exchange := func() {
@@ -233,8 +199,8 @@ func TestRunAllocatesNothing(t *testing.T) {
 // TestReadWaiting: bytes already on the socket are read at once; with none
 // there it returns 0 without waiting (the read deadline is far off).
 func TestReadWaiting(t *testing.T) {
-	c, peer := pair(t)
-	raw := rawOf(t, c)
+	c, peer := testutil.TCPPair(t)
+	raw := testutil.RawConn(t, c)
 	buf := make([]byte, 8)
 	c.SetReadDeadline(time.Now().Add(time.Hour))
 	if n := ReadWaiting(raw, buf); n != 0 {

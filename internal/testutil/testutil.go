@@ -1,12 +1,13 @@
 // Package testutil holds the plumbing that tests of several packages share:
 // loopback servers that clean up after themselves, a buffer that a process
-// or logger writes while the test reads it, and polling with a deadline. It is imported by tests only.
+// or logger writes while the test reads it, polling with a deadline, and the two ends of a loopback TCP connection. It is imported by tests only.
 package testutil
 
 import (
 	"bytes"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -101,4 +102,41 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TCPPair returns the two ends of a TCP connection on 127.0.0.1, the dialled
+// end first; both are closed when the test ends.
+func TCPPair(t testing.TB) (*net.TCPConn, *net.TCPConn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := <-accepted
+	if peer == nil {
+		c.Close()
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { c.Close(); peer.Close() })
+	return c.(*net.TCPConn), peer.(*net.TCPConn)
+}
+
+// RawConn returns c's socket for raw calls.
+func RawConn(t testing.TB, c *net.TCPConn) syscall.RawConn {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
