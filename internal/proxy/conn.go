@@ -19,6 +19,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/sendrecv"
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/splice"
 	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/albatross-lb/albatross/internal/upstream"
 )
@@ -1058,6 +1059,11 @@ func (c *conn) relayLength(uc *upstream.Conn, idle time.Duration, n int64) bool 
 		uc.R += int(k)
 		n -= k
 	}
+	if n > copyBufSize {
+		if moved, ok := c.spliceBody(uc, idle, n); ok {
+			return moved == n
+		}
+	}
 	buf := c.bodyBuf()
 	for n > 0 {
 		uc.SetReadDeadline(time.Now().Add(idle))
@@ -1073,6 +1079,46 @@ func (c *conn) relayLength(uc *upstream.Conn, idle time.Duration, n int64) bool 
 		}
 	}
 	return true
+}
+
+// spliceBody moves the next n body bytes from the target to the client through
+// a kernel pipe (package splice), so that they are not copied through the
+// process, and reports how many it moved. It returns ok false, having moved
+// nothing, when either side is not a plain TCP socket or no pipe is to be had:
+// the caller copies instead. As when copying, every chunk that moves pushes the
+// idle deadline of both sides forward.
+func (c *conn) spliceBody(uc *upstream.Conn, idle time.Duration, n int64) (moved int64, ok bool) {
+	if !splice.Supported {
+		return 0, false
+	}
+	src := uc.RawConn()
+	dst := c.rawConn()
+	if src == nil || dst == nil {
+		return 0, false
+	}
+	pipe, err := c.p.pipes.Get()
+	if err != nil {
+		return 0, false
+	}
+	defer func() {
+		c.p.pipes.Put(pipe)
+		c.p.spliced.Add(moved)
+	}()
+	for moved < n {
+		uc.SetReadDeadline(time.Now().Add(idle))
+		k, err := uc.SpliceIn(pipe, int(min(n-moved, int64(pipe.Cap()))))
+		if err != nil {
+			return moved, true
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(idle))
+		m, err := pipe.Out(dst)
+		c.e.SentBytes += int64(m)
+		moved += int64(m)
+		if err != nil || m != k {
+			return moved, true
+		}
+	}
+	return moved, true
 }
 
 // relayChunked streams a chunked body verbatim from the target to the client.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/splice"
 )
 
 // Proxy serves client connections for any number of listeners. It holds no
@@ -27,6 +28,10 @@ type Proxy struct {
 	// works holds the per-connection request scratch space of connections
 	// that are not serving a request.
 	works sync.Pool
+	// pipes are the kernel pipes that large bodies move through (splice);
+	// spliced counts the body bytes that did.
+	pipes   *splice.Pool
+	spliced atomic.Int64
 	// parker holds idle connections without a goroutine; nil where the
 	// platform has no poller for it.
 	parker *parker
@@ -36,6 +41,10 @@ type Proxy struct {
 	conns    map[*conn]struct{}
 	wg       sync.WaitGroup
 }
+
+// maxIdlePipes is how many splice pipes the proxy keeps open between bodies
+// (two descriptors each); bodies moving at once beyond that open their own.
+const maxIdlePipes = 64
 
 // Options configures a Proxy.
 type Options struct {
@@ -48,7 +57,7 @@ func New(opts Options) *Proxy {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p := &Proxy{log: opts.Logger, conns: make(map[*conn]struct{})}
+	p := &Proxy{log: opts.Logger, conns: make(map[*conn]struct{}), pipes: splice.NewPool(maxIdlePipes)}
 	p.parker = newParker(p)
 	p.bufs.New = func() any {
 		b := make([]byte, copyBufSize)
@@ -126,6 +135,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	// No connection parks once shutdown is set; those already parked close.
 	p.retireWhere(func(*conn) bool { return true })
 	defer p.parker.stop()
+	defer p.pipes.Close()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {

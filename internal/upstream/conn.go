@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/sendrecv"
+	"github.com/albatross-lb/albatross/internal/splice"
 )
 
 // Conn is one connection to a target together with its read buffer. Buf[R:W] holds
@@ -97,6 +98,23 @@ func (c *Conn) Write(p []byte) (int, error) {
 // underlying error, so errors.Is(err, io.EOF) still tells a close.
 func (c *Conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	c.got += int64(n)
+	if err != nil {
+		return n, c.fail("read", err)
+	}
+	return n, nil
+}
+
+// RawConn returns the connection's socket for raw calls, or nil when the
+// connection is not a plain TCP one (TLS to the target).
+func (c *Conn) RawConn() syscall.RawConn { return c.raw }
+
+// SpliceIn moves up to max bytes of the response from the target into pipe
+// (package splice), under the read deadline already set, counting them as Read
+// does. The connection must be a plain TCP one (RawConn is not nil). A failure,
+// the end of the stream included, is an *AttemptError.
+func (c *Conn) SpliceIn(pipe *splice.Pipe, max int) (int, error) {
+	n, err := pipe.In(c.raw, max)
 	c.got += int64(n)
 	if err != nil {
 		return n, c.fail("read", err)
