@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -709,6 +710,11 @@ func (c *conn) streamLengthBody(l *snapshot.Listener, uc *upstream.Conn, n int64
 	idle := l.LB.Attrs.IdleTimeout
 	for n > 0 {
 		if c.r == c.w {
+			if n > copyBufSize {
+				if handled, ok := c.spliceRequestBody(l, uc, n); handled {
+					return ok
+				}
+			}
 			if !c.fillBody(l, uc) {
 				return false
 			}
@@ -768,6 +774,13 @@ func (c *conn) fillBody(l *snapshot.Listener, uc *upstream.Conn) bool {
 	if n > 0 {
 		return true
 	}
+	return c.clientBodyFailed(l, uc, err)
+}
+
+// clientBodyFailed answers a request whose client stopped sending its body
+// with err: 408 after the idle timeout, a logged 400 when the client closed
+// first. It discards the target connection and returns false.
+func (c *conn) clientBodyFailed(l *snapshot.Listener, uc *upstream.Conn, err error) bool {
 	uc.Discard()
 	c.e.RequestProcessingTime = -1
 	if isTimeout(err) && !c.p.shutdown.Load() {
@@ -1081,6 +1094,45 @@ func (c *conn) relayLength(uc *upstream.Conn, idle time.Duration, n int64) bool 
 	return true
 }
 
+// spliceRequestBody moves the remaining n bytes of a Content-Length request
+// body, none of them buffered, from the client to the target through a kernel
+// pipe, as spliceBody does for responses. handled is false, with nothing moved,
+// when it cannot; otherwise ok says whether the whole body reached the target,
+// and a failure has been answered as streamLengthBody answers it.
+func (c *conn) spliceRequestBody(l *snapshot.Listener, uc *upstream.Conn, n int64) (handled, ok bool) {
+	if !splice.Supported {
+		return false, false
+	}
+	src := c.rawConn()
+	dst := uc.RawConn()
+	if src == nil || dst == nil {
+		return false, false
+	}
+	pipe, err := c.p.pipes.Get()
+	if err != nil {
+		return false, false
+	}
+	defer c.p.pipes.Put(pipe)
+	idle := l.LB.Attrs.IdleTimeout
+	for n > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(idle))
+		k, err := pipe.In(src, int(min(n, int64(pipe.Cap()))))
+		if err != nil {
+			return true, c.clientBodyFailed(l, uc, err)
+		}
+		c.e.ReceivedBytes += int64(k)
+		uc.SetWriteDeadline(time.Now().Add(idle))
+		m, err := uc.SpliceOut(pipe)
+		c.p.spliced.Add(int64(m))
+		if err != nil {
+			uc.Discard()
+			return true, c.answer(l, 502, true)
+		}
+		n -= int64(k)
+	}
+	return true, true
+}
+
 // spliceBody moves the next n body bytes from the target to the client through
 // a kernel pipe (package splice), so that they are not copied through the
 // process, and reports how many it moved. It returns ok false, having moved
@@ -1159,6 +1211,9 @@ func (c *conn) relayUntilClose(uc *upstream.Conn, idle time.Duration) {
 			return
 		}
 		uc.R = uc.W
+	}
+	if _, ok := c.spliceBody(uc, idle, math.MaxInt64); ok {
+		return // moved until the target closed, or failed
 	}
 	buf := c.bodyBuf()
 	for {

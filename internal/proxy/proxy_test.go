@@ -261,7 +261,14 @@ func (discardLog) Log(*accesslog.Entry) {}
 // startOKTarget runs an HTTP target answering "ok" until the test ends.
 func startOKTarget(t *testing.T) string {
 	t.Helper()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	return startTarget(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+}
+
+// startTarget runs a net/http target with handler on 127.0.0.1 until the
+// test ends and returns its address.
+func startTarget(t *testing.T, handler http.HandlerFunc) string {
+	t.Helper()
+	srv := &http.Server{Handler: handler}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -122,6 +122,18 @@ func (c *Conn) SpliceIn(pipe *splice.Pipe, max int) (int, error) {
 	return n, nil
 }
 
+// SpliceOut moves everything in pipe to the target, under the write deadline
+// already set, counting the bytes as Write does. A failure is an
+// *AttemptError.
+func (c *Conn) SpliceOut(pipe *splice.Pipe) (int, error) {
+	n, err := pipe.Out(c.raw)
+	c.sent += int64(n)
+	if err != nil {
+		return n, c.fail("write", err)
+	}
+	return n, nil
+}
+
 // WriteRead writes p, the whole of a request, to the target and reads the first
 // bytes of its response into dst, under the read deadline already set. Where the
 // platform allows it skips the read that would find nothing yet: the request is
