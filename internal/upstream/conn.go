@@ -52,7 +52,7 @@ type Conn struct {
 	exchange sendrecv.Op
 
 	// peek's scratch space (peek_unix.go), so that it allocates nothing.
-	peekFn  func(fd uintptr) bool
+	peekFn  func(fd uintptr)
 	peekBuf [1]byte
 	peeked  peekState
 }

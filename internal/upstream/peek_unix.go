@@ -20,14 +20,17 @@ func (c *Conn) peek() peekState {
 		c.peekFn = c.peekFD
 	}
 	c.peeked = peekOpen
-	if err := c.raw.Read(c.peekFn); err != nil {
+	// Control, not Read: the peek never waits, so it needs neither the read
+	// lock nor the read deadline, which an idle connection keeps from its
+	// last request (see Pool.put) and which may have passed.
+	if err := c.raw.Control(c.peekFn); err != nil {
 		return peekClosed
 	}
 	return c.peeked
 }
 
-// peekFD is the raw read behind peek: one non-blocking MSG_PEEK of one byte.
-func (c *Conn) peekFD(fd uintptr) bool {
+// peekFD is the raw call behind peek: one non-blocking MSG_PEEK of one byte.
+func (c *Conn) peekFD(fd uintptr) {
 	n, err := sendrecv.Peek(fd, c.peekBuf[:])
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINTR:
@@ -39,5 +42,4 @@ func (c *Conn) peekFD(fd uintptr) bool {
 	default:
 		c.peeked = peekData
 	}
-	return true
 }

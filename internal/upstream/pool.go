@@ -372,7 +372,10 @@ func (p *Pool) put(c *Conn) {
 		return
 	}
 	c.R, c.W = 0, 0
-	c.Conn.SetDeadline(time.Time{})
+	// The deadlines of the last request stay set: whatever reads or
+	// writes the connection next sets its own first, and the peek does not
+	// look at them. Clearing them here would cost each request a timer
+	// update for nothing.
 	select {
 	case p.handoff <- c: // a request was waiting for a connection
 		return

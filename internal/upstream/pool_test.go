@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // countingServer accepts connections and counts them; it answers nothing.
@@ -198,5 +200,30 @@ func TestPoolsRetainClosesRetiredTargets(t *testing.T) {
 	}
 	if ps.Pool(addr) == p {
 		t.Error("a retired pool was handed out again")
+	}
+}
+
+// TestPassedDeadlineDoesNotRetireIdleConnection: a connection released with
+// the read deadline of its last request still set, and idle past it, is open
+// and is reused: the peek before reuse does not look at deadlines, and the
+// next request sets its own.
+func TestPassedDeadlineDoesNotRetireIdleConnection(t *testing.T) {
+	s := startCounting(t)
+	p := NewPool(s.ln.Addr().String(), Options{})
+	defer p.Close()
+	a, err := p.Get(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Millisecond)
+	a.SetReadDeadline(deadline)
+	a.Release()
+	testutil.WaitFor(t, 5*time.Second, "the released connection's deadline to pass", func() bool { return time.Now().After(deadline) })
+	b, err := p.Get(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b != a || !b.Reused || s.accepted() != 1 {
+		t.Fatalf("got %p (reused %v, %d connections accepted); want the released %p again", b, b.Reused, s.accepted(), a)
 	}
 }
