@@ -1100,16 +1100,10 @@ func (c *conn) relayLength(uc *upstream.Conn, idle time.Duration, n int64) bool 
 // when it cannot; otherwise ok says whether the whole body reached the target,
 // and a failure has been answered as streamLengthBody answers it.
 func (c *conn) spliceRequestBody(l *snapshot.Listener, uc *upstream.Conn, n int64) (handled, ok bool) {
-	if !splice.Supported {
-		return false, false
-	}
 	src := c.rawConn()
 	dst := uc.RawConn()
-	if src == nil || dst == nil {
-		return false, false
-	}
-	pipe, err := c.p.pipes.Get()
-	if err != nil {
+	pipe := c.pipeBetween(src, dst)
+	if pipe == nil {
 		return false, false
 	}
 	defer c.p.pipes.Put(pipe)
@@ -1140,16 +1134,10 @@ func (c *conn) spliceRequestBody(l *snapshot.Listener, uc *upstream.Conn, n int6
 // the caller copies instead. As when copying, every chunk that moves pushes the
 // idle deadline of both sides forward.
 func (c *conn) spliceBody(uc *upstream.Conn, idle time.Duration, n int64) (moved int64, ok bool) {
-	if !splice.Supported {
-		return 0, false
-	}
 	src := uc.RawConn()
 	dst := c.rawConn()
-	if src == nil || dst == nil {
-		return 0, false
-	}
-	pipe, err := c.p.pipes.Get()
-	if err != nil {
+	pipe := c.pipeBetween(src, dst)
+	if pipe == nil {
 		return 0, false
 	}
 	defer func() {
@@ -1171,6 +1159,21 @@ func (c *conn) spliceBody(uc *upstream.Conn, idle time.Duration, n int64) (moved
 		}
 	}
 	return moved, true
+}
+
+// pipeBetween returns a pipe from the proxy's pool for splicing from src to
+// dst, or nil when a body between them is to be copied instead: the platform
+// has no splice, either side is not a plain TCP socket, or no pipe is to be
+// had (the proxy is shutting down, or the process is out of descriptors).
+func (c *conn) pipeBetween(src, dst syscall.RawConn) *splice.Pipe {
+	if !splice.Supported || src == nil || dst == nil {
+		return nil
+	}
+	pipe, err := c.p.pipes.Get()
+	if err != nil {
+		return nil
+	}
+	return pipe
 }
 
 // relayChunked streams a chunked body verbatim from the target to the client.
