@@ -1146,7 +1146,7 @@ func (c *conn) spliceBody(uc *upstream.Conn, idle time.Duration, n int64) (moved
 	}()
 	for moved < n {
 		uc.SetReadDeadline(time.Now().Add(idle))
-		k, err := uc.SpliceIn(pipe, int(min(n-moved, int64(pipe.Cap()))))
+		_, err := uc.SpliceIn(pipe, int(min(n-moved, int64(pipe.Cap()))))
 		if err != nil {
 			return moved, true
 		}
@@ -1154,7 +1154,7 @@ func (c *conn) spliceBody(uc *upstream.Conn, idle time.Duration, n int64) (moved
 		m, err := pipe.Out(dst)
 		c.e.SentBytes += int64(m)
 		moved += int64(m)
-		if err != nil || m != k {
+		if err != nil {
 			return moved, true
 		}
 	}

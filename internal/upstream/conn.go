@@ -29,7 +29,7 @@ type Conn struct {
 	Idle time.Duration
 
 	pool *Pool
-	raw  syscall.RawConn // for peeking at an idle connection; nil when unavailable
+	raw  syscall.RawConn // for raw calls (peek, WriteRead, splice); nil when not plain TCP
 	// owner is whose request the connection carries (SetOwner), 0 while
 	// idle; index is the connection's place in pool.open.
 	owner atomic.Uint64
