@@ -35,19 +35,13 @@ func (l *entryLog) Log(e *accesslog.Entry) {
 // DesyncMitigationMode_NonCompliant_Request_Count, DroppedInvalidHeaderRequestCount
 // and ForwardedInvalidHeaderRequestCount are derived.
 func TestEntryCarriesDesyncAndInvalidHeaders(t *testing.T) {
-	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go target.Serve(tl)
-	defer target.Close()
+	target := startOKTarget(t)
 
 	for _, drop := range []bool{false, true} {
 		log := &entryLog{}
 		attrs := config.LoadBalancerAttributes{IdleTimeout: 10 * time.Second, ClientKeepAlive: time.Hour,
 			DesyncMitigationMode: "defensive", DropInvalidHeaderFields: drop}
-		addr := serve(t, quietProxy(), testListener(attrs, log, tl.Addr().String()))
+		addr := serve(t, quietProxy(), testListener(attrs, log, target))
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)

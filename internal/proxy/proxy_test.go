@@ -74,14 +74,11 @@ func quietProxy() *Proxy {
 }
 
 func TestClientKeepAliveCapsConnectionLife(t *testing.T) {
-	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
-	tl, _ := net.Listen("tcp", "127.0.0.1:0")
-	go target.Serve(tl)
-	defer target.Close()
+	target := startOKTarget(t)
 
 	const life = 300 * time.Millisecond
 	attrs := config.LoadBalancerAttributes{IdleTimeout: 10 * time.Second, ClientKeepAlive: life}
-	addr := serve(t, quietProxy(), testListener(attrs, nil, tl.Addr().String()))
+	addr := serve(t, quietProxy(), testListener(attrs, nil, target))
 	// The proxy starts the connection's clock when it accepts it, which is
 	// after this moment: a close it sends cannot look early by our clock.
 	start := time.Now()

@@ -59,23 +59,17 @@ func TestDeferredReplyIsLoggedOnceWritten(t *testing.T) {
 func TestPipelinedRequestDuringTargetWait(t *testing.T) {
 	received := make(chan struct{}, 1)
 	release := make(chan struct{})
-	target := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	target := startTarget(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/first" {
 			received <- struct{}{}
 			<-release
 		}
 		io.WriteString(w, "ok")
-	})}
-	tl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go target.Serve(tl)
-	defer target.Close()
+	})
 
 	p := quietProxy()
 	attrs := config.LoadBalancerAttributes{IdleTimeout: 60 * time.Second, ClientKeepAlive: time.Hour}
-	addr := serve(t, p, testListener(attrs, discardLog{}, tl.Addr().String()))
+	addr := serve(t, p, testListener(attrs, discardLog{}, target))
 
 	// The miss depends on the runtime's poller having taken the pipelined
 	// bytes' readiness while the first request waited on its target; a
