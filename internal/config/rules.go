@@ -633,9 +633,12 @@ func checkRedirect(r RedirectConfig, add func(path, format string, args ...any))
 		}
 	}
 	component("host", r.Host, func(v string) string {
-		for i := 0; i < len(v); i++ {
-			if c := v[i]; c <= ' ' || c > 0x7e || strings.ContainsRune("/?#@", rune(c)) {
-				return fmt.Sprintf("must be a host name (no spaces, '/', '?', '#' or '@'), got %q", v)
+		// Only the literal text is a host name; the placeholders, already
+		// checked, are the request's own host and need no check here.
+		lit := strings.ReplaceAll(v, PlaceholderHost, "")
+		for i := 0; i < len(lit); i++ {
+			if c := lit[i]; c <= ' ' || c > 0x7e || strings.ContainsRune("/?#@{}", rune(c)) {
+				return fmt.Sprintf("must be a host name, optionally with #{host} (no spaces, '/', '?', '#', '@', '{' or '}' in its literal text), got %q", v)
 			}
 		}
 		return ""
