@@ -214,6 +214,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	for _, a := range n.Addrs() {
 		log.Info("listener ready", "addr", a.String())
 	}
+	if len(n.Addrs()) == 0 {
+		// An empty configuration is valid (the resources come from the API,
+		// or a later reload); say so, or a node that serves nothing looks
+		// broken.
+		how := "reload a configuration file that defines one (SIGHUP)"
+		if *adminAddr != "" {
+			how = "create a load balancer and a listener through the ELBv2 API at http://" + *adminAddr + ", or " + how
+		}
+		log.Info("no listeners: nothing is served yet; "+how, "config", orNone(*configPath))
+	}
 
 	for {
 		select {

@@ -299,3 +299,33 @@ func TestServeMetricsAndDashboard(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
 	}
 }
+
+// TestServeEmptyConfiguration: a node starts from a file with no load
+// balancers (empty, or load_balancers: []), says that nothing is served yet,
+// answers /healthz, and serves once a reload gives it a load balancer.
+func TestServeEmptyConfiguration(t *testing.T) {
+	for _, empty := range []string{"", "load_balancers: []\n"} {
+		t.Run(fmt.Sprintf("%q", empty), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "albatross.yaml")
+			if err := os.WriteFile(path, []byte(empty), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+			p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", admin)
+			eventually(t, "the admin server", func() bool { body, _ := get("http://" + admin + "/healthz"); return body == "ok\n" })
+			eventually(t, "the log line saying nothing is served", func() bool {
+				return strings.Contains(p.stderr.String(), "no listeners: nothing is served yet; create a load balancer and a listener through the ELBv2 API at http://"+admin)
+			})
+			port := testutil.FreePort(t)
+			writeConfig(t, path, port, namedTarget(t, "A", 0, nil))
+			p.cmd.Process.Signal(syscall.SIGHUP)
+			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+			eventually(t, "target A after the reload", func() bool { body, _ := get(url); return body == "A" })
+			p.cmd.Process.Signal(syscall.SIGTERM)
+			if code := p.wait(t); code != 0 {
+				t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+			}
+		})
+	}
+}

@@ -14,7 +14,8 @@ type Config struct {
 	Region string `yaml:"region"`
 	// AccountID is the 12-digit account written into ARNs (default "000000000000").
 	AccountID string `yaml:"account_id"`
-	// LoadBalancers has at least one load balancer, names unique.
+	// LoadBalancers may be empty (a node whose resources come from the API
+	// starts so); names are unique.
 	LoadBalancers []LoadBalancer `yaml:"load_balancers"`
 	// TargetGroups may be empty; names are unique, and each group is used by at
 	// most one load balancer, as on AWS.

@@ -155,13 +155,6 @@ func (d *decoder) config(root *yaml.Node) *Config {
 
 	lbNode := f["load_balancers"].val
 	lbItems := d.list(lbNode, "load_balancers")
-	if len(lbItems) == 0 && (isNull(lbNode) || resolve(lbNode).Kind == yaml.SequenceNode) {
-		at := lbNode
-		if at == nil {
-			at = root
-		}
-		d.add(at, "load_balancers", "at least one load balancer is required")
-	}
 	lbIndex := map[string]int{}
 	var sockets []socket
 	accessLogs := map[string]string{}

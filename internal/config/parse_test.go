@@ -269,10 +269,10 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(bad, []byte("load_balancers: []\n"), 0o600); err != nil {
+	if err := os.WriteFile(bad, []byte("load_balancers: {}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(bad); err == nil || err.Error() != bad+":1: load_balancers: at least one load balancer is required" {
+	if _, err := Load(bad); err == nil || err.Error() != bad+`:1: load_balancers: must be a list (lines beginning with "- "), got a mapping` {
 		t.Errorf("Load(bad) = %v", err)
 	}
 	if _, err := Load(filepath.Join(dir, "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) ||
@@ -310,5 +310,40 @@ albatross.yaml:9: load_balancers[0].listeners[0].default_actions[0].target_group
 	var p Problem
 	if !errors.As(err, &p) || p.Line != 3 {
 		t.Errorf("errors.As(Problem) = %+v", p)
+	}
+}
+
+// TestEmptyConfiguration: a file with no load balancers, as a node whose
+// resources come from the API starts from, is a valid configuration with its
+// defaults filled in, however the emptiness is written.
+func TestEmptyConfiguration(t *testing.T) {
+	for _, data := range []string{"", "\n", "# nothing yet\n\n", "---\n", "null\n", "~\n", "{}\n",
+		"load_balancers: []\n", "load_balancers:\n", "target_groups: []\n", "load_balancers: []\ntarget_groups: []\n",
+		"region: eu-west-1\nload_balancers: []\n"} {
+		cfg, err := Parse("albatross.yaml", []byte(data))
+		if err != nil {
+			t.Errorf("%q: %v", data, err)
+			continue
+		}
+		if len(cfg.LoadBalancers) != 0 || len(cfg.TargetGroups) != 0 {
+			t.Errorf("%q: %d load balancers, %d target groups, want none", data, len(cfg.LoadBalancers), len(cfg.TargetGroups))
+		}
+		wantRegion := "us-east-1"
+		if strings.HasPrefix(data, "region:") {
+			wantRegion = "eu-west-1"
+		}
+		if cfg.Region != wantRegion {
+			t.Errorf("%q: region %q, want %q (defaults are filled in)", data, cfg.Region, wantRegion)
+		}
+	}
+	// Emptiness does not excuse a wrong shape.
+	for data, want := range map[string]string{
+		"load_balancers: {}\n": `albatross.yaml:1: load_balancers: must be a list (lines beginning with "- "), got a mapping`,
+		"- web\n":              `albatross.yaml:1: must be a mapping (key: value lines), got a list`,
+		"loadbalancers: []\n":  `albatross.yaml:1: loadbalancers: unknown key (did you mean "load_balancers"?)`,
+	} {
+		if _, err := Parse("albatross.yaml", []byte(data)); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %s", data, err, want)
+		}
 	}
 }

@@ -55,16 +55,12 @@ func TestValidationErrors(t *testing.T) {
 		want       []string // without the "albatross.yaml:" prefix
 	}{
 		// The file as a whole.
-		{"empty file", "", []string{"the configuration is empty; it needs at least one load balancer under load_balancers"}},
-		{"only comments", "# nothing\n\n", []string{"the configuration is empty; it needs at least one load balancer under load_balancers"}},
 		{"YAML syntax", "load_balancers:\n  - name: web\n   port: 80\n", []string{"3: invalid YAML: did not find expected '-' indicator"}},
 		{"YAML syntax deep", skeleton + "    targets:\n      - {id: 10.0.0.1\n", []string{"10: invalid YAML: did not find expected ',' or '}'"}},
 		{"YAML unclosed quote", skeleton + "    protocol: \"HTTP\n", []string{"9: invalid YAML: found unexpected end of stream"}},
 		{"YAML tab", "load_balancers:\n\t- name: web\n", []string{"2: invalid YAML: found character that cannot start any token"}},
 		{"two documents", skeleton + "---\nregion: us-east-1\n", []string{"9: only one YAML document is allowed in a configuration file"}},
 		{"not a mapping", "- web\n", []string{`1: must be a mapping (key: value lines), got a list`}},
-		{"no load balancers key", "target_groups: []\n", []string{"1: load_balancers: at least one load balancer is required"}},
-		{"empty load balancers", "load_balancers: []\n", []string{"1: load_balancers: at least one load balancer is required"}},
 		{"load balancers not a list", "load_balancers: {name: web}\n", []string{`1: load_balancers: must be a list (lines beginning with "- "), got a mapping`}},
 		{"unknown top-level key", "loadbalancers: []\n" + skeleton, []string{`1: loadbalancers: unknown key (did you mean "load_balancers"?)`}},
 		{"duplicate key", "region: us-east-1\nregion: us-west-2\n" + skeleton, []string{"2: region: duplicate key (first set on line 1)"}},

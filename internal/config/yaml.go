@@ -42,14 +42,15 @@ func line(n *yaml.Node) int {
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // document parses data as exactly one YAML document and returns its root node, or
-// nil after recording why there is none.
+// nil after recording why there is none. An empty document (nothing, or only
+// comments, or null) is an empty mapping: a configuration with no resources,
+// which a node whose resources come from the API starts from.
 func (d *decoder) document(data []byte) *yaml.Node {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			d.addLine(0, "", "the configuration is empty; it needs at least one load balancer under load_balancers")
-			return nil
+			return emptyMapping()
 		}
 		d.syntaxError(data, err)
 		return nil
@@ -66,8 +67,7 @@ func (d *decoder) document(data []byte) *yaml.Node {
 		root = root.Content[0]
 	}
 	if isNull(root) {
-		d.addLine(0, "", "the configuration is empty; it needs at least one load balancer under load_balancers")
-		return nil
+		return emptyMapping()
 	}
 	return root
 }
@@ -369,4 +369,9 @@ func (d *decoder) attributeValue(n *yaml.Node, path string) (string, bool) {
 		}
 	}
 	return s.Value, true
+}
+
+// emptyMapping is the root of an empty configuration, on line 1.
+func emptyMapping() *yaml.Node {
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1, Column: 1}
 }
