@@ -11,14 +11,16 @@ type prober struct {
 	cancel context.CancelFunc
 }
 
-// startProber starts checking st on g's schedule. Called under r.mu.
-func (r *Registry) startProber(g *Group, st *Status) *prober {
+// startProber starts checking st on g's schedule; batch is how many targets
+// start being checked in the same Apply (see firstCheckDelay). Called under
+// r.mu.
+func (r *Registry) startProber(g *Group, st *Status, batch int) *prober {
 	ctx, cancel := context.WithCancel(r.ctx)
 	p := &prober{cancel: cancel}
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.probeLoop(ctx, g, st)
+		r.probeLoop(ctx, g, st, batch)
 	}()
 	return p
 }
@@ -32,21 +34,38 @@ func (r *Registry) stopProber(st *Status) {
 	}
 }
 
-// firstCheckWindow bounds, in configured seconds, how long a new target waits
-// for its first check, so that it can turn healthy soon after registration
-// even with a long interval.
-const firstCheckWindow = 5
+// A new target is checked at once, so that it turns healthy as soon as it
+// answers rather than an interval later. When many start together (one
+// RegisterTargets of a thousand targets, or a node starting), their first
+// checks spread over a window that grows by firstCheckSpacing per target, up
+// to firstCheckWindow configured seconds and never past the interval, so that
+// they do not all connect in the same millisecond.
+const (
+	firstCheckSpacing = 2 * time.Millisecond
+	firstCheckWindow  = 5
+)
+
+// firstCheckDelay is how long after it starts being checked a target waits
+// for its first check: its phase folded into the window that batch targets
+// starting together share. One target alone waits at most firstCheckSpacing.
+func firstCheckDelay(ph, interval time.Duration, batch int, second time.Duration) time.Duration {
+	window := min(time.Duration(max(batch, 1))*firstCheckSpacing, firstCheckWindow*second, interval)
+	if window <= 0 {
+		return 0
+	}
+	return ph % window
+}
 
 // probeLoop checks st every interval until ctx ends. Checks run on a fixed grid
 // (start+phase, start+phase+interval, ...): a check's duration does not shift
 // the next one, as on ALB, and the phase spreads a group's targets over the
-// interval. The first check comes sooner, at the phase folded into the first
-// few seconds, and the next ones return to the grid.
-func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status) {
+// interval. The first check comes at once (see firstCheckDelay), and the next
+// ones return to the grid.
+func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status, batch int) {
 	s := g.settings.Load()
 	start := time.Now()
 	ph := phase(g.name, st.addr, s.interval)
-	next := start.Add(ph % min(s.interval, firstCheckWindow*r.opts.Second))
+	next := start.Add(firstCheckDelay(ph, s.interval, batch, r.opts.Second))
 	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	var buf []byte

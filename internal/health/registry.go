@@ -209,6 +209,16 @@ func (r *Registry) Apply(specs []GroupSpec) {
 	for _, g := range r.groups {
 		g.listed = false
 	}
+	// How many targets start being checked now, to spread their first
+	// checks (firstCheckDelay).
+	batch := 0
+	for _, sp := range specs {
+		for _, st := range sp.Targets {
+			if sp.InUse && st.prober == nil {
+				batch++
+			}
+		}
+	}
 	for _, sp := range specs {
 		g := r.group(sp.Name)
 		g.listed = true
@@ -219,7 +229,7 @@ func (r *Registry) Apply(specs []GroupSpec) {
 		keep := make(map[*Status]bool, len(sp.Targets))
 		for _, st := range sp.Targets {
 			keep[st] = true
-			r.register(g, st, now)
+			r.register(g, st, now, batch)
 		}
 		for _, st := range g.targets {
 			if !keep[st] {
@@ -240,8 +250,9 @@ func (r *Registry) Apply(specs []GroupSpec) {
 	}
 }
 
-// register makes st a registered target of g, in use or not as g is.
-func (r *Registry) register(g *Group, st *Status, now time.Time) {
+// register makes st a registered target of g, in use or not as g is; batch is
+// as startProber's.
+func (r *Registry) register(g *Group, st *Status, now time.Time, batch int) {
 	if st.group != g {
 		panic("health: status registered in another group")
 	}
@@ -278,7 +289,7 @@ func (r *Registry) register(g *Group, st *Status, now time.Time) {
 	}
 	if g.inUse && !r.opts.Disabled {
 		if st.prober == nil {
-			st.prober = r.startProber(g, st)
+			st.prober = r.startProber(g, st, batch)
 		}
 	} else {
 		r.stopProber(st)

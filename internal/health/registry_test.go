@@ -325,3 +325,68 @@ func TestSlowStartFollowsHealthy(t *testing.T) {
 	a.code.Store(200)
 	waitFor(t, "healthy again", func() bool { return ss.String() == "enter leave enter" })
 }
+
+// TestFirstCheckDelay: a target registered alone is checked at once; targets
+// registered together spread their first checks over a window that grows with
+// their number, bounded by firstCheckWindow and by the interval.
+func TestFirstCheckDelay(t *testing.T) {
+	base := netip.MustParseAddr("10.0.0.1")
+	interval := 30 * time.Second
+	delays := func(batch int, interval time.Duration) []time.Duration {
+		var out []time.Duration
+		for i := range batch {
+			ph := phase("app", netip.AddrPortFrom(base, uint16(8000+i)), interval)
+			out = append(out, firstCheckDelay(ph, interval, batch, time.Second))
+		}
+		return out
+	}
+	for _, d := range delays(1, interval) {
+		if d > firstCheckSpacing {
+			t.Errorf("a target registered alone waits %v for its first check, want at most %v", d, firstCheckSpacing)
+		}
+	}
+	const n, buckets = 1000, 10
+	window := n * firstCheckSpacing
+	var count [buckets]int
+	for _, d := range delays(n, interval) {
+		if d < 0 || d >= window {
+			t.Fatalf("first check after %v, outside the %v window of %d targets", d, window, n)
+		}
+		count[d*buckets/window]++
+	}
+	for i, c := range count {
+		if c > 2*n/buckets {
+			t.Errorf("%d targets registered together: bucket %d of their window holds %d first checks: %v", n, i, c, count)
+		}
+	}
+	for _, d := range delays(10000, interval) {
+		if d >= firstCheckWindow*time.Second {
+			t.Fatalf("first check after %v, past the %d s window", d, firstCheckWindow)
+		}
+	}
+	for _, d := range delays(n, time.Second) {
+		if d >= time.Second {
+			t.Fatalf("first check after %v, past the 1 s interval", d)
+		}
+	}
+}
+
+// TestNewTargetCheckedAtOnce: with ALB's longest interval (300 s) and real
+// seconds, a newly registered target that answers turns healthy after its
+// first check, long before one interval has passed.
+func TestNewTargetCheckedAtOnce(t *testing.T) {
+	t.Parallel()
+	r, _ := testRegistry(t, time.Second)
+	g := r.Group("app")
+	hc, err := config.ValidateHealthCheck(config.HealthCheck{IntervalSeconds: 300, TimeoutSeconds: 5,
+		HealthyThresholdCount: 5, UnhealthyThresholdCount: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := startCodeTarget(t, 200)
+	r.Apply([]GroupSpec{spec(g, time.Second, true, hc, ct.addr)})
+	waitFor(t, "the new target healthy", func() bool { return stateOf(r, "app", ct.addr) == "healthy/" })
+	if n := ct.checks.Load(); n != 1 {
+		t.Errorf("target checked %d times before turning healthy, want 1 (one pass leaves initial)", n)
+	}
+}
