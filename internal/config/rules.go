@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -39,6 +41,12 @@ const (
 	MaxRedirectComponentLength = 128
 	// MaxFixedResponseBody is the largest fixed-response message body.
 	MaxFixedResponseBody = 1024
+	// MaxRegexValueLength bounds a condition's regular expressions.
+	MaxRegexValueLength = 128
+	// MaxRewriteLength bounds a transform's regex and its replacement.
+	MaxRewriteLength = 1024
+	// MaxRewritesPerTransform is how many rewrites one transform holds.
+	MaxRewritesPerTransform = 1
 )
 
 // Redirect status codes and the placeholders a redirect may use.
@@ -68,6 +76,50 @@ type Rule struct {
 	// Actions holds exactly one terminal action (forward, redirect or
 	// fixed-response).
 	Actions []Action `yaml:"actions"`
+	// Transforms rewrite a matching request before it is forwarded: at most
+	// one host-header-rewrite and one url-rewrite.
+	Transforms []Transform `yaml:"transforms"`
+}
+
+// Transform types, as AWS spells them.
+const (
+	TransformHostHeaderRewrite = "host-header-rewrite"
+	TransformURLRewrite        = "url-rewrite"
+)
+
+// Transform is a rule transform (AWS's RuleTransform): it rewrites the Host
+// header or the URL (path and query) of a request that matched the rule,
+// before it goes to the target. Matching and the access log's request field
+// see the request as received.
+type Transform struct {
+	// Type is host-header-rewrite or url-rewrite.
+	Type string `yaml:"type"`
+	// HostHeaderRewrite is set when Type is host-header-rewrite.
+	HostHeaderRewrite *RewriteConfig `yaml:"host_header_rewrite"`
+	// URLRewrite is set when Type is url-rewrite.
+	URLRewrite *RewriteConfig `yaml:"url_rewrite"`
+}
+
+// Config returns the rewrite configuration of the transform's type.
+func (t Transform) Config() *RewriteConfig {
+	if t.Type == TransformHostHeaderRewrite {
+		return t.HostHeaderRewrite
+	}
+	return t.URLRewrite
+}
+
+// RewriteConfig is a transform's rewrites (AWS's HostHeaderRewriteConfig and
+// UrlRewriteConfig).
+type RewriteConfig struct {
+	// Rewrites holds one rewrite.
+	Rewrites []Rewrite `yaml:"rewrites"`
+}
+
+// Rewrite replaces what Regex matches with Replace, in which $1, ${name} and
+// the like stand for the regex's capture groups.
+type Rewrite struct {
+	Regex   string `yaml:"regex"`
+	Replace string `yaml:"replace"`
 }
 
 // Condition is one rule condition. Exactly one field is set; its values are
@@ -76,9 +128,17 @@ type Condition struct {
 	// HostHeader matches the host of the request (Host without its port),
 	// case-insensitively, with * and ? wildcards.
 	HostHeader []string `yaml:"host_header"`
+	// HostHeaderRegex holds RE2 regular expressions (AWS's RegexValues of a
+	// host-header condition) matched against the Host header as sent, port
+	// included; unanchored unless written with ^ and $. A condition sets
+	// HostHeader or HostHeaderRegex, not both.
+	HostHeaderRegex []string `yaml:"-"`
 	// PathPattern matches the path (without the query), case-sensitively, with
 	// * and ? wildcards.
 	PathPattern []string `yaml:"path_pattern"`
+	// PathPatternRegex holds RE2 regular expressions matched against the path
+	// (without the query); PathPattern or PathPatternRegex, not both.
+	PathPatternRegex []string `yaml:"-"`
 	// HTTPHeader matches the values of one header.
 	HTTPHeader *HTTPHeaderCondition `yaml:"http_header"`
 	// HTTPRequestMethod matches the method exactly (case-sensitive).
@@ -102,9 +162,9 @@ const (
 // Field returns the AWS field name of the condition's set field ("" if none).
 func (c Condition) Field() string {
 	switch {
-	case c.HostHeader != nil:
+	case c.HostHeader != nil || c.HostHeaderRegex != nil:
 		return FieldHostHeader
-	case c.PathPattern != nil:
+	case c.PathPattern != nil || c.PathPatternRegex != nil:
 		return FieldPathPattern
 	case c.HTTPHeader != nil:
 		return FieldHTTPHeader
@@ -125,6 +185,9 @@ type HTTPHeaderCondition struct {
 	// Values are matched case-insensitively with * and ? wildcards; each
 	// occurrence of a repeated header is tried.
 	Values []string `yaml:"values"`
+	// RegexValues are RE2 regular expressions matched against each occurrence
+	// of the header; Values or RegexValues, not both.
+	RegexValues []string `yaml:"regex_values"`
 }
 
 // QueryStringPair matches one key/value pair of the query string, compared
@@ -266,7 +329,165 @@ func CheckRule(r Rule) []FieldProblem {
 			add(join(index("actions", i), p.Path), "%s", p.Message)
 		}
 	}
+	checkTransforms(r.Transforms, add)
 	return probs
+}
+
+// checkTransforms checks a rule's transforms: their types, at most one of
+// each, and each rewrite's regex and replacement.
+func checkTransforms(ts []Transform, add func(path, format string, args ...any)) {
+	seen := map[string]int{}
+	for i, t := range ts {
+		tp := index("transforms", i)
+		var key string
+		switch t.Type {
+		case TransformHostHeaderRewrite:
+			key = "host_header_rewrite"
+		case TransformURLRewrite:
+			key = "url_rewrite"
+		case "":
+			add(join(tp, "type"), "is required: %s or %s", TransformHostHeaderRewrite, TransformURLRewrite)
+			continue
+		default:
+			add(join(tp, "type"), "must be %s or %s, got %q", TransformHostHeaderRewrite, TransformURLRewrite, t.Type)
+			continue
+		}
+		if prev, dup := seen[t.Type]; dup {
+			add(tp, "a rule may have only one %s transform; transforms[%d] is one already", t.Type, prev)
+			continue
+		}
+		seen[t.Type] = i
+		if t.Type == TransformHostHeaderRewrite && t.URLRewrite != nil {
+			add(join(tp, "url_rewrite"), "is set on a %s transform; set host_header_rewrite only", t.Type)
+		}
+		if t.Type == TransformURLRewrite && t.HostHeaderRewrite != nil {
+			add(join(tp, "host_header_rewrite"), "is set on a %s transform; set url_rewrite only", t.Type)
+		}
+		rc := t.Config()
+		kp := join(tp, key)
+		if rc == nil {
+			add(kp, "is required for a %s transform: {rewrites: [{regex: ..., replace: ...}]}", t.Type)
+			continue
+		}
+		rp := join(kp, "rewrites")
+		switch n := len(rc.Rewrites); {
+		case n == 0:
+			add(rp, "needs a rewrite: [{regex: ..., replace: ...}]")
+		case n > MaxRewritesPerTransform:
+			add(rp, "may hold only %d rewrite, got %d", MaxRewritesPerTransform, n)
+		}
+		for j, rw := range rc.Rewrites {
+			checkRewrite(rw, t.Type, index(rp, j), add)
+		}
+	}
+}
+
+// checkRewrite checks one rewrite: the regex compiles in RE2 within AWS's
+// length, and the replacement is printable ASCII whose captures exist.
+func checkRewrite(rw Rewrite, typ, rp string, add func(path, format string, args ...any)) {
+	re, msg := compileRegex(rw.Regex, MaxRewriteLength)
+	if msg != "" {
+		add(join(rp, "regex"), "%s", msg)
+	}
+	pp := join(rp, "replace")
+	switch {
+	case len(rw.Replace) > MaxRewriteLength:
+		add(pp, "must be at most %d characters, got %d", MaxRewriteLength, len(rw.Replace))
+		return
+	case typ == TransformHostHeaderRewrite && rw.Replace == "":
+		add(pp, "is required: the host that replaces what regex matches")
+		return
+	}
+	for i := 0; i < len(rw.Replace); i++ {
+		if c := rw.Replace[i]; c <= ' ' || c > 0x7e {
+			add(pp, "may contain only printable ASCII without spaces (a rewritten %s must stay valid), got %q", what(typ), rw.Replace)
+			return
+		}
+	}
+	if typ == TransformHostHeaderRewrite && strings.ContainsAny(rw.Replace, "/?#@") {
+		add(pp, "must be host name text (no '/', '?', '#' or '@'), got %q", rw.Replace)
+	}
+	if re == nil {
+		return
+	}
+	for _, ref := range replacementRefs(rw.Replace) {
+		if n, err := strconv.Atoi(ref); err == nil {
+			if n > re.NumSubexp() {
+				add(pp, "refers to $%s, but regex has %d capture group(s)", ref, re.NumSubexp())
+			}
+		} else if re.SubexpIndex(ref) < 0 {
+			add(pp, "refers to ${%s}, but regex has no capture group named %q", ref, ref)
+		}
+	}
+}
+
+func what(typ string) string {
+	if typ == TransformHostHeaderRewrite {
+		return "host"
+	}
+	return "URL"
+}
+
+// replacementRefs returns the capture groups a replacement names, as
+// regexp.Expand reads them: $1, $name, ${1}, ${name}; $$ is a literal $.
+func replacementRefs(s string) []string {
+	var refs []string
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			continue
+		}
+		i++
+		if s[i] == '$' {
+			continue
+		}
+		if s[i] == '{' {
+			if end := strings.IndexByte(s[i:], '}'); end > 1 {
+				refs = append(refs, s[i+1:i+end])
+				i += end
+			}
+			continue
+		}
+		j := i
+		for j < len(s) && (isAlnum(s[j]) || s[j] == '_') {
+			j++
+		}
+		if j > i {
+			refs = append(refs, s[i:j])
+			i = j - 1
+		}
+	}
+	return refs
+}
+
+// checkConditionRegex checks a condition's regular expression.
+func checkConditionRegex(v string) string {
+	_, msg := compileRegex(v, MaxRegexValueLength)
+	return msg
+}
+
+// compileRegex compiles v as an RE2 regular expression of at most max
+// characters, printable ASCII, and returns it or why it is refused.
+func compileRegex(v string, max int) (*regexp.Regexp, string) {
+	switch {
+	case v == "":
+		return nil, "must not be empty"
+	case len(v) > max:
+		return nil, fmt.Sprintf("must be at most %d characters, got %d", max, len(v))
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c > 0x7e {
+			return nil, fmt.Sprintf("may contain only printable ASCII characters, got %q", v)
+		}
+	}
+	re, err := regexp.Compile(v)
+	if err != nil {
+		msg := err.Error()
+		if se, ok := err.(*syntax.Error); ok {
+			msg = fmt.Sprintf("%s: `%s`", se.Code, se.Expr)
+		}
+		return nil, fmt.Sprintf("is not a valid RE2 regular expression (%s; look-ahead, look-behind, backreferences and possessive quantifiers are not supported), got %q", msg, v)
+	}
+	return re, ""
 }
 
 // yamlKey is the configuration file's key for an AWS condition field.
@@ -285,7 +506,25 @@ func checkCondition(c Condition, cp string, add func(path, format string, args .
 		}
 		values += len(vals)
 	}
+	regexes := func(key string, vals []string) {
+		list(key, vals, func(p, v string) {
+			if msg := checkConditionRegex(v); msg != "" {
+				add(p, "%s", msg)
+			}
+		})
+	}
+	both := func(key string) {
+		add(join(cp, key), "set values or regex_values, not both (a condition matches wildcards or regular expressions)")
+	}
 	switch {
+	case c.HostHeader != nil && c.HostHeaderRegex != nil:
+		both("host_header")
+	case c.PathPattern != nil && c.PathPatternRegex != nil:
+		both("path_pattern")
+	case c.HostHeaderRegex != nil:
+		regexes("host_header.regex_values", c.HostHeaderRegex)
+	case c.PathPatternRegex != nil:
+		regexes("path_pattern.regex_values", c.PathPatternRegex)
 	case c.HostHeader != nil:
 		list("host_header", c.HostHeader, func(p, v string) {
 			if msg := checkHostPattern(v); msg != "" {
@@ -313,12 +552,19 @@ func checkCondition(c Condition, cp string, add func(path, format string, args .
 		case strings.EqualFold(name, "Host"):
 			add(join(hp, "name"), "cannot be Host; use a host_header condition")
 		}
-		list("http_header.values", c.HTTPHeader.Values, func(p, v string) {
-			if msg := checkMatchValue(v, false); msg != "" {
-				add(p, "%s", msg)
-			}
-			wildcards += countWildcards(v, false)
-		})
+		switch {
+		case c.HTTPHeader.Values != nil && c.HTTPHeader.RegexValues != nil:
+			both("http_header")
+		case c.HTTPHeader.RegexValues != nil:
+			regexes("http_header.regex_values", c.HTTPHeader.RegexValues)
+		default:
+			list("http_header.values", c.HTTPHeader.Values, func(p, v string) {
+				if msg := checkMatchValue(v, false); msg != "" {
+					add(p, "%s", msg)
+				}
+				wildcards += countWildcards(v, false)
+			})
+		}
 	case c.HTTPRequestMethod != nil:
 		list("http_request_method", c.HTTPRequestMethod, func(p, v string) {
 			if msg := checkMethod(v); msg != "" {

@@ -239,3 +239,94 @@ func TestHTTPSListenerCannotRedirectToHTTP(t *testing.T) {
 		t.Fatalf("got %v, want a problem %q", err, want)
 	}
 }
+
+// TestRegexConditionsAndTransformsParse: regex_values and transforms in the
+// file decode into the rule as written.
+func TestRegexConditionsAndTransformsParse(t *testing.T) {
+	cfg, err := Parse("albatross.yaml", []byte(withRules(
+		`- priority: 1`,
+		`  conditions:`,
+		`    - host_header: {regex_values: ['^api\.(.+)\.example\.com$']}`,
+		`    - path_pattern: {regex_values: ['^/v[0-9]+/']}`,
+		`    - http_header: {name: User-Agent, regex_values: ['(?i)mobile']}`,
+		`  actions: [{type: forward, target_group: app}]`,
+		`  transforms:`,
+		`    - {type: host-header-rewrite, host_header_rewrite: {rewrites: [{regex: '^api\.(.+)$', replace: 'internal.$1'}]}}`,
+		`    - {type: url-rewrite, url_rewrite: {rewrites: [{regex: '^/v([0-9]+)/(.*)$', replace: '/$2?v=$1'}]}}`,
+		`- {priority: 2, conditions: [{path_pattern: {values: ['/a/*']}}], actions: [{type: forward, target_group: app}]}`,
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.LoadBalancers[0].Listeners[0].Rules
+	want := Rule{Priority: 1,
+		Conditions: []Condition{
+			{HostHeaderRegex: []string{`^api\.(.+)\.example\.com$`}},
+			{PathPatternRegex: []string{`^/v[0-9]+/`}},
+			{HTTPHeader: &HTTPHeaderCondition{Name: "User-Agent", RegexValues: []string{`(?i)mobile`}}},
+		},
+		Actions: []Action{{Type: ActionForward, TargetGroup: "app"}},
+		Transforms: []Transform{
+			{Type: TransformHostHeaderRewrite, HostHeaderRewrite: &RewriteConfig{Rewrites: []Rewrite{{`^api\.(.+)$`, "internal.$1"}}}},
+			{Type: TransformURLRewrite, URLRewrite: &RewriteConfig{Rewrites: []Rewrite{{`^/v([0-9]+)/(.*)$`, "/$2?v=$1"}}}},
+		},
+	}
+	if !reflect.DeepEqual(r[0], want) {
+		t.Errorf("rule 1:\n got %+v\nwant %+v", r[0], want)
+	}
+	if got := r[1].Conditions[0].PathPattern; !reflect.DeepEqual(got, []string{"/a/*"}) {
+		t.Errorf("path_pattern {values: [...]}: %v", got)
+	}
+}
+
+// TestRegexAndTransformErrors: each bad regex condition or transform is
+// refused with a message naming the rule and the field.
+func TestRegexAndTransformErrors(t *testing.T) {
+	const r = "load_balancers[0].listeners[0].rules[0]"
+	fwd := "actions: [{type: forward, target_group: app}]"
+	long := strings.Repeat("a", 129)
+	for _, c := range []struct{ rule, want string }{
+		{"{priority: 1, conditions: [{path_pattern: {regex_values: ['^/(a']}}], " + fwd + "}",
+			r + ".conditions[0].path_pattern.regex_values[0]: is not a valid RE2 regular expression (missing closing ): `^/(a`; look-ahead, look-behind, backreferences and possessive quantifiers are not supported), got \"^/(a\""},
+		{"{priority: 1, conditions: [{path_pattern: {regex_values: ['^/(?=a)']}}], " + fwd + "}",
+			r + ".conditions[0].path_pattern.regex_values[0]: is not a valid RE2 regular expression (invalid or unsupported Perl syntax: `(?=`; look-ahead, look-behind, backreferences and possessive quantifiers are not supported), got \"^/(?=a)\""},
+		{"{priority: 1, conditions: [{host_header: {regex_values: ['" + long + "']}}], " + fwd + "}",
+			r + ".conditions[0].host_header.regex_values[0]: must be at most 128 characters, got 129"},
+		{"{priority: 1, conditions: [{host_header: {regex_values: []}}], " + fwd + "}",
+			r + ".conditions[0].host_header.regex_values: needs at least one value"},
+		{"{priority: 1, conditions: [{host_header: {values: [a.example.com], regex_values: [a]}}], " + fwd + "}",
+			r + ".conditions[0].host_header: set values or regex_values, not both (a condition matches wildcards or regular expressions)"},
+		{"{priority: 1, conditions: [{http_header: {name: X-A, regex_values: [\"a\\tb\"]}}], " + fwd + "}",
+			r + ".conditions[0].http_header.regex_values[0]: may contain only printable ASCII characters, got \"a\\tb\""},
+		{"{priority: 1, conditions: [{path_pattern: {regex_value: [a]}}], " + fwd + "}",
+			r + `.conditions[0].path_pattern.regex_value: unknown key (did you mean "regex_values"?)`},
+		{"{priority: 1, conditions: [{path_pattern: {regex_values: [a, b, c, d, e, f]}}], " + fwd + "}",
+			r + ".conditions: a rule can only have 5 condition values, got 6"},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: url-rewrite, url_rewrite: {rewrites: [{regex: '^/(a', replace: /b}]}}]}",
+			r + ".transforms[0].url_rewrite.rewrites[0].regex: is not a valid RE2 regular expression (missing closing ): `^/(a`; look-ahead, look-behind, backreferences and possessive quantifiers are not supported), got \"^/(a\""},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: url-rewrite, url_rewrite: {rewrites: [{regex: '^/(a)$', replace: '/$2'}]}}]}",
+			r + ".transforms[0].url_rewrite.rewrites[0].replace: refers to $2, but regex has 1 capture group(s)"},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: url-rewrite, url_rewrite: {rewrites: [{regex: '^/(a)$', replace: '/b c'}]}}]}",
+			r + `.transforms[0].url_rewrite.rewrites[0].replace: may contain only printable ASCII without spaces (a rewritten URL must stay valid), got "/b c"`},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: host-header-rewrite, host_header_rewrite: {rewrites: [{regex: '^a$', replace: 'b/c'}]}}]}",
+			r + `.transforms[0].host_header_rewrite.rewrites[0].replace: must be host name text (no '/', '?', '#' or '@'), got "b/c"`},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: host-header-rewrite, host_header_rewrite: {rewrites: [{regex: '^a$', replace: ''}]}}]}",
+			r + `.transforms[0].host_header_rewrite.rewrites[0].replace: is required: the host that replaces what regex matches`},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: url-rewrite, url_rewrite: {rewrites: [{regex: a, replace: /b}]}}, {type: url-rewrite, url_rewrite: {rewrites: [{regex: a, replace: /c}]}}]}",
+			r + ".transforms[1]: a rule may have only one url-rewrite transform; transforms[0] is one already"},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: path-rewrite}]}",
+			r + `.transforms[0].type: must be host-header-rewrite or url-rewrite, got "path-rewrite"`},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: url-rewrite}]}",
+			r + ".transforms[0].url_rewrite: is required for a url-rewrite transform: {rewrites: [{regex: ..., replace: ...}]}"},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: url-rewrite, url_rewrite: {rewrites: [{regex: a, replace: /b}, {regex: c, replace: /d}]}}]}",
+			r + ".transforms[0].url_rewrite.rewrites: may hold only 1 rewrite, got 2"},
+		{"{priority: 1, conditions: [{path_pattern: [/a]}], " + fwd + ", transforms: [{type: url-rewrite, url_rewrite: {rewrites: [{regex: '" + strings.Repeat("a", 1025) + "', replace: /b}]}}]}",
+			r + ".transforms[0].url_rewrite.rewrites[0].regex: must be at most 1024 characters, got 1025"},
+	} {
+		_, err := Parse("albatross.yaml", []byte(withRules("- "+c.rule)))
+		want := "albatross.yaml:7: " + c.want
+		if err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", c.rule, err, want)
+		}
+	}
+}

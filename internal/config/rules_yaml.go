@@ -128,7 +128,7 @@ func (d *decoder) rules(n *yaml.Node, path string) ([]Rule, []tgRef) {
 
 func (d *decoder) rule(n *yaml.Node, path string, sp *spots) (Rule, []tgRef) {
 	var r Rule
-	f, ok := d.mapping(n, path, "priority", "conditions", "actions")
+	f, ok := d.mapping(n, path, "priority", "conditions", "actions", "transforms")
 	if !ok {
 		sp.reported[path] = true
 		return r, nil
@@ -151,6 +151,42 @@ func (d *decoder) rule(n *yaml.Node, path string, sp *spots) (Rule, []tgRef) {
 		sp.set(cp, c.key)
 		for i, cn := range d.list(c.val, cp) {
 			r.Conditions = append(r.Conditions, d.condition(cn, index(cp, i), sp))
+		}
+	}
+	if t, ok := f["transforms"]; ok {
+		tp := join(path, "transforms")
+		sp.set(tp, t.key)
+		for _, item := range d.mappingItems(sp, t.val, tp, "type", "host_header_rewrite", "url_rewrite") {
+			tr := Transform{Type: d.scalarAt(sp, item.fields, "type", join(item.path, "type"))}
+			for _, key := range []string{"host_header_rewrite", "url_rewrite"} {
+				cf, ok := item.fields[key]
+				if !ok {
+					continue
+				}
+				cp := join(item.path, key)
+				sp.set(cp, cf.val)
+				rc := &RewriteConfig{}
+				rf, ok := d.mapping(cf.val, cp, "rewrites")
+				if !ok {
+					sp.reported[cp] = true
+				}
+				if rw, ok := rf["rewrites"]; ok {
+					rp := join(cp, "rewrites")
+					sp.set(rp, rw.val)
+					for _, ri := range d.mappingItems(sp, rw.val, rp, "regex", "replace") {
+						rc.Rewrites = append(rc.Rewrites, Rewrite{
+							Regex:   d.scalarAt(sp, ri.fields, "regex", join(ri.path, "regex")),
+							Replace: d.scalarAt(sp, ri.fields, "replace", join(ri.path, "replace")),
+						})
+					}
+				}
+				if key == "host_header_rewrite" {
+					tr.HostHeaderRewrite = rc
+				} else {
+					tr.URLRewrite = rc
+				}
+			}
+			r.Transforms = append(r.Transforms, tr)
 		}
 	}
 	ap := join(path, "actions")
@@ -193,16 +229,16 @@ func (d *decoder) condition(n *yaml.Node, path string, sp *spots) Condition {
 		sp.set(kp, v.val)
 		switch key {
 		case "host_header":
-			c.HostHeader = d.strings(v.val, kp, sp)
+			c.HostHeader, c.HostHeaderRegex = d.valuesOrRegex(v.val, kp, sp)
 		case "path_pattern":
-			c.PathPattern = d.strings(v.val, kp, sp)
+			c.PathPattern, c.PathPatternRegex = d.valuesOrRegex(v.val, kp, sp)
 		case "http_request_method":
 			c.HTTPRequestMethod = d.strings(v.val, kp, sp)
 		case "source_ip":
 			c.SourceIP = d.strings(v.val, kp, sp)
 		case "http_header":
 			h := &HTTPHeaderCondition{}
-			hf, ok := d.mapping(v.val, kp, "name", "values")
+			hf, ok := d.mapping(v.val, kp, "name", "values", "regex_values")
 			if !ok {
 				sp.reported[kp] = true
 			}
@@ -211,6 +247,14 @@ func (d *decoder) condition(n *yaml.Node, path string, sp *spots) Condition {
 			if vf, ok := hf["values"]; ok {
 				sp.set(vp, vf.val)
 				h.Values = d.strings(vf.val, vp, sp)
+			}
+			rp := join(kp, "regex_values")
+			if rf, ok := hf["regex_values"]; ok {
+				sp.set(rp, rf.val)
+				h.RegexValues = d.strings(rf.val, rp, sp)
+			}
+			if h.Values == nil && h.RegexValues == nil && ok {
+				h.Values = []string{} // reported by CheckRule: needs a value
 			}
 			c.HTTPHeader = h
 		case "query_string":
@@ -224,6 +268,33 @@ func (d *decoder) condition(n *yaml.Node, path string, sp *spots) Condition {
 		}
 	}
 	return c
+}
+
+// valuesOrRegex decodes a host_header or path_pattern condition: a list of
+// wildcard values, or a mapping {values: [...]} or {regex_values: [...]} (the
+// shapes of AWS's HostHeaderConfig and PathPatternConfig).
+func (d *decoder) valuesOrRegex(n *yaml.Node, path string, sp *spots) (values, regex []string) {
+	if resolve(n) == nil || resolve(n).Kind != yaml.MappingNode {
+		return d.strings(n, path, sp), nil
+	}
+	f, _ := d.mapping(n, path, "values", "regex_values")
+	if vf, ok := f["values"]; ok {
+		vp := join(path, "values")
+		sp.set(vp, vf.val)
+		values = d.strings(vf.val, vp, sp)
+	}
+	if rf, ok := f["regex_values"]; ok {
+		rp := join(path, "regex_values")
+		sp.set(rp, rf.val)
+		regex = d.strings(rf.val, rp, sp)
+	}
+	if values == nil && regex == nil {
+		values = []string{} // reported by CheckRule: needs a value
+		if len(resolve(n).Content) > 0 {
+			sp.reported[path] = true // only unknown keys: reported already
+		}
+	}
+	return values, regex
 }
 
 // strings decodes a list of scalars; the result is non-nil even when empty, so

@@ -564,7 +564,7 @@ func Compile(m *Model) (*config.Config, error) {
 				cl.Certificates = append(cl.Certificates, c)
 			}
 			for _, r := range l.SortedRules() {
-				cl.Rules = append(cl.Rules, config.Rule{Priority: r.Priority, Conditions: r.Conditions, Actions: r.Actions})
+				cl.Rules = append(cl.Rules, config.Rule{Priority: r.Priority, Conditions: r.Conditions, Actions: r.Actions, Transforms: r.Transforms})
 			}
 			for _, name := range cl.TargetGroupNames() {
 				if m.TargetGroupByName(name) == nil {

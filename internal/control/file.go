@@ -148,7 +148,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 						return err
 					}
 				}
-				l.Rules = append(l.Rules, Rule{ID: id, Priority: fr.Priority, Conditions: fr.Conditions, Actions: fr.Actions})
+				l.Rules = append(l.Rules, Rule{ID: id, Priority: fr.Priority, Conditions: fr.Conditions, Actions: fr.Actions, Transforms: fr.Transforms})
 			}
 			fileListeners[l.ID] = true
 			if oldL == nil || !reflect.DeepEqual(l, oldL) {

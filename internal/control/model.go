@@ -150,6 +150,8 @@ type Rule struct {
 	Priority   int                `json:"priority"`
 	Conditions []config.Condition `json:"conditions"`
 	Actions    []config.Action    `json:"actions"`
+	// Transforms are the rule's host and URL rewrites.
+	Transforms []config.Transform `json:"transforms,omitempty"`
 	Tags       []Tag              `json:"tags,omitempty"`
 }
 

@@ -34,6 +34,12 @@ type routing struct {
 	// request, issued when the response is known (see appendAppCookie).
 	app appSticky
 	loc []byte // redirect URL
+	// host and uri are the current request's Host and URL as the rule's
+	// transforms rewrote them, nil when not rewritten; hostBuf and uriBuf
+	// hold them, and in the original URL, between requests.
+	host, uri       []byte
+	hostBuf, uriBuf []byte
+	inURI           []byte
 }
 
 // maxKeptRouting bounds the routing buffers a connection keeps between
@@ -50,6 +56,9 @@ func (r *routing) shrink() {
 	}
 	if cap(r.cookies) > maxKeptRouting {
 		r.cookies = nil
+	}
+	if cap(r.uriBuf) > maxKeptRouting || cap(r.inURI) > maxKeptRouting {
+		r.uriBuf, r.inURI = nil, nil
 	}
 }
 
@@ -69,13 +78,15 @@ type appSticky struct {
 func (c *conn) route(l *snapshot.Listener) *snapshot.Action {
 	c.rt.cookies = c.rt.cookies[:0]
 	c.rt.app = appSticky{}
+	c.rt.host, c.rt.uri = nil, nil
 	c.e.MatchedRulePriority = accesslog.PriorityDefault
 	act := l.DefaultAction
 	if l.Rules != nil && l.Rules.Len() > 0 {
 		req := &c.req
 		rr := &c.rt.req
 		rr.Method = req.Method
-		rr.Host, _ = splitHostPort(requestHost(req))
+		rr.Authority = requestHost(req)
+		rr.Host, _ = splitHostPort(rr.Authority)
 		rr.Path, rr.Query = route.ParseTarget(req.Target)
 		rr.Headers = req.Headers
 		rr.Source = c.client.Addr()
@@ -87,6 +98,55 @@ func (c *conn) route(l *snapshot.Listener) *snapshot.Action {
 	}
 	c.e.ActionsExecuted = act.Type
 	return act
+}
+
+// Values of the access log's request_transform_status. AWS documents only
+// the field; "TransformSuccess" is what its logs show for a rewrite that took
+// effect, and "TransformFailed" is Albatross's for one that produced an
+// invalid host or URL (see docs/compatibility.md).
+const (
+	transformSuccess = "TransformSuccess"
+	transformFailed  = "TransformFailed"
+)
+
+// transform applies a rule's transforms to the current request: the Host and
+// URL it is forwarded with (c.rt.host, c.rt.uri), logged as transformed_host
+// and transformed_uri. A regex that does not match leaves its part as it is.
+// It returns false when a rewrite produced a host or URL that cannot be sent,
+// which ALB answers with 500.
+func (c *conn) transform(tf *route.Transforms) bool {
+	ran, ok := false, true
+	if tf.Host != nil {
+		host, _ := splitHostPort(requestHost(&c.req))
+		if out, matched := tf.Host.Apply(c.rt.hostBuf, host); matched {
+			ran, c.rt.hostBuf = true, out
+			if route.ValidHost(out) {
+				c.rt.host = out
+				c.e.TransformedHost = string(out)
+			} else {
+				ok = false
+			}
+		}
+	}
+	if tf.URL != nil {
+		c.rt.inURI = appendOriginForm(c.rt.inURI[:0], c.req.Target)
+		if out, matched := tf.URL.Apply(c.rt.uriBuf, c.rt.inURI); matched {
+			ran, c.rt.uriBuf = true, out
+			if route.ValidOriginForm(out) {
+				c.rt.uri = out
+				c.e.TransformedURI = string(out)
+			} else {
+				ok = false
+			}
+		}
+	}
+	switch {
+	case !ok:
+		c.e.RequestTransformStatus = transformFailed
+	case ran:
+		c.e.RequestTransformStatus = transformSuccess
+	}
+	return ok
 }
 
 // pickTarget chooses the target group (weights, group stickiness) and the

@@ -359,7 +359,10 @@ func (c *conn) serveRequest() bool {
 		return c.fixedResponse(l, act, hasBody)
 	}
 
-	// 4. Forwarding.
+	// 4. Forwarding, after the rule's transforms.
+	if act.Transforms != nil && !c.transform(act.Transforms) {
+		return c.answer(l, 500, hasBody)
+	}
 	t := c.pickTarget(l, act, c.reqStart)
 	if t == nil {
 		return c.answer(l, 503, hasBody)

@@ -23,15 +23,22 @@ func (c *conn) appendRequestHead(b []byte, l *snapshot.Listener) []byte {
 	attrs := &l.LB.Attrs
 	b = append(b, req.Method...)
 	b = append(b, ' ')
-	b = appendOriginForm(b, req.Target)
+	if c.rt.uri != nil {
+		b = append(b, c.rt.uri...) // rewritten by a url-rewrite transform
+	} else {
+		b = appendOriginForm(b, req.Target)
+	}
 	b = append(b, " HTTP/1.1\r\n"...)
-	if !attrs.PreserveHostHeader {
+	// A host-header-rewrite transform sets Host even when the client's is
+	// otherwise preserved.
+	preserveHost := attrs.PreserveHostHeader && c.rt.host == nil
+	if !preserveHost {
 		b = append(b, "Host: "...)
-		b = appendTargetHost(b, req, l)
+		b = appendTargetHost(b, req, c.rt.host, l)
 		b = append(b, "\r\n"...)
 	}
 	for _, h := range req.Headers {
-		if c.dropRequestHeader(h.Name, attrs.PreserveHostHeader, attrs.DropInvalidHeaderFields) {
+		if c.dropRequestHeader(h.Name, preserveHost, attrs.DropInvalidHeaderFields) {
 			continue
 		}
 		b = appendHeader(b, h.Name, h.Value)
@@ -109,14 +116,18 @@ func listedInConnection(headers []http1.Header, name []byte) bool {
 // client's (spec §7.5): the host of an absolute-form target or the Host header,
 // the load balancer's DNS name for HTTP/1.0 without one; hostname lowercased; the
 // port dropped on ports 80 and 443 and added, as the listener port, elsewhere
-// when the client gave none.
-func appendTargetHost(b []byte, req *http1.Request, l *snapshot.Listener) []byte {
+// when the client gave none. A non-nil rewritten host (a host-header-rewrite
+// transform's) replaces the client's host name; the port is chosen the same way.
+func appendTargetHost(b []byte, req *http1.Request, rewritten []byte, l *snapshot.Listener) []byte {
 	hostport := requestHost(req)
-	if len(hostport) == 0 {
+	if len(hostport) == 0 && rewritten == nil {
 		b = append(b, l.LB.DNSName...)
 		hostport = nil
 	}
 	host, port := splitHostPort(hostport)
+	if rewritten != nil {
+		host = rewritten
+	}
 	for _, ch := range host {
 		if ch >= 'A' && ch <= 'Z' {
 			ch += 'a' - 'A'

@@ -66,7 +66,7 @@ func TestTargetHostAsALB(t *testing.T) {
 	for _, tc := range cases {
 		c := parsed(t, tc.raw)
 		l := &snapshot.Listener{LB: lb, Port: tc.port, PortText: strconv.Itoa(tc.port)}
-		if got := string(appendTargetHost(nil, &c.req, l)); got != tc.want {
+		if got := string(appendTargetHost(nil, &c.req, nil, l)); got != tc.want {
 			t.Errorf("port %d, %q: Host %q, want %q", tc.port, tc.raw, got, tc.want)
 		}
 	}

@@ -15,14 +15,15 @@ import (
 
 // rulesListener compiles a listener with n path rules (the last one forwarding
 // to target) and the given target group attributes, through config.Parse and
-// snapshot.Compile as the node does.
-func rulesListener(b *testing.B, n int, target string, tgAttrs string) *atomic.Pointer[snapshot.Listener] {
+// snapshot.Compile as the node does. cond is the condition's format, given the
+// rule's number: a wildcard pattern (pathWildcard) or a regular expression.
+func rulesListener(b *testing.B, n int, target string, tgAttrs, cond string) *atomic.Pointer[snapshot.Listener] {
 	host, port, _ := net.SplitHostPort(target)
 	var y strings.Builder
 	y.WriteString("load_balancers:\n  - name: lb\n    listeners:\n      - port: 8080\n        address: 127.0.0.1\n")
 	y.WriteString("        default_actions: [{type: fixed-response, fixed_response: {status_code: \"404\"}}]\n        rules:\n")
 	for i := 1; i <= n; i++ {
-		fmt.Fprintf(&y, "          - {priority: %d, conditions: [{path_pattern: [\"/svc%d/*\"]}], actions: [{type: forward, target_group: app}]}\n", i, i)
+		fmt.Fprintf(&y, "          - {priority: %d, conditions: [{path_pattern: "+cond+"}], actions: [{type: forward, target_group: app}]}\n", i, i)
 	}
 	fmt.Fprintf(&y, "target_groups:\n  - {name: app, port: 80, attributes: {%s}, targets: [{id: %s, port: %s}]}\n", tgAttrs, host, port)
 	cfg, err := config.Parse("bench.yaml", []byte(y.String()))
@@ -44,21 +45,34 @@ func rulesListener(b *testing.B, n int, target string, tgAttrs string) *atomic.P
 	return &p
 }
 
+// Path conditions of BenchmarkProxyRules, given the rule's number: wildcards,
+// regular expressions anchored on the first segment (indexed like the
+// wildcards), and ones that are not (every rule is tried in turn).
+const (
+	pathWildcard       = `["/svc%d/*"]`
+	pathRegex          = `{regex_values: ["^/svc%d/"]}`
+	pathRegexUnindexed = `{regex_values: ["/svc%d/[a-z]+$"]}`
+)
+
 // BenchmarkProxyRules measures a proxied keep-alive request routed by the last
 // of n path rules, without and with lb_cookie stickiness (the request carries
-// the cookie and the response re-issues it). allocs/op is the proxy's
-// per-request allocation count, as in BenchmarkProxyKeepAlive.
+// the cookie and the response re-issues it), and with regular expressions in
+// place of the wildcards. allocs/op is the proxy's per-request allocation
+// count, as in BenchmarkProxyKeepAlive.
 func BenchmarkProxyRules(b *testing.B) {
 	for _, c := range []struct {
 		name, attrs string
 		sticky      bool
+		cond        string
 	}{
-		{"plain", "", false},
-		{"lb_cookie", "stickiness.enabled: true", true},
+		{"plain", "", false, pathWildcard},
+		{"lb_cookie", "stickiness.enabled: true", true, pathWildcard},
+		{"regex", "", false, pathRegex},
+		{"regex_unindexed", "", false, pathRegexUnindexed},
 	} {
 		for _, n := range []int{1, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/rules=%d", c.name, n), func(b *testing.B) {
-				addr := serve(b, quietProxy(), rulesListener(b, n, fixedTarget(b), c.attrs))
+				addr := serve(b, quietProxy(), rulesListener(b, n, fixedTarget(b), c.attrs, c.cond))
 				conn, err := net.Dial("tcp", addr)
 				if err != nil {
 					b.Fatal(err)

@@ -23,6 +23,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
 
@@ -38,6 +40,9 @@ type Request struct {
 	// Host is the host the request is for (the Host header or the authority of
 	// an absolute-form target) without its port; nil if none.
 	Host []byte
+	// Authority is the same host as sent, with its port if the client gave
+	// one: what host_header regular expressions match (nil: Host is used).
+	Authority []byte
 	// Path and Query are the request target's path and query (without "?");
 	// ParseTarget splits a target into them.
 	Path, Query []byte
@@ -115,8 +120,9 @@ const (
 
 type cond struct {
 	kind     uint8
-	globs    []glob // host, path and header values
-	name     string // header name
+	globs    []glob           // host, path and header values
+	res      []*regexp.Regexp // host, path and header regex values (globs nil)
+	name     string           // header name
 	methods  []string
 	pairs    []queryPair
 	prefixes []netip.Prefix
@@ -181,11 +187,13 @@ func Compile(rules []config.Rule) (*Table, error) {
 				return nil, fmt.Errorf("rule priority %d: %w", r.Priority, err)
 			}
 			cr.conds = append(cr.conds, cc)
-			switch cc.kind {
-			case condHost:
+			switch {
+			case cc.kind == condHost && cc.res == nil:
 				hosts, suffixes, indexed = hostKeys(cc.globs)
-			case condPath:
+			case cc.kind == condPath && cc.res == nil:
 				segs = firstSegments(cc.globs)
+			case cc.kind == condPath:
+				segs = regexFirstSegments(cc.res)
 			}
 		}
 		i := int32(len(t.rules))
@@ -279,6 +287,48 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// regexFirstSegments is firstSegments for regular expressions: the first
+// path segment each must fix, or nil when one does not. Only an expression
+// anchored with ^ whose literal text right after it runs to a '/' (or is the
+// whole path, up to $) fixes one: "^/v1/" and "^/health$" do, "/v1/",
+// "^/v[12]/" and "(?i)^/v1/" do not.
+func regexFirstSegments(res []*regexp.Regexp) []string {
+	out := []string{}
+	for _, re := range res {
+		seg, ok := regexFirstSegment(re.String())
+		if !ok {
+			return nil
+		}
+		if !contains(out, seg) {
+			out = append(out, seg)
+		}
+	}
+	return out
+}
+
+func regexFirstSegment(expr string) (string, bool) {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil || re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
+		return "", false
+	}
+	lit := re.Sub[1]
+	if lit.Op != syntax.OpLiteral || lit.Flags&syntax.FoldCase != 0 {
+		return "", false
+	}
+	prefix := string(lit.Rune)
+	if !strings.HasPrefix(prefix, "/") {
+		return "", false
+	}
+	rest := prefix[1:]
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		return rest[:i], true
+	}
+	if len(re.Sub) == 3 && re.Sub[2].Op == syntax.OpEndText {
+		return rest, true // the whole path: "^/health$"
+	}
+	return "", false
+}
+
 func compileCondition(c config.Condition) (cond, error) {
 	globs := func(vals []string, fold bool) []glob {
 		out := make([]glob, len(vals))
@@ -287,7 +337,24 @@ func compileCondition(c config.Condition) (cond, error) {
 		}
 		return out
 	}
+	regexes := func(kind uint8, name string, vals []string) (cond, error) {
+		cc := cond{kind: kind, name: name}
+		for _, v := range vals {
+			re, err := regexp.Compile(v)
+			if err != nil {
+				return cond{}, fmt.Errorf("regex %q: %w", v, err)
+			}
+			cc.res = append(cc.res, re)
+		}
+		return cc, nil
+	}
 	switch {
+	case c.HostHeaderRegex != nil:
+		return regexes(condHost, "", c.HostHeaderRegex)
+	case c.PathPatternRegex != nil:
+		return regexes(condPath, "", c.PathPatternRegex)
+	case c.HTTPHeader != nil && c.HTTPHeader.RegexValues != nil:
+		return regexes(condHeader, c.HTTPHeader.Name, c.HTTPHeader.RegexValues)
 	case c.HostHeader != nil:
 		return cond{kind: condHost, globs: globs(c.HostHeader, true)}, nil
 	case c.PathPattern != nil:
@@ -435,6 +502,9 @@ func (rule *Rule) matches(r *Request) bool {
 }
 
 func (c *cond) matches(r *Request) bool {
+	if c.res != nil {
+		return c.matchesRegex(r)
+	}
 	switch c.kind {
 	case condHost:
 		return anyGlob(c.globs, r.Host)
@@ -464,6 +534,36 @@ func (c *cond) matches(r *Request) bool {
 			}
 		}
 		return false
+	}
+	return false
+}
+
+// matchesRegex is matches for a condition of regular expressions.
+func (c *cond) matchesRegex(r *Request) bool {
+	switch c.kind {
+	case condHost:
+		host := r.Authority
+		if host == nil {
+			host = r.Host
+		}
+		return host != nil && anyRegex(c.res, host)
+	case condPath:
+		return anyRegex(c.res, r.Path)
+	case condHeader:
+		for _, h := range r.Headers {
+			if http1.EqualFold(h.Name, c.name) && anyRegex(c.res, h.Value) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func anyRegex(res []*regexp.Regexp, s []byte) bool {
+	for _, re := range res {
+		if re.Match(s) {
+			return true
+		}
 	}
 	return false
 }

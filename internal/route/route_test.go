@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -326,6 +327,34 @@ func BenchmarkMatch(b *testing.B) {
 					tab.Match(r)
 				}
 			})
+		}
+	}
+}
+
+// TestRegexFirstSegment: only an anchored regex whose literal text fixes the
+// first path segment is indexed by it; a wrong index would hide a rule.
+func TestRegexFirstSegment(t *testing.T) {
+	for expr, want := range map[string]string{
+		`^/v1/`: "v1", `^/v1/users/[0-9]+$`: "v1", `^/health$`: "health", `^/a\.b/`: "a.b",
+		`/v1/`: "-", `^/v[12]/`: "-", `(?i)^/v1/`: "-", `^/v1`: "-", `^/v1|^/v2/`: "-", `^(/v1/)`: "-",
+		`^/v1/|x`: "-", `^/v1+/`: "-", `^.*/v1/`: "-", `^/v1/?`: "-", `^/v1/?$`: "-",
+	} {
+		seg, ok := regexFirstSegment(expr)
+		if !ok {
+			seg = "-"
+		}
+		if seg != want {
+			t.Errorf("%s: segment %q, want %q", expr, seg, want)
+		}
+		// Whatever the index says must agree with the regex itself.
+		if ok {
+			re := regexp.MustCompile(expr)
+			for _, p := range []string{"/" + seg + "/x", "/" + seg, "/other/x", "/x/" + seg + "/"} {
+				first := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 2)[0]
+				if re.MatchString(p) && first != seg {
+					t.Errorf("%s matches %s, whose first segment %q is not the indexed %q", expr, p, first, seg)
+				}
+			}
 		}
 	}
 }

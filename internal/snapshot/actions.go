@@ -31,6 +31,10 @@ type Action struct {
 	Redirect *route.Redirect
 	// Fixed is a fixed-response action's answer.
 	Fixed *FixedResponse
+	// Transforms are the rule's host and URL rewrites, applied to a forwarded
+	// request after matching; nil when the rule has none (and for default
+	// actions, which cannot have them).
+	Transforms *route.Transforms
 }
 
 // FixedResponse is a fixed-response action's answer.
@@ -60,6 +64,9 @@ func compileRules(cl *Listener, l config.Listener, groups map[string]*TargetGrou
 	cl.RuleActions = make([]*Action, len(l.Rules))
 	for i, r := range l.Rules {
 		if cl.RuleActions[i], err = compileAction(r.Actions[len(r.Actions)-1], groups); err != nil {
+			return fmt.Errorf("rule priority %d: %w", r.Priority, err)
+		}
+		if cl.RuleActions[i].Transforms, err = route.CompileTransforms(r.Transforms); err != nil {
 			return fmt.Errorf("rule priority %d: %w", r.Priority, err)
 		}
 	}
