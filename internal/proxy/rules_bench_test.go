@@ -26,9 +26,17 @@ func rulesListener(b *testing.B, n int, target string, tgAttrs, cond string) *at
 		fmt.Fprintf(&y, "          - {priority: %d, conditions: [{path_pattern: "+cond+"}], actions: [{type: forward, target_group: app}]}\n", i, i)
 	}
 	fmt.Fprintf(&y, "target_groups:\n  - {name: app, port: 80, attributes: {%s}, targets: [{id: %s, port: %s}]}\n", tgAttrs, host, port)
-	cfg, err := config.Parse("bench.yaml", []byte(y.String()))
+	return compileListener(b, y.String(), discardLog{})
+}
+
+// compileListener compiles the configuration y through config.Parse and
+// snapshot.Compile, as the node does, and returns its listener on
+// 127.0.0.1:8080, logging to log.
+func compileListener(tb testing.TB, y string, log snapshot.EntryLogger) *atomic.Pointer[snapshot.Listener] {
+	tb.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(y))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	ids := map[string]string{}
 	for i, k := range snapshot.IDKeys(cfg) {
@@ -36,10 +44,10 @@ func rulesListener(b *testing.B, n int, target string, tgAttrs, cond string) *at
 	}
 	s, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: upstream.NewPools(upstream.Options{})})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	l := s.Listeners[netip.MustParseAddrPort("127.0.0.1:8080")]
-	l.LB.Log = discardLog{}
+	l.LB.Log = log
 	var p atomic.Pointer[snapshot.Listener]
 	p.Store(l)
 	return &p

@@ -6,16 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
-	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/snapshot"
-	"github.com/albatross-lb/albatross/internal/upstream"
 )
 
 // lineLog keeps the access log lines of finished requests.
@@ -48,23 +45,7 @@ func yamlListener(t *testing.T, rules, target string, log snapshot.EntryLogger) 
 		"        default_actions: [{type: fixed-response, fixed_response: {status_code: \"404\", message_body: default}}]\n" +
 		"        rules:\n" + rules +
 		fmt.Sprintf("target_groups:\n  - {name: echo, port: 80, targets: [{id: %s, port: %s}]}\n", host, port)
-	cfg, err := config.Parse("test.yaml", []byte(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids := map[string]string{}
-	for i, k := range snapshot.IDKeys(cfg) {
-		ids[k] = fmt.Sprintf("%016x", i+1)
-	}
-	s, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: upstream.NewPools(upstream.Options{})})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := s.Listeners[netip.MustParseAddrPort("127.0.0.1:8080")]
-	l.LB.Log = log
-	var p atomic.Pointer[snapshot.Listener]
-	p.Store(l)
-	return &p
+	return compileListener(t, y, log)
 }
 
 // startEchoTarget answers with the request line's target and the Host header
