@@ -92,7 +92,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 // arrival is announced on hits (when not full).
 func namedTarget(t *testing.T, name string, delay time.Duration, hits chan<- struct{}) string {
 	t.Helper()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return serveHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.UserAgent() == "ELB-HealthChecker/2.0" {
 			return // health checks pass and are not counted
 		}
@@ -102,7 +102,14 @@ func namedTarget(t *testing.T, name string, delay time.Duration, hits chan<- str
 		}
 		time.Sleep(delay) // the target's work
 		io.WriteString(w, name)
-	})}
+	}))
+}
+
+// serveHandler runs an HTTP target with h on 127.0.0.1 until the test ends
+// and returns its address.
+func serveHandler(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := &http.Server{Handler: h}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -192,14 +192,28 @@ func readConditions(f form) ([]config.Condition, error) {
 		cp := fmt.Sprintf("conditions.%d.member", i+1)
 		field := cf.get("Field")
 		legacy := cf.strings("Values")
-		if cf.present("RegexValues") || cf.present("HostHeaderConfig.RegexValues") || cf.present("PathPatternConfig.RegexValues") || cf.present("HttpHeaderConfig.RegexValues") {
-			return nil, errorf(codeValidation, "%s: regular expression conditions (RegexValues) are not supported yet", cp)
+		// RegexValues may sit on the condition itself or in its field's
+		// …Config, as the SDKs' shapes allow; either way they replace Values.
+		regex := func(cfg string) ([]string, error) {
+			top, inCfg := cf.present("RegexValues"), cf.present(cfg+".RegexValues")
+			switch {
+			case top && inCfg:
+				return nil, errorf(codeValidation, "%s: give RegexValues either on the condition or in %s, not both", cp, cfg)
+			case top:
+				return nonNil(cf.strings("RegexValues")), nil
+			case inCfg:
+				return nonNil(cf.strings(cfg + ".RegexValues")), nil
+			}
+			return nil, nil
 		}
 		both := func(cfg string) error {
 			if len(legacy) > 0 && cf.present(cfg) {
 				return errorf(codeValidation, "%s: give either Values or %s, not both", cp, cfg)
 			}
 			return nil
+		}
+		if cf.present("RegexValues") && field != config.FieldHostHeader && field != config.FieldPathPattern && field != config.FieldHTTPHeader {
+			return nil, errorf(codeValidation, "%s: RegexValues apply only to host-header, path-pattern and http-header conditions, not %s", cp, field)
 		}
 		var c config.Condition
 		switch field {
@@ -218,19 +232,30 @@ func readConditions(f form) ([]config.Condition, error) {
 			if len(legacy) == 0 {
 				vals = cf.strings(cfg + ".Values")
 			}
-			if vals == nil {
+			res, err := regex(cfg)
+			if err != nil {
+				return nil, err
+			}
+			if vals == nil && res == nil {
 				vals = []string{}
 			}
 			if field == config.FieldHostHeader {
-				c.HostHeader = vals
+				c.HostHeader, c.HostHeaderRegex = vals, res
 			} else {
-				c.PathPattern = vals
+				c.PathPattern, c.PathPatternRegex = vals, res
 			}
 		case config.FieldHTTPHeader:
 			if len(legacy) > 0 || !cf.present("HttpHeaderConfig") {
 				return nil, errorf(codeValidation, "%s: A 'HttpHeaderConfig' must be specified with '%s'", cp, field)
 			}
-			c.HTTPHeader = &config.HTTPHeaderCondition{Name: cf.get("HttpHeaderConfig.HttpHeaderName"), Values: cf.strings("HttpHeaderConfig.Values")}
+			res, err := regex("HttpHeaderConfig")
+			if err != nil {
+				return nil, err
+			}
+			c.HTTPHeader = &config.HTTPHeaderCondition{Name: cf.get("HttpHeaderConfig.HttpHeaderName"), Values: cf.strings("HttpHeaderConfig.Values"), RegexValues: res}
+			if c.HTTPHeader.Values == nil && res == nil {
+				c.HTTPHeader.Values = []string{}
+			}
 		case config.FieldHTTPRequestMethod:
 			if len(legacy) > 0 || !cf.present("HttpRequestMethodConfig") {
 				return nil, errorf(codeValidation, "%s: A 'HttpRequestMethodConfig' must be specified with '%s'", cp, field)
@@ -271,6 +296,14 @@ func writeConditions(w *xmlWriter, conds []config.Condition) {
 		c := conds[i]
 		w.leaf("Field", c.Field())
 		switch {
+		case c.HostHeaderRegex != nil:
+			w.open("HostHeaderConfig")
+			w.stringList("RegexValues", c.HostHeaderRegex)
+			w.close("HostHeaderConfig")
+		case c.PathPatternRegex != nil:
+			w.open("PathPatternConfig")
+			w.stringList("RegexValues", c.PathPatternRegex)
+			w.close("PathPatternConfig")
 		case c.HostHeader != nil:
 			w.stringList("Values", c.HostHeader)
 			w.open("HostHeaderConfig")
@@ -284,7 +317,11 @@ func writeConditions(w *xmlWriter, conds []config.Condition) {
 		case c.HTTPHeader != nil:
 			w.open("HttpHeaderConfig")
 			w.leaf("HttpHeaderName", c.HTTPHeader.Name)
-			w.stringList("Values", c.HTTPHeader.Values)
+			if c.HTTPHeader.RegexValues != nil {
+				w.stringList("RegexValues", c.HTTPHeader.RegexValues)
+			} else {
+				w.stringList("Values", c.HTTPHeader.Values)
+			}
 			w.close("HttpHeaderConfig")
 		case c.HTTPRequestMethod != nil:
 			w.open("HttpRequestMethodConfig")
@@ -301,6 +338,55 @@ func writeConditions(w *xmlWriter, conds []config.Condition) {
 			w.open("SourceIpConfig")
 			w.stringList("Values", c.SourceIP)
 			w.close("SourceIpConfig")
+		}
+	})
+}
+
+// readTransforms reads a rule's Transforms list (AWS's RuleTransform shapes).
+func readTransforms(f form) ([]config.Transform, error) {
+	var out []config.Transform
+	for i, tf := range f.structs("Transforms") {
+		tp := fmt.Sprintf("transforms.%d.member", i+1)
+		var v validation
+		typ, ok := v.enum(tf, "Type", tp+".type", config.TransformHostHeaderRewrite, config.TransformURLRewrite)
+		if !ok && v.err() == nil {
+			v.required(tp + ".type")
+		}
+		if err := v.err(); err != nil {
+			return nil, err
+		}
+		t := config.Transform{Type: typ}
+		read := func(name string) *config.RewriteConfig {
+			if !tf.present(name) {
+				return nil
+			}
+			rc := &config.RewriteConfig{}
+			for _, rw := range tf.structs(name + ".Rewrites") {
+				rc.Rewrites = append(rc.Rewrites, config.Rewrite{Regex: rw.get("Regex"), Replace: rw.get("Replace")})
+			}
+			return rc
+		}
+		t.HostHeaderRewrite, t.URLRewrite = read("HostHeaderRewriteConfig"), read("UrlRewriteConfig")
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func writeTransforms(w *xmlWriter, ts []config.Transform) {
+	w.list("Transforms", len(ts), func(i int) {
+		t := ts[i]
+		w.leaf("Type", t.Type)
+		name := "UrlRewriteConfig"
+		if t.Type == config.TransformHostHeaderRewrite {
+			name = "HostHeaderRewriteConfig"
+		}
+		if rc := t.Config(); rc != nil {
+			w.open(name)
+			w.list("Rewrites", len(rc.Rewrites), func(j int) {
+				w.leaf("Regex", rc.Rewrites[j].Regex)
+				w.leaf("Replace", rc.Rewrites[j].Replace)
+			})
+			w.close(name)
 		}
 	})
 }
@@ -351,6 +437,10 @@ func createRule(c *call, w *xmlWriter) error {
 	if err != nil {
 		return err
 	}
+	transforms, err := readTransforms(c.f)
+	if err != nil {
+		return err
+	}
 	tags, err := readTags(c.f, "Tags")
 	if err != nil {
 		return err
@@ -367,7 +457,7 @@ func createRule(c *call, w *xmlWriter) error {
 		if err != nil {
 			return err
 		}
-		if err := checkRule(config.Rule{Priority: prio, Conditions: conds, Actions: actions}); err != nil {
+		if err := checkRule(config.Rule{Priority: prio, Conditions: conds, Actions: actions, Transforms: transforms}); err != nil {
 			return err
 		}
 		for _, r := range l.Rules {
@@ -386,7 +476,7 @@ func createRule(c *call, w *xmlWriter) error {
 			return err
 		}
 		n := l.Clone()
-		out = control.Rule{ID: id, Priority: prio, Conditions: conds, Actions: actions, Tags: tags}
+		out = control.Rule{ID: id, Priority: prio, Conditions: conds, Actions: actions, Transforms: transforms, Tags: tags}
 		n.Rules = append(n.Rules, out)
 		tx.PutListener(n)
 		listener = n
@@ -409,6 +499,9 @@ func writeRule(w *xmlWriter, m *control.Model, l *control.Listener, r *control.R
 	writeConditions(w, r.Conditions)
 	writeActions(w, m, "Actions", r.Actions)
 	w.bool("IsDefault", false)
+	if len(r.Transforms) > 0 {
+		writeTransforms(w, r.Transforms)
+	}
 }
 
 // ruleRef is a rule and its listener, in the order DescribeRules lists them.
@@ -469,9 +562,13 @@ func findRule(m *control.Model, f form) (*control.Listener, *control.Rule, error
 }
 
 func modifyRule(c *call, w *xmlWriter) error {
-	hasConds, hasActions := c.f.present("Conditions"), c.f.present("Actions")
-	if !hasConds && !hasActions {
+	hasConds, hasActions, hasTransforms := c.f.present("Conditions"), c.f.present("Actions"), c.f.present("Transforms")
+	reset := c.f.get("ResetTransforms") == "true"
+	if !hasConds && !hasActions && !hasTransforms && !reset {
 		return errorf(codeValidation, "Either conditions or actions must be specified")
+	}
+	if reset && hasTransforms {
+		return errorf(codeValidation, "Transforms and ResetTransforms cannot be specified at the same time")
 	}
 	var conds []config.Condition
 	if hasConds {
@@ -479,6 +576,10 @@ func modifyRule(c *call, w *xmlWriter) error {
 		if conds, err = readConditions(c.f); err != nil {
 			return err
 		}
+	}
+	transforms, err := readTransforms(c.f)
+	if err != nil {
+		return err
 	}
 	var out *control.Rule
 	var listener *control.Listener
@@ -503,6 +604,12 @@ func modifyRule(c *call, w *xmlWriter) error {
 			if hasConds {
 				return errorf(codeOperationNotPermitted, "The conditions of a default rule cannot be modified")
 			}
+			if len(transforms) > 0 {
+				return errorf(codeOperationNotPermitted, "A default rule cannot have transforms")
+			}
+			if !hasActions {
+				return errorf(codeValidation, "Either conditions or actions must be specified")
+			}
 			n.DefaultActions = actions
 			tx.PutListener(n)
 			return nil
@@ -515,7 +622,13 @@ func modifyRule(c *call, w *xmlWriter) error {
 		if hasActions {
 			nr.Actions = actions
 		}
-		if err := checkRule(config.Rule{Priority: nr.Priority, Conditions: nr.Conditions, Actions: nr.Actions}); err != nil {
+		switch {
+		case reset:
+			nr.Transforms = nil
+		case hasTransforms:
+			nr.Transforms = transforms
+		}
+		if err := checkRule(config.Rule{Priority: nr.Priority, Conditions: nr.Conditions, Actions: nr.Actions, Transforms: nr.Transforms}); err != nil {
 			return err
 		}
 		n.Rules[i] = nr
