@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 const logsUsage = `Usage:
   albatross logs summary [flags] [FILE|DIR|-]...
   albatross logs errors  [flags] [FILE|DIR|-]...
+  albatross logs explain [--format text|json] [LINE... | -]
 
 Reads ALB access logs (plain or .gz, directories recursively, "-" or a pipe for
 stdin) and reports counts, latency and the errors with what caused them.
@@ -52,6 +55,8 @@ func runLogs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	var view analyze.View
 	switch args[0] {
+	case "explain":
+		return runExplain(args[1:], stdin, stdout, stderr)
 	case "summary":
 		view = analyze.ViewSummary
 	case "errors":
@@ -209,4 +214,109 @@ func isTerminal(v any) bool {
 	}
 	info, err := f.Stat()
 	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}
+
+// maxExplainLine bounds one line read from stdin by logs explain (ALB's
+// lines are at most a few kilobytes; a longer one is reported, not kept).
+const maxExplainLine = 4 << 20
+
+// runExplain is `albatross logs explain`: each line given as an argument (or
+// each line of stdin, with "-" or no argument and a pipe) read field by field.
+func runExplain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("logs explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "text", "output: text or json")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: albatross logs explain [--format text|json] [LINE... | -]\n\n"+
+			"Reads ALB access log lines (as arguments, or one per line on stdin) and explains each:\n"+
+			"every field with its meaning, what happened, and what to change.\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "albatross logs explain: --format: want text or json, got %q\n", *format)
+		return 2
+	}
+	var lines [][]byte
+	fromStdin := fs.NArg() == 0 || (fs.NArg() == 1 && fs.Arg(0) == "-")
+	if fromStdin {
+		if fs.NArg() == 0 && isTerminal(stdin) {
+			fmt.Fprintf(stderr, "albatross logs explain: no line: give one as an argument (quoted), or pipe lines to stdin\n")
+			return 2
+		}
+		br := bufio.NewReader(stdin)
+		for {
+			line, err := readLine(br)
+			if line != nil {
+				lines = append(lines, line)
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				fmt.Fprintf(stderr, "albatross logs explain: reading stdin: %v\n", err)
+				return 1
+			}
+		}
+		if len(lines) == 0 {
+			fmt.Fprintf(stderr, "albatross logs explain: stdin held no line\n")
+			return 2
+		}
+	} else {
+		for _, a := range fs.Args() {
+			// A pasted argument may hold several lines.
+			for l := range strings.SplitSeq(strings.TrimRight(a, "\r\n"), "\n") {
+				lines = append(lines, []byte(l))
+			}
+		}
+	}
+	xs := make([]analyze.Explanation, 0, len(lines))
+	unreadable := 0
+	for i, l := range lines {
+		x := analyze.Explain(l, i+1)
+		if x.Error != "" {
+			unreadable++
+		}
+		xs = append(xs, x)
+	}
+	var err error
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(struct {
+			Explanations []analyze.Explanation `json:"explanations"`
+		}{xs})
+	} else {
+		err = analyze.WriteExplanations(stdout, xs)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross logs explain: %v\n", err)
+		return 1
+	}
+	if unreadable > 0 {
+		return 1
+	}
+	return 0
+}
+
+// readLine reads one line of at most maxExplainLine bytes; a longer one is
+// returned cut there (its explanation then says what was read) and the rest
+// of it skipped.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(line) < maxExplainLine {
+			line = append(line, chunk[:min(len(chunk), maxExplainLine-len(line))]...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err == io.EOF && len(line) == 0 {
+			return nil, io.EOF
+		}
+		return line, err
+	}
 }

@@ -315,3 +315,63 @@ func TestLogsOnOwnAccessLog(t *testing.T) {
 	}
 	t.Logf("%s", f.Summary)
 }
+
+// seedLine is the 460 line of the troubleshooting article behind issue 22,
+// cut after the request field.
+const seedLine = `h2 2026-03-02T10:30:00.000Z app/my-alb/abc123 192.168.1.50:443 10.0.0.5:8080 0.002 30.000 -1 460 - 125 0 "GET https://www.example.re/api/slow-report HTTP/1.1"`
+
+// TestLogsExplain: logs explain reads a line given as an argument or lines on
+// stdin, as text or JSON, and says which lines it could not read (exit 1);
+// logs errors reads the cut seed line as a request and says so once.
+func TestLogsExplain(t *testing.T) {
+	out, stderr, code := albatross(t, nil, "logs", "explain", seedLine)
+	if code != 0 || !strings.Contains(out, " 7 target_processing_time    30.000") ||
+		!strings.Contains(out, "round 30 s points at a timeout on the client's side") ||
+		!strings.Contains(out, "What to change (finding clients-give-up of albatross logs errors)") ||
+		!strings.Contains(out, "$ aws elbv2 modify-load-balancer-attributes --load-balancer-arn \"$(aws elbv2 describe-load-balancers --names my-alb") {
+		t.Errorf("explain (exit %d, stderr %q):\n%s", code, stderr, out)
+	}
+
+	out, _, code = albatross(t, []byte(seedLine+"\n\n"+logs502+"\nnot a log line\n"), "logs", "explain", "--format", "json", "-")
+	var doc struct {
+		Explanations []struct {
+			Line          int
+			Error         string
+			Finding       string
+			CutAfterField int `json:"cut_after_field"`
+			Fields        []struct{ Number int }
+			Fixes         []struct{ Text, Command string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("explain --format json: %v\n%s", err, out)
+	}
+	x := doc.Explanations
+	if code != 1 || len(x) != 4 || x[0].Finding != "clients-give-up" || x[0].CutAfterField != 13 || len(x[0].Fixes) != 3 ||
+		!strings.Contains(x[1].Error, "empty") || x[2].Finding != "target-closes-keepalive" || len(x[2].Fields) != 34 ||
+		!strings.Contains(x[3].Error, "field 2 time") {
+		t.Errorf("explain json (exit %d): %+v", code, x)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"logs", "explain", "--format", "xml", seedLine}, `--format: want text or json, got "xml"`},
+		{[]string{"logs", "explain", "-"}, "stdin held no line"},
+	} {
+		if _, stderr, code := albatross(t, []byte{}, tc.args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args[1:], code, stderr, tc.want)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "seed.log")
+	if err := os.WriteFile(path, []byte(strings.Repeat(seedLine+"\n", 3)+logs200+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code = albatross(t, nil, "logs", "errors", path)
+	if code != 0 || !strings.Contains(out, "Requests: 4 ") || !strings.Contains(out, "Note: 3 lines end after field 13 (request); the fields after it are unknown.") ||
+		!strings.Contains(out, "[clients-give-up]") || strings.Contains(out, "Malformed lines") {
+		t.Errorf("logs errors on cut lines (exit %d):\n%s", code, out)
+	}
+}

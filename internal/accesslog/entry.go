@@ -148,3 +148,8 @@ type Attempt struct {
 	Target netip.AddrPort
 	Status int
 }
+
+// Cut reports whether the parsed line ended before the 18 fields every ALB
+// line has (see MinRequestFields): the fields after Fields are not known, which
+// is not the same as "-".
+func (e *Entry) Cut() bool { return e.Fields < MinFields }

@@ -46,12 +46,18 @@ const (
 	// documented 33 plus the observed ip_address. Later fields are ignored.
 	NumFields = fNodeIP
 
-	// MinFields is the fewest fields ParseLine accepts: a line ending with
-	// trace_id (field 18), ALB's format at its launch in 2016 (AWS's documented
-	// example lines of that time have 18 fields; SNI support added fields 19 and
-	// 20 in 2017, rule routing fields 21-24 and error_reason 25 in 2018). A
-	// shorter line is rejected as truncated.
+	// MinFields is the fewest fields of a whole line: one ending with trace_id
+	// (field 18), ALB's format at its launch in 2016 (AWS's documented example
+	// lines of that time have 18 fields; SNI support added fields 19 and 20 in
+	// 2017, rule routing fields 21-24 and error_reason 25 in 2018). A shorter
+	// line was cut short (copied from a console, a chat or an article).
 	MinFields = fTraceID
+
+	// MinRequestFields is the fewest fields ParseLine accepts: a line cut
+	// after the request (field 13) still says what was asked, of whom, and
+	// what came of it. Such a line parses with Entry.Fields below MinFields
+	// (Entry.Cut reports it) and the fields after the cut unknown.
+	MinRequestFields = fRequest
 )
 
 // FieldName returns ALB's name of field n (1-based), as the AWS documentation

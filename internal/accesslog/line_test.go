@@ -352,7 +352,8 @@ func TestParseLineErrors(t *testing.T) {
 	}{
 		{"empty", "", 0, nil, "empty"},
 		{"newline only", "\n", 0, nil, "empty"},
-		{"17 fields", first(spec200, 17), 0, ErrTooFewFields, "has 17 fields, want at least 18"},
+		{"12 fields", first(spec200, 12), 0, ErrTooFewFields, "has 12 fields, want at least 13 (through the request field)"},
+		{"1 field", first(spec200, 1), 0, ErrTooFewFields, "has 1 fields, want at least 13"},
 		{"status", sub(" 200 200 ", " abc 200 "), 9, ErrNotStatus, `field 9 elb_status_code: "abc" is not a status code`},
 		{"status too long", sub(" 200 200 ", " 200 2000 "), 10, ErrNotStatus, `field 10 target_status_code: "2000"`},
 		{"time", sub("2025-11-03T14:22:07.531842Z", "2025-11-03 14:22:07"), 2, ErrNotTime, "field 2 time:"},
@@ -579,6 +580,36 @@ func TestRoundTripCurrentLines(t *testing.T) {
 		e := mustParse(t, line)
 		if got := string(AppendLine(nil, &e)); got != line+"\n" {
 			t.Errorf("round trip differs:\n got %s\nwant %s", got, line)
+		}
+	}
+}
+
+// TestParseCutLines: a line cut after any field from the request (13) on
+// parses, keeping what it holds, Cut below 18; one cut earlier is refused
+// saying how many fields it has.
+func TestParseCutLines(t *testing.T) {
+	full := mustParse(t, spec200)
+	for n := 1; n <= 34; n++ {
+		var e Entry
+		err := ParseLine([]byte(first(spec200, n)), &e)
+		if n < MinRequestFields {
+			if !errors.Is(err, ErrTooFewFields) || !strings.Contains(err.Error(), fmt.Sprintf("has %d fields", n)) {
+				t.Errorf("cut after field %d: error %v, want too few fields", n, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("cut after field %d: %v", n, err)
+			continue
+		}
+		if e.Fields != n || e.Cut() != (n < MinFields) {
+			t.Errorf("cut after field %d: Fields %d, Cut %v", n, e.Fields, e.Cut())
+		}
+		if e.ELBStatusCode != full.ELBStatusCode || string(e.Request) != string(full.Request) || e.Target != full.Target {
+			t.Errorf("cut after field %d: lost fields before the cut: %+v", n, e)
+		}
+		if n < fUserAgent && e.UserAgent != nil {
+			t.Errorf("cut after field %d: user agent %q, want unknown", n, e.UserAgent)
 		}
 	}
 }

@@ -51,7 +51,9 @@ const maxErrorValue = 80
 // ParseLine parses one access log line into e, overwriting all of it. It reads
 // lines written by AppendLine and real ALB lines: current ones (33 fields, or 34
 // with ip_address), older ones down to MinFields fields (the missing fields stay
-// zero; see Entry.Fields), and newer ones, whose extra trailing fields are
+// zero; see Entry.Fields), lines cut short after at least MinRequestFields
+// fields (Entry.Cut; the fields after the cut stay zero, that is unknown), and
+// newer ones, whose extra trailing fields are
 // counted in e.Fields but otherwise ignored. A trailing "\n" or "\r\n" is
 // removed. Any field may be quoted or not (old logs wrote fields 26 and 27
 // without quotes); an IPv6 ip:port is split at its last colon; unknown type
@@ -101,8 +103,8 @@ func ParseLine(line []byte, e *Entry) error {
 			}
 		}
 	}
-	if e.Fields < MinFields {
-		return fmt.Errorf("access log line has %d fields, want at least %d: %w", e.Fields, MinFields, ErrTooFewFields)
+	if e.Fields < MinRequestFields {
+		return fmt.Errorf("access log line has %d fields, want at least %d (through the request field): %w", e.Fields, MinRequestFields, ErrTooFewFields)
 	}
 	if e.Fields >= fTargetList {
 		return e.setAttempts(lists[0], lists[1], attempts)
@@ -598,4 +600,26 @@ func listItem(list []byte, i int) []byte {
 		list = list[:sp]
 	}
 	return list
+}
+
+// RawFields splits a line into its fields as written, quotes removed and
+// escapes left in place: what `albatross logs explain` shows beside each
+// field's meaning. It stops at the first field that cannot be split (an
+// unterminated quote, an empty field) and returns the fields before it with
+// the error.
+func RawFields(line []byte) ([][]byte, error) {
+	line = trimEOL(line)
+	var out [][]byte
+	if len(line) == 0 {
+		return nil, errors.New("access log line is empty")
+	}
+	tz := tokenizer{line: line}
+	for n := 1; tz.more(); n++ {
+		tok, err := tz.next()
+		if err != nil {
+			return out, &FieldError{Field: n, Value: shorten(tok), Err: err}
+		}
+		out = append(out, tok)
+	}
+	return out, nil
 }

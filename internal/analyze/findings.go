@@ -26,8 +26,11 @@ type Finding struct {
 	Count int64 `json:"count"`
 	// Evidence lists the facts from the log behind the diagnosis.
 	Evidence []string `json:"evidence"`
-	// Fix says what to change.
+	// Fix says what to change: the texts of Fixes in one paragraph.
 	Fix string `json:"fix"`
+	// Fixes are the changes one by one, each with its command when there is
+	// one (the same ones `albatross logs explain` gives for one line).
+	Fixes []Fix `json:"fixes"`
 	// Values holds the numbers of the evidence for machines (seconds, counts).
 	Values map[string]float64 `json:"values"`
 	// TopOffenders are the target × path pairs with the most such requests.
@@ -77,8 +80,9 @@ func offenders(s *shard, class int) []Offender {
 	return out
 }
 
-// pathTargetTime returns the largest measured target_processing_time, and how
-// many measured requests, on the paths of a class's offenders.
+// pathTargetTime returns the largest target_processing_time of an answer (a
+// line with a target status), and how many answers, on the paths of a class's
+// offenders.
 func pathTargetTime(s *shard, class int) (maxMs, n int64) {
 	seen := map[string]bool{}
 	for k := range s.offenders[class].rows {
@@ -87,8 +91,8 @@ func pathTargetTime(s *shard, class int) (maxMs, n int64) {
 		}
 		seen[k.Path] = true
 		if p := s.paths.rows[k.Path]; p != nil {
-			maxMs = max(maxMs, p.v.TargetTime.MaxMs)
-			n += p.v.TargetTime.N
+			maxMs = max(maxMs, p.v.AnswerTime.MaxMs)
+			n += p.v.AnswerTime.N
 		}
 	}
 	return maxMs, n
@@ -151,15 +155,18 @@ func giveUp(s *shard) (Finding, bool) {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("On the same paths the target took up to %s s to answer (target_processing_time, %s answered requests).", secs(maxMs), count(measured)))
 		f.Values["target_max_seconds"] = seconds(maxMs)
 	}
-	if measured > 0 && maxMs < cl.LowMs {
-		f.Fix = fmt.Sprintf("The target answers these paths within %s s, yet these requests were still unanswered after %s s: they hung at the target. "+
-			"Look there for requests that wait without a deadline (locks, exhausted connection pools, calls to other services without a timeout) "+
-			"around the times of the 460s. A 460 means the load balancer was still waiting for the target when the client left.", secs(maxMs), secs(cl.LowMs))
-		return f, true
+	g := giveUpFacts{elb: topELB(s), clientSec: seconds(cl.CenterMs), targetMaxSec: -1}
+	if measured > 0 {
+		g.targetMaxSec = seconds(maxMs)
 	}
-	f.Fix = fmt.Sprintf("Give these clients a timeout above the time the target needs (more than %s s), or make these paths answer within %s s "+
-		"(for long work, answer at once and let the client poll). A 460 means the load balancer was still waiting for the target when the client left: "+
-		"no load balancer timeout is involved.", secs(max(maxMs, cl.HighMs)), secs(cl.LowMs))
+	if g.hung() {
+		g.clientSec = seconds(cl.LowMs) // unanswered after at least this long
+	}
+	if len(f.TopOffenders) > 0 {
+		g.target, g.url = f.TopOffenders[0].Target, f.TopOffenders[0].Path
+	}
+	f.Fixes = giveUpFixes(g)
+	f.Fix = fixText(f.Fixes)
 	return f, true
 }
 
@@ -190,12 +197,11 @@ func keepAlive(s *shard) (Finding, bool) {
 		Evidence: []string{
 			fmt.Sprintf("%s 502s with a target chosen, no target status, no error_reason and target_processing_time -1: the target never answered.", count(n)),
 		},
-		Values: map[string]float64{"count": float64(n), "targets_other_requests": float64(served)},
-		Fix: "Make every target's keep-alive (idle) timeout longer than the load balancer's idle_timeout.timeout_seconds (60 s by default): " +
-			"for example Node.js server.keepAliveTimeout, Gunicorn --keep-alive, Apache KeepAliveTimeout, nginx keepalive_timeout. " +
-			"With Albatross, target_keep_alive.idle_timeout_seconds closes pooled connections before the target does.",
+		Values:       map[string]float64{"count": float64(n), "targets_other_requests": float64(served)},
 		TopOffenders: offenders(s, classKeepAlive),
 	}
+	f.Fixes = keepAliveFixes(topTarget(f.TopOffenders))
+	f.Fix = fixText(f.Fixes)
 	if h.n > 0 {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("They failed within %s s of arriving (at most %s s): the connection broke as the request was sent, not after a timeout.", secs(keepAliveMaxMs), secs(h.max)))
 		f.Values["max_elapsed_seconds"] = seconds(h.max)
@@ -233,8 +239,8 @@ func idle504(s *shard) (Finding, bool) {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("When the target did answer on these paths it took up to %s s (%s requests).", secs(maxMs), count(measured)))
 		f.Values["target_max_seconds"] = seconds(maxMs)
 	}
-	f.Fix = fmt.Sprintf("Raise idle_timeout.timeout_seconds above the slowest response of these paths (now about %s s), or make them answer sooner; "+
-		"for long work, answer at once and let the client poll. Sending response headers early also keeps the connection alive.", secs(cl.CenterMs))
+	f.Fixes = idleFixes(topELB(s), seconds(cl.CenterMs))
+	f.Fix = fixText(f.Fixes)
 	return f, true
 }
 
@@ -245,18 +251,36 @@ func connect504(s *shard) (Finding, bool) {
 	if n == 0 {
 		return Finding{}, false
 	}
-	return Finding{
+	f := Finding{
 		Code:    CodeTargetConnectTimout,
 		Count:   n,
 		Summary: "targets did not accept TCP connections within the load balancer's 10 s connect timeout",
 		Evidence: []string{
 			fmt.Sprintf("%s 504s with a target chosen ended about 10 s after the request arrived (time − request_creation_time), ALB's fixed target connect timeout.", count(n)),
 		},
-		Values: map[string]float64{"count": float64(n)},
-		Fix: "Check that the targets listen and accept on their port (process up, listen backlog, connection limits), that security groups and network ACLs " +
-			"let the load balancer reach them, and that targets being replaced are deregistered before they stop.",
+		Values:       map[string]float64{"count": float64(n)},
 		TopOffenders: offenders(s, classConnect504),
-	}, true
+	}
+	f.Fixes = connectFixes(topTarget(f.TopOffenders))
+	f.Fix = fixText(f.Fixes)
+	return f, true
+}
+
+// topTarget is the target of the first offender, "" when none has one.
+func topTarget(offs []Offender) string {
+	if len(offs) == 0 || offs[0].Target == "-" {
+		return ""
+	}
+	return offs[0].Target
+}
+
+// topELB is the load balancer (app/NAME/ID) with the most lines.
+func topELB(s *shard) string {
+	rows := s.elbs.sorted(strings.Compare)
+	if len(rows) == 0 {
+		return ""
+	}
+	return rows[0].key
 }
 
 // burst is a run of consecutive minutes with load-balancer 503s.
@@ -315,8 +339,11 @@ func noTargets(s *shard) (Finding, bool) {
 	if len(groups) > 0 {
 		f.Evidence = append(f.Evidence, "Target groups: "+strings.Join(groups, ", ")+".")
 	}
-	f.Fix = "ALB answers 503 when the rule's target group has no registered targets (a group whose targets are all unhealthy still routes to them). " +
-		"Check what deregistered the targets at those times: a deployment that replaced every target at once, scaling to zero, or a rule forwarding to an empty group; " +
-		"keep at least one registered target through deployments."
+	tg := ""
+	if len(groups) > 0 {
+		tg = groups[0]
+	}
+	f.Fixes = noTargetsFixes(tg)
+	f.Fix = fixText(f.Fixes)
 	return f, true
 }

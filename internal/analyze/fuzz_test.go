@@ -2,14 +2,16 @@ package analyze
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzLine feeds arbitrary lines through the parser and the aggregation: no
 // input may panic, every line is counted once (as a request or as
 // malformed), and path normalisation stays bounded and stable.
 func FuzzLine(f *testing.F) {
-	for _, l := range []string{spec460, spec502, spec504, awsDoc2016, awsDocHTTP, awsDocLambdaFail, "garbage", ""} {
+	for _, l := range []string{spec460, spec502, spec504, awsDoc2016, awsDocHTTP, awsDocLambdaFail, seed460, "garbage", ""} {
 		f.Add([]byte(l))
 	}
 	s := newShard(&Filter{}, 10) // one per worker process: a shard is large
@@ -34,5 +36,15 @@ func FuzzLine(f *testing.F) {
 			t.Fatalf("normalising %q twice gives %q", norm, normalizePath(nil, norm))
 		}
 		glob(string(line), line)
+		// logs explain reads any line without panicking, and what it says
+		// is valid UTF-8 text and JSON.
+		x := Explain(line, 1)
+		b, err := json.Marshal(x)
+		if err != nil || !utf8.Valid(b) {
+			t.Fatalf("explanation does not encode: %v", err)
+		}
+		if (x.Error == "") != (s.malformed == malformed) {
+			t.Fatalf("explain and the aggregation disagree on whether %q is readable: %q", line, x.Error)
+		}
 	})
 }

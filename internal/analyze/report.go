@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/albatross-lb/albatross/internal/accesslog"
 )
 
 // DefaultTop is how many rows the top tables of a report hold.
@@ -44,6 +46,10 @@ type Report struct {
 	// the first of them by position.
 	MalformedLines int64           `json:"malformed_lines"`
 	Malformed      []MalformedLine `json:"malformed"`
+	// CutLines counts the lines that end early, after the request field but
+	// before field 18 (copied from a console or an article): they are read as
+	// requests whose later fields are unknown. One entry per place they end.
+	CutLines []CutLines `json:"cut_lines"`
 	// InputErrors lists inputs that could not be read to their end.
 	InputErrors []InputError `json:"input_errors"`
 	// Approximate is true when a table held more keys than it keeps exactly
@@ -158,6 +164,14 @@ type ReasonRow struct {
 	Reason string `json:"error_reason"`
 	Status int    `json:"elb_status_code"`
 	Count  int64  `json:"count"`
+}
+
+// CutLines is how many lines end after field EndsAfterField.
+type CutLines struct {
+	EndsAfterField int `json:"ends_after_field"`
+	// FieldName is ALB's name of that field.
+	FieldName string `json:"field_name"`
+	Count     int64  `json:"count"`
 }
 
 // MalformedLine is a line that could not be parsed.
@@ -285,6 +299,7 @@ func (r *runner) report(s *shard, took time.Duration) *Report {
 		Bytes:          Bytes{Received: s.received, Sent: s.sent},
 		MalformedLines: s.malformed,
 		Malformed:      []MalformedLine{},
+		CutLines:       []CutLines{},
 		InputErrors:    r.sortedInputErrors(),
 		Stats:          RunStats{Inputs: len(r.srcs), Seconds: round3(took.Seconds())},
 		ByTarget:       []KeyRow{},
@@ -318,6 +333,11 @@ func (r *runner) report(s *shard, took time.Duration) *Report {
 		TargetProcessing:   distOf(&s.lat[latTarget], s.requests),
 		ResponseProcessing: distOf(&s.lat[latResponse], s.requests),
 		Elapsed:            distOf(&s.lat[latElapsed], s.requests),
+	}
+	for k, n := range s.cut {
+		if n > 0 {
+			rep.CutLines = append(rep.CutLines, CutLines{EndsAfterField: k, FieldName: accesslog.FieldName(k), Count: n})
+		}
 	}
 	rep.Errors = errorsOf(s, targets, paths)
 	rep.Findings = findings(s)

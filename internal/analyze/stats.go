@@ -76,6 +76,7 @@ type keyStats struct {
 	FromTarget int64    // of Errors, lines where the target answered that status itself
 	Answered   int64    // lines with a target status (the target answered)
 	TargetTime durSum   // measured target_processing_time
+	AnswerTime durSum   // of it, on lines the target answered (a status)
 	SentBytes  int64
 }
 
@@ -112,6 +113,10 @@ func (k *keyStats) add(e *accesslog.Entry) {
 	}
 	if e.TargetStatusCode != 0 {
 		k.Answered++
+		// Only an answer's target_processing_time is how long the target
+		// took; a 460's (when ALB measures one) is how long the client
+		// waited for it.
+		k.AnswerTime.add(e.TargetProcessingTime)
 	}
 	k.TargetTime.add(e.TargetProcessingTime)
 	k.SentBytes += e.SentBytes
@@ -127,6 +132,7 @@ func mergeKeyStats(dst, src *keyStats) {
 	dst.FromTarget += src.FromTarget
 	dst.Answered += src.Answered
 	dst.TargetTime.merge(&src.TargetTime)
+	dst.AnswerTime.merge(&src.AnswerTime)
 	dst.SentBytes += src.SentBytes
 }
 
@@ -165,11 +171,14 @@ func sampleCmp(a, b sample) int {
 
 // shard is one worker's aggregate; shards merge into the final one.
 type shard struct {
-	filter      *Filter
-	maxSamples  int
-	lines       int64 // lines read
-	requests    int64 // parsed lines the filter kept
-	malformed   int64
+	filter     *Filter
+	maxSamples int
+	lines      int64 // lines read
+	requests   int64 // parsed lines the filter kept
+	malformed  int64
+	// cut counts the lines read that end before field 18, by the number of
+	// fields they hold (13 to 17); cut[0] is unused.
+	cut         [accesslog.MinFields]int64
 	samples     []sample
 	first, last time.Time
 	elb         [1000]int64 // by elb_status_code; [0] = "-"
@@ -185,6 +194,7 @@ type shard struct {
 	reasons     *table[reasonKey, struct{}]
 	offenders   [numClasses]*table[offKey, struct{}]
 	groups503   *table[string, struct{}] // target_group_arn of 503s
+	elbs        *table[string, struct{}] // elb field: the load balancers
 
 	entry accesslog.Entry
 	norm  []byte // scratch for the normalised path
@@ -199,6 +209,7 @@ func newShard(f *Filter, maxSamples int) *shard {
 		minutes:    newTable[int64, errCounts](limitMinutes),
 		reasons:    newTable[reasonKey, struct{}](limitReasons),
 		groups503:  newTable[string, struct{}](limitGroups),
+		elbs:       newTable[string, struct{}](limitGroups),
 	}
 	for i := range s.offenders {
 		s.offenders[i] = newTable[offKey, struct{}](limitOffenders)
@@ -220,6 +231,9 @@ func (s *shard) line(b []byte, src, seq, n int) {
 	if err := accesslog.ParseLine(b, e); err != nil {
 		s.bad(src, seq, n, err.Error())
 		return
+	}
+	if e.Cut() {
+		s.cut[e.Fields]++
 	}
 	path := requestPath(e.Request)
 	s.norm = s.norm[:0]
@@ -271,12 +285,12 @@ func (s *shard) add(e *accesslog.Entry) {
 	s.lat[latRequest].add(e.RequestProcessingTime)
 	s.lat[latTarget].add(e.TargetProcessingTime)
 	s.lat[latResponse].add(e.ResponseProcessingTime)
-	elapsed := int64(-1)
-	if !e.Time.IsZero() && !e.RequestCreationTime.IsZero() && !e.Time.Before(e.RequestCreationTime) {
-		elapsed = int64(e.Time.Sub(e.RequestCreationTime) / time.Millisecond)
-	}
+	elapsed := lineElapsedMs(e)
 	s.lat[latElapsed].addMs(elapsed)
 
+	if e.ELB != "" {
+		s.elbs.get(e.ELB, strings.Clone).n++
+	}
 	t := s.targets.get(e.Target, nil)
 	t.n++
 	t.v.add(e)
@@ -302,27 +316,10 @@ func (s *shard) add(e *accesslog.Entry) {
 	if e.TargetStatusCode != 0 {
 		return // the target's own status, passed through
 	}
-	class := -1
 	key := offKey{Target: e.Target, Path: p.key}
-	switch e.ELBStatusCode {
-	case 460:
-		class = classGiveUp
-	case 502:
-		if e.Target.IsValid() && e.ErrorReason == "" && e.TargetProcessingTime < 0 && elapsed < keepAliveMaxMs {
-			class = classKeepAlive
-		}
-	case 503:
-		class = class503
-		if e.TargetGroupARN != "" {
-			s.groups503.get(e.TargetGroupARN, strings.Clone).n++
-		}
-	case 504:
-		if e.Target.IsValid() {
-			class = classIdle504
-			if elapsed >= 0 && nearConnectTimeout(elapsed) {
-				class = classConnect504
-			}
-		}
+	class := classOf(e, elapsed)
+	if class == class503 && e.TargetGroupARN != "" {
+		s.groups503.get(e.TargetGroupARN, strings.Clone).n++
 	}
 	if class < 0 {
 		return
@@ -330,6 +327,34 @@ func (s *shard) add(e *accesslog.Entry) {
 	s.classN[class]++
 	s.elapsed[class].addMs(elapsed)
 	s.offenders[class].get(key, nil).n++
+}
+
+// classOf is the finding class of a line the load balancer answered itself
+// (target_status_code "-"), -1 when it is in none; elapsed is its time −
+// request_creation_time in milliseconds, -1 when unknown. logs errors counts
+// lines with it and logs explain reads one line with it.
+func classOf(e *accesslog.Entry, elapsed int64) int {
+	if e.TargetStatusCode != 0 {
+		return -1 // the target's own status, passed through
+	}
+	switch e.ELBStatusCode {
+	case 460:
+		return classGiveUp
+	case 502:
+		if e.Target.IsValid() && e.ErrorReason == "" && e.TargetProcessingTime < 0 && elapsed < keepAliveMaxMs {
+			return classKeepAlive
+		}
+	case 503:
+		return class503
+	case 504:
+		if e.Target.IsValid() {
+			if elapsed >= 0 && nearConnectTimeout(elapsed) {
+				return classConnect504
+			}
+			return classIdle504
+		}
+	}
+	return -1
 }
 
 // nearConnectTimeout reports whether an elapsed time is ALB's 10 s connect
@@ -344,6 +369,9 @@ func (s *shard) merge(o *shard) {
 	s.lines += o.lines
 	s.requests += o.requests
 	s.malformed += o.malformed
+	for i := range s.cut {
+		s.cut[i] += o.cut[i]
+	}
 	s.samples = append(s.samples, o.samples...)
 	s.trimSamples()
 	if !o.first.IsZero() && (s.first.IsZero() || o.first.Before(s.first)) {
@@ -371,4 +399,5 @@ func (s *shard) merge(o *shard) {
 	s.minutes.merge(o.minutes, mergeErrCounts)
 	s.reasons.merge(o.reasons, nil)
 	s.groups503.merge(o.groups503, nil)
+	s.elbs.merge(o.elbs, nil)
 }

@@ -144,6 +144,9 @@ func (p *printer) header(rep *Report) {
 	}
 	p.printf("\nLines: %s read, %s malformed, %s filtered out; %d input(s) in %.1f s\n",
 		count(rep.Lines), count(rep.MalformedLines), count(rep.Filtered), rep.Stats.Inputs, rep.Stats.Seconds)
+	for _, c := range rep.CutLines {
+		p.printf("Note: %s %s after field %d (%s); the fields after it are unknown.\n", count(c.Count), plural(c.Count, "line ends", "lines end"), c.EndsAfterField, c.FieldName)
+	}
 	if rep.Approximate {
 		p.printf("Note: some tables held more keys than are kept exactly; their smaller counts may be low (docs/logs.md).\n")
 	}
@@ -278,6 +281,11 @@ func (p *printer) findings(rep *Report) {
 			p.printf("    - %s\n", e)
 		}
 		p.printf("    fix: %s\n", f.Fix)
+		for _, fx := range f.Fixes {
+			if fx.Command != "" {
+				p.printf("      $ %s\n", fx.Command)
+			}
+		}
 		rows := [][]string{{"TARGET", "PATH", "COUNT", "%"}}
 		for _, o := range f.TopOffenders {
 			rows = append(rows, []string{o.Target, o.Path, count(o.Count), fmt.Sprintf("%.1f%%", o.Percent)})
@@ -311,4 +319,11 @@ func (p *printer) problems(rep *Report) {
 // sortedKeys returns m's keys in order.
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.SortedFunc(maps.Keys(m), cmp.Compare[string])
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
