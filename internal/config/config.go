@@ -151,6 +151,11 @@ type Listener struct {
 	// Rules are the listener's rules in the order written; priorities are
 	// unique and decide the evaluation order.
 	Rules []Rule `yaml:"rules"`
+	// Attributes holds every listener attribute by its AWS key, defaults
+	// filled in (see ListenerAttributeDefaults).
+	Attributes map[string]string `yaml:"attributes"`
+	// Attrs is the typed form of Attributes, filled by validation.
+	Attrs ListenerAttributes `yaml:"-"`
 }
 
 // Certificate is one certificate of an HTTPS listener, read from PEM files when

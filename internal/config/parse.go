@@ -253,10 +253,11 @@ func (d *decoder) accessLog(n *yaml.Node, path string) AccessLog {
 func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 	l := Listener{Address: DefaultListenerAddress, Protocol: DefaultProtocol}
 	pos := listenerPos{node: n, port: n}
-	f, ok := d.mapping(n, path, "port", "address", "protocol", "certificates", "ssl_policy", "default_actions", "rules")
+	f, ok := d.mapping(n, path, "port", "address", "protocol", "certificates", "ssl_policy", "default_actions", "rules", "attributes")
 	if !ok {
 		return l, pos
 	}
+	l.Attributes, l.Attrs = d.listenerAttributes(f["attributes"], n, join(path, "attributes"))
 	if p, ok := f["port"]; ok {
 		pos.port = p.val
 		l.Port, _ = d.intIn(p.val, join(path, "port"), 1, 65535)
@@ -564,6 +565,17 @@ func (d *decoder) loadBalancerAttributes(af field, owner *yaml.Node, path string
 		return full, typedLoadBalancerAttributes(full), true, pos
 	}
 	return full, LoadBalancerAttributes{}, false, pos
+}
+
+// listenerAttributes is the listener twin of loadBalancerAttributes.
+func (d *decoder) listenerAttributes(af field, owner *yaml.Node, path string) (map[string]string, ListenerAttributes) {
+	given, pos, ok := d.rawAttributes(af, path, listenerAttributes, notApplicableListener, "listener")
+	full, probs := checkListenerAttributes(given)
+	d.attributeProblems(probs, listenerAttributes, pos, af, owner, path)
+	if ok && len(probs) == 0 {
+		return full, typedListenerAttributes(full)
+	}
+	return full, DefaultListenerAttributes()
 }
 
 // targetGroupAttributes is the target group twin of loadBalancerAttributes.

@@ -347,3 +347,33 @@ func TestEmptyConfiguration(t *testing.T) {
 		}
 	}
 }
+
+// TestListenerAttributes: listener attributes in the file are checked like
+// the API's and typed for the data plane.
+func TestListenerAttributes(t *testing.T) {
+	file := func(attrs string) string {
+		return "load_balancers:\n  - name: web\n    listeners:\n      - port: 80\n        attributes: " + attrs +
+			"\n        default_actions: [{type: fixed-response, fixed_response: {status_code: \"200\"}}]\n"
+	}
+	cfg, err := Parse("albatross.yaml", []byte(file(`{routing.http.response.server.enabled: false, routing.http.response.x_frame_options.header_value: SAMEORIGIN, routing.http.request.x_amzn_tls_version.header_name: X-TLS}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.LoadBalancers[0].Listeners[0].Attrs
+	if a.ServerHeader || len(a.ResponseHeaders) != 1 || a.ResponseHeaders[0] != (HeaderField{"X-Frame-Options", "SAMEORIGIN"}) || a.RequestHeaderName("X-Amzn-Tls-Version") != "X-TLS" {
+		t.Errorf("typed attributes %+v", a)
+	}
+	if got := cfg.LoadBalancers[0].Listeners[0].Attributes["routing.http.response.content_security_policy.header_value"]; got != "" {
+		t.Errorf("default of an unset header value: %q", got)
+	}
+	for attrs, want := range map[string]string{
+		`{routing.http.response.x_content_type_options.header_value: sniff}`:                                                        `albatross.yaml:5: load_balancers[0].listeners[0].attributes.routing.http.response.x_content_type_options.header_value: must be nosniff, got "sniff"`,
+		`{routing.http.response.content_security_policy.header_value: "a\tb"}`:                                                      `albatross.yaml:5: load_balancers[0].listeners[0].attributes.routing.http.response.content_security_policy.header_value: may contain only printable ASCII characters (no control characters or line breaks), got "a\tb"`,
+		`{tcp.idle_timeout.seconds: "350"}`:                                                                                         `albatross.yaml:5: load_balancers[0].listeners[0].attributes.tcp.idle_timeout.seconds: is a Network Load Balancer listener attribute; it does not apply to an Application Load Balancer`,
+		`{routing.http.request.x_amzn_tls_version.header_name: X-A, routing.http.request.x_amzn_tls_cipher_suite.header_name: x-a}`: `albatross.yaml:5: load_balancers[0].listeners[0].attributes.routing.http.request.x_amzn_tls_cipher_suite.header_name: names the same header "x-a" as routing.http.request.x_amzn_tls_version.header_name; each header needs its own name`,
+	} {
+		if _, err := Parse("albatross.yaml", []byte(file(attrs))); err == nil || err.Error() != want {
+			t.Errorf("%s:\n got %v\nwant %s", attrs, err, want)
+		}
+	}
+}

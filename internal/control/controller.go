@@ -553,7 +553,12 @@ func Compile(m *Model) (*config.Config, error) {
 			if addr == "" {
 				addr = m.ListenAddress
 			}
-			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol, DefaultActions: l.DefaultActions, SSLPolicy: l.SSLPolicy}
+			full, attrs, err := config.NormalizeListenerAttributes(l.Attributes)
+			if err != nil {
+				return nil, fmt.Errorf("listener %s: %w", l.ID, err)
+			}
+			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol, DefaultActions: l.DefaultActions, SSLPolicy: l.SSLPolicy,
+				Attributes: full, Attrs: attrs}
 			for _, c := range l.Certificates {
 				if c.Cert == "" {
 					var err error

@@ -127,7 +127,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 			}
 			l.Protocol, l.Address, l.FromFile = fl.Protocol, fl.Address, true
 			l.Certificates, l.SSLPolicy = fl.Certificates, fl.SSLPolicy
-			l.DefaultActions = fl.DefaultActions
+			l.DefaultActions, l.Attributes = fl.DefaultActions, fl.Attributes
 			for _, name := range fl.TargetGroupNames() {
 				if m.TargetGroupByName(name) == nil {
 					return fmt.Errorf("load balancer %q: listener %d: target group %q does not exist", flb.Name, fl.Port, name)

@@ -74,6 +74,13 @@ func writeCert(t *testing.T, dir, base string, names ...string) *x509.Certificat
 
 func startTLSLB(t *testing.T, targets []string, policy string, attrs map[string]string) *tlsFixture {
 	t.Helper()
+	return startTLSLBWith(t, targets, policy, attrs, "")
+}
+
+// startTLSLBWith is startTLSLB with listener attributes, a YAML flow mapping
+// ("{key: value}"; "" for none).
+func startTLSLBWith(t *testing.T, targets []string, policy string, attrs map[string]string, listenerAttrs string) *tlsFixture {
+	t.Helper()
 	ln := listenLoopback(t, "127.0.0.1:0")
 	addr := ln.Addr().(*net.TCPAddr).AddrPort()
 	dir := t.TempDir()
@@ -91,7 +98,11 @@ func startTLSLB(t *testing.T, targets []string, policy string, attrs map[string]
 		attrs = maps.Clone(attrs)
 		delete(attrs, "idle_timeout.timeout_seconds")
 	}
-	yaml := renderConfig(t, strings.Replace(tlsTemplate, "POLICY", policy, 1), fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: idle, Attrs: attrs})
+	tmpl := strings.Replace(tlsTemplate, "POLICY", policy, 1)
+	if listenerAttrs != "" {
+		tmpl = strings.Replace(tmpl, "        ssl_policy: "+policy+"\n", "        ssl_policy: "+policy+"\n        attributes: "+listenerAttrs+"\n", 1)
+	}
+	yaml := renderConfig(t, tmpl, fixtureData{Port: f.port, LogPath: f.logPath, Targets: targets, Idle: idle, Attrs: attrs})
 	f.cfgPath = filepath.Join(dir, "albatross.yaml")
 	os.WriteFile(f.cfgPath, []byte(yaml), 0o600)
 	f.node = startNode(t, ln, dir, yaml, func(o *node.Options) { o.BaseDir = dir })
@@ -408,6 +419,34 @@ func TestTLSVersionAndCipherHeaders(t *testing.T) {
 	}
 	if v := h.Get("X-Amzn-Tls-Cipher-Suite"); v != "ECDHE-ECDSA-AES128-GCM-SHA256" {
 		t.Errorf("X-Amzn-Tls-Cipher-Suite %q", v)
+	}
+}
+
+// TestTLSHeadersRenamed: the listener attributes
+// routing.http.request.x_amzn_tls_*.header_name send the TLS headers under
+// the names given, and a client's copy of a renamed header is not forwarded.
+func TestTLSHeadersRenamed(t *testing.T) {
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {})
+	f := startTLSLBWith(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06",
+		map[string]string{"routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "true"},
+		"{routing.http.request.x_amzn_tls_version.header_name: X-TLS-Version, routing.http.request.x_amzn_tls_cipher_suite.header_name: X-TLS-Cipher}")
+	c := tlsClient("a.example.com", false, func(cfg *tls.Config) { cfg.MaxVersion = tls.VersionTLS12 })
+	req, _ := http.NewRequest("GET", "https://"+f.addr+"/", nil)
+	req.Header.Set("X-TLS-Version", "spoofed")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := target.requests()[0].Header
+	if v := h.Values("X-TLS-Version"); len(v) != 1 || v[0] != "TLSv1.2" {
+		t.Errorf("X-TLS-Version %q", v)
+	}
+	if v := h.Get("X-TLS-Cipher"); v != "ECDHE-ECDSA-AES128-GCM-SHA256" {
+		t.Errorf("X-TLS-Cipher %q", v)
+	}
+	if v := h.Values("X-Amzn-Tls-Version"); len(v) != 0 {
+		t.Errorf("X-Amzn-Tls-Version still sent: %q", v)
 	}
 }
 

@@ -380,14 +380,14 @@ func (c *conn) generated(l *snapshot.Listener, status int, contentType string, e
 	b := c.out[:0]
 	b = append(b, "HTTP/1.1 "...)
 	b = appendStatus(b, status)
-	b = append(b, "\r\nServer: awselb/2.0\r\nDate: "...)
-	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
+	b = appendServerDate(b, &l.Headers)
 	b = append(b, "\r\nContent-Type: "...)
 	b = append(b, contentType...)
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, "\r\n"...)
 	b = append(b, extra...)
+	b = append(b, l.Headers.Response...)
 	if closeConn {
 		b = append(b, "Connection: close\r\n\r\n"...)
 	} else {

@@ -888,7 +888,7 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 	idle := l.LB.Attrs.IdleTimeout
 	keep := req.KeepAlive && resp.Body != http1.BodyUntilClose && !c.closing(l)
 
-	c.out = appendResponseHead(c.out[:0], resp, keep, req.Minor == 0)
+	c.out = appendResponseHead(c.out[:0], resp, keep, req.Minor == 0, &l.Headers)
 	c.out = c.appendStickinessHeaders(c.out[:len(c.out)-2], l, resp)
 	c.out = append(c.out, "\r\n"...)
 	uc.R += resp.HeadLen

@@ -324,8 +324,9 @@ func appendTraceValue(t []byte, epoch int64) []byte {
 
 // appendResponseHead appends the response head sent to the client: the target's
 // status and end-to-end headers, without its hop-by-hop ones, with the
-// connection decision of the load balancer.
-func appendResponseHead(b []byte, resp *http1.Response, keep, http10 bool) []byte {
+// listener's response headers (replacing the target's of the same name) and
+// the connection decision of the load balancer.
+func appendResponseHead(b []byte, resp *http1.Response, keep, http10 bool, lh *snapshot.ListenerHeaders) []byte {
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(resp.Status), 10)
 	b = append(b, ' ')
@@ -347,9 +348,12 @@ func appendResponseHead(b []byte, resp *http1.Response, keep, http10 bool) []byt
 			continue
 		case listedInConnection(resp.Headers, h.Name):
 			continue
+		case lh.Sets(h.Name):
+			continue // the listener's value replaces the target's
 		}
 		b = appendHeader(b, h.Name, h.Value)
 	}
+	b = append(b, lh.Response...)
 	if resp.Body == http1.BodyChunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"cmp"
 	"crypto/tls"
 	"time"
 
@@ -123,9 +124,13 @@ func (c *conn) appendTLSHeaders(b []byte, enabled bool) []byte {
 	if c.tls == nil || !enabled {
 		return b
 	}
-	b = append(b, "X-Amzn-Tls-Version: "...)
+	lh := &c.ln.Load().Headers
+	b = append(b, cmp.Or(lh.TLSVersion, "X-Amzn-Tls-Version")...)
+	b = append(b, ": "...)
 	b = append(b, c.tls.Protocol...)
-	b = append(b, "\r\nX-Amzn-Tls-Cipher-Suite: "...)
+	b = append(b, "\r\n"...)
+	b = append(b, cmp.Or(lh.TLSCipher, "X-Amzn-Tls-Cipher-Suite")...)
+	b = append(b, ": "...)
 	b = append(b, c.tls.Cipher...)
 	return append(b, "\r\n"...)
 }
@@ -134,6 +139,8 @@ func (c *conn) appendTLSHeaders(b []byte, enabled bool) []byte {
 // itself from the TLS connection; a client's own is not forwarded when the
 // load balancer adds them.
 func (c *conn) isTLSHeader(name []byte) bool {
-	return c.ln.Load().LB.Attrs.TLSVersionAndCipherSuiteHeaders &&
-		(http1.EqualFold(name, "X-Amzn-Tls-Version") || http1.EqualFold(name, "X-Amzn-Tls-Cipher-Suite"))
+	l := c.ln.Load()
+	lh := &l.Headers
+	return l.LB.Attrs.TLSVersionAndCipherSuiteHeaders &&
+		(http1.EqualFold(name, cmp.Or(lh.TLSVersion, "X-Amzn-Tls-Version")) || http1.EqualFold(name, cmp.Or(lh.TLSCipher, "X-Amzn-Tls-Cipher-Suite")))
 }

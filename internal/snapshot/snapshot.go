@@ -19,6 +19,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/health"
+	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/state"
@@ -102,6 +103,46 @@ type Listener struct {
 	// Closed is set on the listener of a deleted listener's connections: they
 	// finish the request in flight and close (see proxy.CloseConns).
 	Closed bool
+	// Headers is the listener's header modification (its attributes); the
+	// zero value changes nothing.
+	Headers ListenerHeaders
+}
+
+// ListenerHeaders is a listener's header modification, ready for the proxy.
+type ListenerHeaders struct {
+	// NoServer drops the load balancer's own Server header
+	// (routing.http.response.server.enabled false).
+	NoServer bool
+	// Response holds the header lines set on every response ("Name:
+	// value\r\n" each); ResponseNames their names, whose copies from the
+	// target are dropped.
+	Response      []byte
+	ResponseNames []string
+	// TLSVersion and TLSCipher are the names X-Amzn-Tls-Version and
+	// X-Amzn-Tls-Cipher-Suite are sent under ("" for those).
+	TLSVersion, TLSCipher string
+}
+
+// Sets reports whether the listener sets response header name itself.
+func (h *ListenerHeaders) Sets(name []byte) bool {
+	for _, n := range h.ResponseNames {
+		if http1.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// compileHeaders turns listener attributes into ListenerHeaders.
+func compileHeaders(a config.ListenerAttributes) ListenerHeaders {
+	h := ListenerHeaders{NoServer: !a.ServerHeader}
+	for _, f := range a.ResponseHeaders {
+		h.Response = append(h.Response, f.Name+": "+f.Value+"\r\n"...)
+		h.ResponseNames = append(h.ResponseNames, f.Name)
+	}
+	h.TLSVersion = a.RequestHeaderNames["X-Amzn-Tls-Version"]
+	h.TLSCipher = a.RequestHeaderNames["X-Amzn-Tls-Cipher-Suite"]
+	return h
 }
 
 // TargetGroup is a compiled target group.
@@ -349,6 +390,10 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				Protocol: l.Protocol,
 				Scheme:   "http",
 				PortText: strconv.Itoa(l.Port),
+				Headers:  compileHeaders(l.Attrs),
+			}
+			if l.Attributes == nil {
+				cl.Headers = ListenerHeaders{} // a listener built by hand: ALB's defaults
 			}
 			if l.Protocol == "HTTPS" {
 				cl.Scheme = "https"

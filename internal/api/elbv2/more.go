@@ -2,38 +2,15 @@ package elbv2
 
 import (
 	"maps"
-	"strings"
 
+	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
 )
 
-// listenerAttributeDefaults are ALB's listener attributes (elbv2-api.md
-// §3.10) and their defaults. Terraform's aws_lb_listener reads them. They are
-// stored and returned; none acts on traffic yet.
-var listenerAttributeDefaults = map[string]string{
-	"routing.http.response.server.enabled":                                  "true",
-	"routing.http.response.strict_transport_security.header_value":          "",
-	"routing.http.response.access_control_allow_origin.header_value":        "",
-	"routing.http.response.access_control_allow_methods.header_value":       "",
-	"routing.http.response.access_control_allow_headers.header_value":       "",
-	"routing.http.response.access_control_allow_credentials.header_value":   "",
-	"routing.http.response.access_control_expose_headers.header_value":      "",
-	"routing.http.response.access_control_max_age.header_value":             "",
-	"routing.http.response.content_security_policy.header_value":            "",
-	"routing.http.response.x_content_type_options.header_value":             "",
-	"routing.http.response.x_frame_options.header_value":                    "",
-	"routing.http.request.x_amzn_mtls_clientcert_serial_number.header_name": "",
-	"routing.http.request.x_amzn_mtls_clientcert_issuer.header_name":        "",
-	"routing.http.request.x_amzn_mtls_clientcert_subject.header_name":       "",
-	"routing.http.request.x_amzn_mtls_clientcert_validity.header_name":      "",
-	"routing.http.request.x_amzn_mtls_clientcert_leaf.header_name":          "",
-	"routing.http.request.x_amzn_mtls_clientcert.header_name":               "",
-	"routing.http.request.x_amzn_tls_version.header_name":                   "",
-	"routing.http.request.x_amzn_tls_cipher_suite.header_name":              "",
-}
-
+// listenerAttributes returns a listener's attributes as
+// DescribeListenerAttributes lists them: every key, defaults for those unset.
 func listenerAttributes(l *control.Listener) map[string]string {
-	out := maps.Clone(listenerAttributeDefaults)
+	out := config.ListenerAttributeDefaults()
 	maps.Copy(out, l.Attributes)
 	return out
 }
@@ -52,23 +29,17 @@ func modifyListenerAttributes(c *call, w *xmlWriter) error {
 	if err != nil {
 		return err
 	}
-	var msgs []string
-	for k, v := range given {
-		switch _, known := listenerAttributeDefaults[k]; {
-		case !known:
-			msgs = append(msgs, "Listener attribute key '"+k+"' is not recognized")
-		case k == "routing.http.response.server.enabled" && v != "true" && v != "false":
-			msgs = append(msgs, "Listener attribute '"+k+"' must be true or false, got '"+v+"'")
-		}
-	}
-	if len(msgs) > 0 {
-		return errorf(codeValidation, "%s", strings.Join(msgs, "; "))
-	}
+	merged := map[string]string{}
 	var out *control.Listener
 	err = c.ctrl.Update(c.ctx, func(tx *control.Tx) error {
 		l, err := findListener(tx.Model(), c.f)
 		if err != nil {
 			return err
+		}
+		maps.Copy(merged, l.Attributes)
+		maps.Copy(merged, given)
+		if _, _, err := config.NormalizeListenerAttributes(merged); err != nil {
+			return attributeError("Listener", err)
 		}
 		n := l.Clone()
 		if n.Attributes == nil {
