@@ -42,7 +42,7 @@ func New[T Member](attrs config.TargetGroupAttributes) Policy[T] {
 	case config.AlgorithmLeastOutstandingRequests:
 		return &LeastOutstanding[T]{}
 	case config.AlgorithmWeightedRandom:
-		return &WeightedRandom[T]{}
+		return &WeightedRandom[T]{Mitigate: attrs.AnomalyMitigation}
 	}
 	return &RoundRobin[T]{SlowStart: attrs.SlowStart}
 }

@@ -366,6 +366,9 @@ type TargetHealth struct {
 	InFlight int64
 	// HealthySince is when the target became healthy (zero if not healthy).
 	HealthySince time.Time
+	// Anomalous and Mitigated are the anomaly detector's verdict (groups
+	// with load_balancing.algorithm.anomaly_mitigation on).
+	Anomalous, Mitigated bool
 }
 
 func (r *Registry) view(g *Group, st *Status) TargetHealth {
@@ -383,6 +386,7 @@ func (r *Registry) view(g *Group, st *Status) TargetHealth {
 		InFlight:         st.InFlight(),
 		HealthySince:     st.HealthySince(),
 	}
+	th.Anomalous, th.Mitigated = st.Anomaly()
 	if s := g.settings.Load(); s != nil && s.port != 0 {
 		th.HealthCheckPort = s.port
 	}

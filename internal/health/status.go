@@ -30,6 +30,9 @@ type Status struct {
 	_        [64]byte
 	inFlight atomic.Int64
 	_        [56]byte
+	// outcomes feed anomaly mitigation (anomaly.go); written only for
+	// groups that have it on.
+	outcomes outcomes
 
 	mu  sync.Mutex
 	rec Record

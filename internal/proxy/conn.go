@@ -372,7 +372,14 @@ func (c *conn) serveRequest() bool {
 	// the response is relayed or the request fails.
 	t.Health.Begin()
 	defer t.Health.End()
-	return c.forward(l, t)
+	keep := c.forward(l, t)
+	if t.Mitigation && t.Health != nil {
+		// Anomaly mitigation's evidence: a 5xx the target answered, or the
+		// load balancer's 502 or 504 for it; a 460 says nothing about it.
+		code := c.e.ELBStatusCode
+		t.Health.ObserveOutcome(code >= 500 && code != 503, time.Now())
+	}
+	return keep
 }
 
 // resetEntry prepares the access log entry for a new request on listener l.

@@ -189,6 +189,9 @@ type Target struct {
 	// again when that is provably safe: target_keep_alive.retry_mode is safe
 	// (compat: never, as ALB).
 	Retry bool
+	// Mitigation is whether its group has anomaly mitigation on: the proxy
+	// then records each request's outcome (health.Status.ObserveOutcome).
+	Mitigation bool
 	// rt is the target's balancing state in this group, shared by every
 	// snapshot the target is in.
 	rt *balance.Runtime
@@ -217,6 +220,30 @@ func (t *Target) Runtime() *balance.Runtime {
 // status counts them (0 for a target without one), for least outstanding
 // requests.
 func (t *Target) InFlight() int64 { return t.Health.InFlight() }
+
+// Outcomes, SetAnomaly and Anomaly make the target a balance.Outcomes, from
+// its health status (a target without one is never anomalous).
+func (t *Target) Outcomes(now time.Time) (requests, failures int64) {
+	if t.Health == nil {
+		return 0, 0
+	}
+	return t.Health.Outcomes(now)
+}
+
+// SetAnomaly records the anomaly detector's verdict on the target.
+func (t *Target) SetAnomaly(anomalous, mitigated bool) {
+	if t.Health != nil {
+		t.Health.SetAnomaly(anomalous, mitigated)
+	}
+}
+
+// Anomaly is the last verdict recorded by SetAnomaly.
+func (t *Target) Anomaly() (anomalous, mitigated bool) {
+	if t.Health == nil {
+		return false, false
+	}
+	return t.Health.Anomaly()
+}
 
 // ID keys, as stored by state.IDs.
 
@@ -342,6 +369,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			// deregistration delay ends.
 			t.Health.SetConns(pool)
 			t.Retry = tg.Attrs.RetryMode != config.RetryModeCompat
+			t.Mitigation = tg.Attrs.AnomalyMitigation
 			t.ProtocolVersion = ctg.ProtocolVersion
 			if ctg.ProtocolVersion != config.ProtocolVersionHTTP1 {
 				t.H2 = res.Pools.H2(addr.String(), tg.Protocol == "HTTPS")

@@ -31,7 +31,8 @@ func RegistryHealth(r *health.Registry) HealthFunc {
 		if !ok {
 			return TargetHealth{}, false
 		}
-		return TargetHealth{State: th.State.String(), Reason: string(th.Reason), Description: th.Description, HealthCheckPort: int(th.HealthCheckPort)}, true
+		return TargetHealth{State: th.State.String(), Reason: string(th.Reason), Description: th.Description, HealthCheckPort: int(th.HealthCheckPort),
+			Anomalous: th.Anomalous, Mitigated: th.Mitigated}, true
 	}
 }
 
@@ -48,6 +49,18 @@ func describeTargetHealth(c *call, w *xmlWriter) error {
 	now := c.ctrl.Now()
 	draining := tg.ActiveDraining(now)
 	inUse := len(m.ListenersUsing(tg.ID)) > 0
+	// AnomalyDetection is reported when asked for (Include AnomalyDetection
+	// or All); the verdicts come from anomaly mitigation, so a group without
+	// it is normal throughout.
+	withAnomaly := false
+	for _, inc := range c.f.strings("Include") {
+		switch inc {
+		case "AnomalyDetection", "All":
+			withAnomaly = true
+		default:
+			return errorf(codeValidation, "1 validation error detected: Value '%s' at 'include' failed to satisfy constraint: Member must satisfy enum value set: [AnomalyDetection, All]", inc)
+		}
+	}
 
 	type row struct {
 		t control.Target
@@ -107,6 +120,12 @@ func describeTargetHealth(c *call, w *xmlWriter) error {
 		w.opt("Reason", r.h.Reason)
 		w.opt("Description", r.h.Description)
 		w.close("TargetHealth")
+		if withAnomaly {
+			w.open("AnomalyDetection")
+			w.leaf("Result", map[bool]string{true: "anomalous", false: "normal"}[r.h.Anomalous])
+			w.leaf("MitigationInEffect", map[bool]string{true: "yes", false: "no"}[r.h.Mitigated])
+			w.close("AnomalyDetection")
+		}
 		w.open("AdministrativeOverride")
 		w.leaf("State", "no_override")
 		w.leaf("Reason", "AdministrativeOverride.NoOverride")

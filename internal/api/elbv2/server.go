@@ -41,6 +41,9 @@ type TargetHealth struct {
 	Description string
 	// HealthCheckPort is the port health checks go to (0: the target's port).
 	HealthCheckPort int
+	// Anomalous and Mitigated are the anomaly detector's verdict, reported
+	// as AnomalyDetection for groups with anomaly mitigation on.
+	Anomalous, Mitigated bool
 }
 
 // HealthFunc returns the health of target addr of the named target group, and
