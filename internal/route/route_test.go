@@ -290,6 +290,12 @@ func benchTable(b *testing.B, shape string, n int) (*Table, *Request) {
 			c = []config.Condition{{HostHeader: []string{fmt.Sprintf("t%d.example.com", i%10)}}, {PathPattern: []string{fmt.Sprintf("/svc%d/*", i)}}}
 		case "header":
 			c = []config.Condition{{HTTPHeader: &config.HTTPHeaderCondition{Name: "X-Tenant", Values: []string{fmt.Sprintf("t%d", i)}}}}
+		case "regex-path":
+			c = []config.Condition{{PathPatternRegex: []string{fmt.Sprintf("^/svc%d/", i)}}}
+		case "regex-path-unindexed":
+			c = []config.Condition{{PathPatternRegex: []string{fmt.Sprintf("/svc%d/[a-z]+$", i)}}}
+		case "regex-host":
+			c = []config.Condition{{HostHeaderRegex: []string{fmt.Sprintf(`^svc%d\.example\.com$`, i)}}}
 		}
 		rules = append(rules, rule(i+1, c...))
 	}
@@ -301,8 +307,10 @@ func benchTable(b *testing.B, shape string, n int) (*Table, *Request) {
 		r = req("GET", fmt.Sprintf("SVC%d.example.com", last), "/api/items?x=1", "User-Agent", "bench", "Accept", "*/*")
 	case "wildcard-host":
 		r = req("GET", fmt.Sprintf("eu.api.SVC%d.example.com", last), "/api/items?x=1", "User-Agent", "bench", "Accept", "*/*")
-	case "path", "host+path":
+	case "path", "host+path", "regex-path", "regex-path-unindexed":
 		r = req("GET", fmt.Sprintf("t%d.example.com", last%10), fmt.Sprintf("/svc%d/items?x=1", last), "User-Agent", "bench", "Accept", "*/*")
+	case "regex-host":
+		r = req("GET", fmt.Sprintf("svc%d.example.com", last), "/api/items?x=1", "User-Agent", "bench", "Accept", "*/*")
 	case "header":
 		r = req("GET", "x.example.com", "/", "User-Agent", "bench", "X-Tenant", fmt.Sprintf("t%d", last))
 	}
@@ -315,9 +323,10 @@ func benchTable(b *testing.B, shape string, n int) (*Table, *Request) {
 // BenchmarkMatch measures matching with 1, 100 and 1,000 rules where the last
 // rule matches. host, wildcard-host (*.NAME), path and host+path are indexed
 // and should not grow with the rule count; header rules cannot be indexed and
-// are the linear reference.
+// are the linear reference. regex-path (^/svcN/) is indexed like path;
+// regex-path-unindexed and regex-host are tried rule by rule.
 func BenchmarkMatch(b *testing.B) {
-	for _, shape := range []string{"host", "wildcard-host", "path", "host+path", "header"} {
+	for _, shape := range []string{"host", "wildcard-host", "path", "host+path", "header", "regex-path", "regex-path-unindexed", "regex-host"} {
 		for _, n := range []int{1, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/rules=%d", shape, n), func(b *testing.B) {
 				tab, r := benchTable(b, shape, n)
