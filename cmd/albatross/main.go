@@ -111,6 +111,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	certDir := fs.String("certificates-dir", "", "`directory` of the PEM files that API certificate ARNs name: arn:...:server-certificate/NAME or arn:...:certificate/NAME is NAME.crt and NAME.key (default DATA-DIR/certificates)")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on SIGTERM")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	storeURL := fs.String("store", "", "where the resources live: empty for a bbolt file in --data-dir (one node), or etcd://HOST:PORT[,HOST:PORT...] for nodes sharing one configuration")
+	etcdPrefix := fs.String("etcd-prefix", state.DefaultEtcdPrefix, "with --store etcd://: the key `prefix` of this cluster's state")
+	etcdCA := fs.String("etcd-cacert", "", "with --store etcd://: PEM `file` of the CA that signed the etcd members' certificates (turns on TLS)")
+	etcdCert := fs.String("etcd-cert", "", "with --store etcd://: PEM client certificate `file` (with --etcd-key)")
+	etcdKey := fs.String("etcd-key", "", "with --store etcd://: PEM client key `file`")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -143,18 +148,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			return 2
 		}
 	}
-	st, err := state.Open(*dataDir)
+	so := storeOptions{url: *storeURL, prefix: *etcdPrefix, caFile: *etcdCA, certFile: *etcdCert, keyFile: *etcdKey, logger: log}
+	if err := so.check(); err != nil {
+		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+		return 2
+	}
+	st, ids, closeStore, err := openStore(ctx, so, *dataDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
 	}
-	defer st.Close()
+	defer closeStore()
 	baseDir := ""
 	if *configPath != "" {
 		baseDir = filepath.Dir(*configPath)
 	}
 	reg := metrics.NewRegistry()
-	n, err := node.New(node.Options{DataDir: *dataDir, IDs: st.IDs(), BaseDir: baseDir, Logger: log, Metrics: reg})
+	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
@@ -165,7 +175,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if abs, err := filepath.Abs(*certDir); err == nil {
 		*certDir = abs
 	}
-	copts := control.Options{Store: st, IDs: st.IDs(), Node: n, ListenAddress: *listenAddr, CertificateDir: *certDir, BaseDir: baseDir, Logger: log}
+	copts := control.Options{Store: st, IDs: ids, Node: n, ListenAddress: *listenAddr, CertificateDir: *certDir, BaseDir: baseDir, Logger: log}
 	if cfg != nil {
 		copts.Region, copts.AccountID = cfg.Region, cfg.AccountID
 	}

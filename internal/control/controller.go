@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +28,7 @@ type Applier interface {
 type Options struct {
 	// Store holds the records; IDs is the id registry the node compiles with.
 	Store state.Store
-	IDs   *state.IDs
+	IDs   state.IDRegistry
 	// Node is the data plane that every change is applied to.
 	Node Applier
 	// Region and AccountID go into ARNs (config.DefaultRegion and
@@ -366,6 +368,40 @@ func (c *Controller) Update(ctx context.Context, fn func(tx *Tx) error) error {
 func (c *Controller) update(ctx context.Context, force bool, fn func(tx *Tx) error) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// With a shared store another node may commit between this node's read
+	// and its commit: the commit then fails with ErrConflict, changing
+	// nothing, and the change is made again on the state as it now is (fn
+	// decides afresh, so a name taken meanwhile gets AWS's error).
+	for attempt := 1; ; attempt++ {
+		err := c.updateOnce(ctx, force, fn)
+		if err == nil || !errors.Is(err, state.ErrConflict) || attempt == maxConflictRetries {
+			return err
+		}
+		// Back off a little, at random, so that a node whose changes keep
+		// losing to a busy one gets its turn.
+		wait := mrand.N(min(conflictBackoff<<attempt, maxConflictBackoff))
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		if rerr := c.reload(ctx); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+	}
+}
+
+// maxConflictRetries bounds how often a change is retried after losing a
+// race with another node's; the waits between attempts grow from
+// conflictBackoff to maxConflictBackoff.
+const (
+	maxConflictRetries = 20
+	conflictBackoff    = 2 * time.Millisecond
+	maxConflictBackoff = 200 * time.Millisecond
+)
+
+// updateOnce is one attempt of update; c.mu is held.
+func (c *Controller) updateOnce(ctx context.Context, force bool, fn func(tx *Tx) error) error {
 	old := c.Model()
 	seq := c.seq
 	tx := &Tx{c: c, m: old.shallowCopy(), dirty: map[string]bool{}, binds: map[string]string{}}

@@ -39,8 +39,9 @@ type Options struct {
 	// is set.
 	DataDir string
 	// IDs is an id registry opened by the caller (state.Open, which shares it
-	// with the Store); the node then neither opens nor closes one.
-	IDs *state.IDs
+	// with the Store, or state.OpenEtcd's); the node then neither opens nor
+	// closes one.
+	IDs state.IDRegistry
 	// BaseDir resolves relative access log paths; normally the directory of the
 	// configuration file.
 	BaseDir string
@@ -67,11 +68,13 @@ type Options struct {
 
 // Node is a running Albatross node.
 type Node struct {
-	opts  Options
-	log   *slog.Logger
-	ids   *state.IDs
-	pools *upstream.Pools
-	proxy *proxy.Proxy
+	opts Options
+	log  *slog.Logger
+	ids  state.IDRegistry
+	// ownIDs is the registry the node opened itself (closed at Shutdown).
+	ownIDs *state.IDs
+	pools  *upstream.Pools
+	proxy  *proxy.Proxy
 	// runtimes and cookies are the targets' balancing state and the
 	// stickiness cookie codec, both outliving snapshots.
 	runtimes *balance.Registry
@@ -118,21 +121,26 @@ func New(opts Options) (*Node, error) {
 		opts.NodeIP = "127.0.0.1"
 	}
 	ids := opts.IDs
+	var own *state.IDs
 	if ids == nil {
 		var err error
-		if ids, err = state.OpenIDs(opts.DataDir); err != nil {
+		if own, err = state.OpenIDs(opts.DataDir); err != nil {
 			return nil, err
 		}
+		ids = own
 	}
 	cookies, err := openCookieCodec(opts.DataDir)
 	if err != nil {
-		ids.Close()
+		if own != nil {
+			own.Close()
+		}
 		return nil, err
 	}
 	n := &Node{
 		opts:      opts,
 		log:       opts.Logger,
 		ids:       ids,
+		ownIDs:    own,
 		pools:     upstream.NewPools(upstream.Options{ConnectTimeout: opts.ConnectTimeout}),
 		proxy:     proxy.New(proxy.Options{Logger: opts.Logger}),
 		runtimes:  balance.NewRegistry(),
@@ -464,8 +472,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 			err = errors.Join(err, cerr)
 		}
 	}
-	if cerr := n.ids.Close(); cerr != nil {
-		err = errors.Join(err, cerr)
+	if n.ownIDs != nil {
+		if cerr := n.ownIDs.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
 	}
 	return err
 }

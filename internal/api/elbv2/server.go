@@ -25,6 +25,7 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
+	"github.com/albatross-lb/albatross/internal/state"
 )
 
 // DefaultMaxBodyBytes caps a request body. The largest legitimate ELBv2
@@ -252,6 +253,10 @@ func (h *Handler) toAPIError(action string, err error) *apiError {
 		return errorf(codeInvalidConfiguration, "The node could not apply the change, so nothing was changed: %v", applyErr.Err)
 	case errors.As(err, &verr):
 		return errorf(codeInvalidConfiguration, "%s", strings.ReplaceAll(verr.Error(), "\n", "; "))
+	case errors.Is(err, state.ErrUnavailable):
+		h.log.Warn("elbv2: the state store is unavailable; the change was refused", "action", action, "err", err)
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "ServiceUnavailable",
+			Message: "The state store is unavailable, so the change could not be made (the load balancers keep serving their last configuration): " + err.Error()}
 	case errors.As(err, &storeErr):
 		h.log.Error("elbv2: storing a change failed", "action", action, "err", err)
 		return &apiError{Status: http.StatusInternalServerError, Code: codeInternalFailure, Message: "The change could not be stored durably, so nothing was changed: " + storeErr.Error()}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
+	"github.com/albatross-lb/albatross/internal/testutil/etcdtest"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+)
+
+// TestClusterOnEtcd: two nodes started with --store etcd://... share one
+// configuration: a load balancer made through node A's API routes traffic on
+// node B, and a change made through B's API is on A; after both restart,
+// nothing acknowledged is lost.
+func TestClusterOnEtcd(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
+		t.Skipf("127.0.0.2 is not usable here (%v)", err)
+	} else {
+		ln.Close()
+	}
+	etcd := etcdtest.Start(t, 1)
+	dir := t.TempDir()
+	a, ca, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
+	b, cb, _ := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL())
+	target := namedTarget(t, "T1", 0, nil)
+	host, tport, _ := net.SplitHostPort(target)
+	port := testutil.FreePort(t)
+
+	lb, err := ca.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
+	if err != nil {
+		t.Fatalf("CreateLoadBalancer on A: %v", err)
+	}
+	tg, err := ca.CreateTargetGroup(ctx(t), &elb.CreateTargetGroupInput{Name: aws.String("app"), Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(80), VpcId: aws.String("vpc-1"), TargetType: types.TargetTypeEnumIp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgARN := tg.TargetGroups[0].TargetGroupArn
+	if _, err := ca.RegisterTargets(ctx(t), &elb.RegisterTargetsInput{TargetGroupArn: tgARN,
+		Targets: []types.TargetDescription{{Id: aws.String(host), Port: aws.Int32(int32(atoi(t, tport)))}}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ca.CreateListener(ctx(t), &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(int32(port)), DefaultActions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: tgARN}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urlA, urlB := fmt.Sprintf("http://127.0.0.1:%d/", port), fmt.Sprintf("http://127.0.0.2:%d/", port)
+	eventually(t, "node A serving the listener made through A", func() bool { body, _ := get(urlA); return body == "T1" })
+	eventually(t, "node B serving the listener made through A", func() bool { body, _ := get(urlB); return body == "T1" })
+
+	// B reads what A wrote, with the same ARNs.
+	out, err := cb.DescribeListeners(ctx(t), &elb.DescribeListenersInput{ListenerArns: []string{*l.Listeners[0].ListenerArn}})
+	if err != nil || len(out.Listeners) != 1 {
+		t.Fatalf("DescribeListeners on B: %v %+v", err, out)
+	}
+	// A change through B reaches A.
+	if _, err := cb.ModifyListener(ctx(t), &elb.ModifyListenerInput{ListenerArn: l.Listeners[0].ListenerArn,
+		DefaultActions: []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{
+			StatusCode: aws.String("200"), MessageBody: aws.String("from-B")}}}}); err != nil {
+		t.Fatalf("ModifyListener on B: %v", err)
+	}
+	eventually(t, "node A applying B's change", func() bool { body, _ := get(urlA); return body == "from-B" })
+
+	// Both nodes write at once: each change is one transaction, the loser
+	// of a race retries on the new state, and none fails or is lost.
+	errs := make(chan error, 20)
+	for i := range 20 {
+		c := ca
+		if i%2 == 1 {
+			c = cb
+		}
+		go func() {
+			_, err := c.CreateTargetGroup(ctx(t), &elb.CreateTargetGroupInput{Name: aws.String(fmt.Sprintf("tg-%d", i)), Protocol: types.ProtocolEnumHttp,
+				Port: aws.Int32(80), VpcId: aws.String("vpc-1"), TargetType: types.TargetTypeEnumIp})
+			errs <- err
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent CreateTargetGroup: %v", err)
+		}
+	}
+	for name, c := range map[string]*elb.Client{"A": ca, "B": cb} {
+		eventually(t, "node "+name+" seeing all 21 target groups", func() bool {
+			out, err := c.DescribeTargetGroups(ctx(t), &elb.DescribeTargetGroupsInput{})
+			return err == nil && len(out.TargetGroups) == 21
+		})
+	}
+
+	// Both stop; both restart on the same etcd: everything is there.
+	for _, p := range []*proc{a, b} {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := p.wait(t); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+		}
+	}
+	_, ca2, _ := startNodeOn(t, dir, "a2", "127.0.0.1", etcd.URL())
+	eventually(t, "a fresh node serving the cluster's listener", func() bool { body, _ := get(urlA); return body == "from-B" })
+	lbs, err := ca2.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{})
+	if err != nil || len(lbs.LoadBalancers) != 1 || *lbs.LoadBalancers[0].LoadBalancerArn != *lb.LoadBalancers[0].LoadBalancerArn {
+		t.Errorf("after restart: %v %+v", err, lbs)
+	}
+	if tgs, err := ca2.DescribeTargetGroups(ctx(t), &elb.DescribeTargetGroupsInput{}); err != nil || len(tgs.TargetGroups) != 21 {
+		t.Errorf("target groups after restart: %v, %d", err, len(tgs.TargetGroups))
+	}
+}
+
+// startNodeOn starts a node on etcd whose API listeners bind ip.
+func startNodeOn(t *testing.T, dir, name, ip, store string) (*proc, *elb.Client, string) {
+	t.Helper()
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, c := apiNode(t, filepath.Join(dir, name, "data"), admin, "--store", store, "--etcd-prefix", "/test-cluster", "--listen-address", ip)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node %s output:\n%s", name, p.stderr.String())
+		}
+	})
+	return p, c, admin
+}
+
+// ctx is a request context that ends with the test (30 s at most).
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestClusterStoreDown: with the whole etcd cluster stopped, a node keeps
+// serving its last configuration, and an API write fails with AWS's
+// ServiceUnavailable naming the store, without hanging; once etcd is back,
+// writes work again and nothing acknowledged before is lost.
+func TestClusterStoreDown(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	dir := t.TempDir()
+	_, c, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
+	port := testutil.FreePort(t)
+	lb, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateListener(ctx(t), &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(int32(port)), DefaultActions: []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{
+			StatusCode: aws.String("200"), MessageBody: aws.String("up")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	eventually(t, "the listener", func() bool { body, _ := get(url); return body == "up" })
+
+	etcd.Stop(0)
+	_, err = c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("other")})
+	var ae interface{ ErrorCode() string }
+	if !errorsAs(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(err.Error(), "state store") {
+		t.Fatalf("CreateLoadBalancer with etcd down: %v, want ServiceUnavailable naming the store", err)
+	}
+	if body, err := get(url); body != "up" {
+		t.Errorf("with etcd down the listener answered %q, %v", body, err)
+	}
+	if lbs, err := c.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{}); err != nil || len(lbs.LoadBalancers) != 1 {
+		t.Errorf("DescribeLoadBalancers with etcd down: %v %+v", err, lbs)
+	}
+
+	etcd.Restart(0)
+	eventually(t, "writes working again after etcd is back", func() bool {
+		_, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("other")})
+		return err == nil
+	})
+	lbs, err := c.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{})
+	if err != nil || len(lbs.LoadBalancers) != 2 {
+		t.Errorf("after etcd came back: %v %+v", err, lbs)
+	}
+}
+
+func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
