@@ -156,7 +156,7 @@ func atoi(t *testing.T, s string) int {
 func TestClusterStoreDown(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	dir := t.TempDir()
-	_, c, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
+	p, c, admin := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
 	port := testutil.FreePort(t)
 	lb, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
 	if err != nil {
@@ -170,7 +170,16 @@ func TestClusterStoreDown(t *testing.T) {
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	eventually(t, "the listener", func() bool { body, _ := get(url); return body == "up" })
 
+	healthz := "http://" + admin + "/healthz"
+	if body, _ := get(healthz); body != "ok\n" {
+		t.Errorf("/healthz with etcd up: %q", body)
+	}
 	etcd.Stop(0)
+	eventually(t, "/healthz saying degraded and albatross_store_up 0", func() bool {
+		body, _ := get(healthz)
+		m, _ := get("http://" + admin + "/metrics")
+		return strings.HasPrefix(body, "degraded: state store unreachable: ") && strings.Contains(m, "\nalbatross_store_up 0\n")
+	})
 	_, err = c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("other")})
 	var ae interface{ ErrorCode() string }
 	if !errorsAs(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" || !strings.Contains(err.Error(), "state store") {
@@ -191,6 +200,14 @@ func TestClusterStoreDown(t *testing.T) {
 	lbs, err := c.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{})
 	if err != nil || len(lbs.LoadBalancers) != 2 {
 		t.Errorf("after etcd came back: %v %+v", err, lbs)
+	}
+	eventually(t, "/healthz ok and albatross_store_up 1 again", func() bool {
+		body, _ := get(healthz)
+		m, _ := get("http://" + admin + "/metrics")
+		return body == "ok\n" && strings.Contains(m, "\nalbatross_store_up 1\n")
+	})
+	if n := strings.Count(p.stderr.String(), "the state store is unreachable"); n != 1 {
+		t.Errorf("the node logged the store's loss %d times, want once:\n%s", n, p.stderr.String())
 	}
 }
 

@@ -191,6 +191,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	defer stopWatch()
 	go ctrl.Run(watchCtx)
+	var sw *storeWatch
+	if p, ok := st.(pinger); ok {
+		sw = &storeWatch{}
+		go sw.run(watchCtx, p, log, reg.SetStoreUp)
+	}
 	var adminSrv *http.Server
 	if *adminAddr != "" {
 		ln, err := net.Listen("tcp", *adminAddr)
@@ -211,8 +216,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		if public {
 			log.Info("the admin address is not loopback: the dashboard asks for the API credentials (HTTP Digest: access key id and secret); /metrics and /healthz are open", "addr", ln.Addr().String())
 		}
-		h := admin.Handler(admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log,
-			Credentials: func(id string) (string, bool) { s, ok := creds[id]; return s, ok }})
+		aopts := admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log,
+			Credentials: func(id string) (string, bool) { s, ok := creds[id]; return s, ok }}
+		if sw != nil {
+			aopts.Degraded = sw.degraded
+		}
+		h := admin.Handler(aopts)
 		adminSrv = &http.Server{Handler: admin.WithAPI(h, api), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := adminSrv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

@@ -10,6 +10,8 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/albatross-lb/albatross/internal/state"
 )
@@ -113,4 +115,59 @@ func openStore(ctx context.Context, o storeOptions, dataDir string) (state.Store
 		return nil, nil, nil, fmt.Errorf("--store %s: %w", o.url, err)
 	}
 	return e, e.IDs(), e.Close, nil
+}
+
+// storeWatch follows whether the node reaches its state store: /healthz says
+// "degraded" while it does not, albatross_store_up is 0, and the node's log
+// says so once when it is lost and once when it is back.
+type storeWatch struct {
+	mu     sync.Mutex
+	down   bool
+	since  time.Time
+	reason string
+}
+
+// pinger is a store that can be asked whether it answers.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// storePingEvery is how often the store is checked.
+const storePingEvery = time.Second
+
+// run checks st every storePingEvery until ctx ends.
+func (w *storeWatch) run(ctx context.Context, st pinger, log *slog.Logger, setUp func(bool)) {
+	t := time.NewTicker(storePingEvery)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := st.Ping(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		w.mu.Lock()
+		switch {
+		case err != nil && !w.down:
+			w.down, w.since, w.reason = true, time.Now(), "state store unreachable: "+err.Error()
+			log.Warn("the state store is unreachable: serving the last configuration applied; API writes are refused until it is back", "err", err)
+		case err == nil && w.down:
+			log.Info("the state store is reachable again", "was_down_for", time.Since(w.since).Round(time.Second))
+			w.down = false
+		}
+		setUp(!w.down)
+		w.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// degraded is admin.Options.Degraded.
+func (w *storeWatch) degraded() (string, time.Time, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.reason, w.since, w.down
 }

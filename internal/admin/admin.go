@@ -7,6 +7,7 @@
 package admin
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -41,6 +42,9 @@ type Options struct {
 	Version string
 	// Logger receives the handler's own diagnostics.
 	Logger *slog.Logger
+	// Degraded, when set, says whether the node runs degraded (its state
+	// store unreachable), why and since when; /healthz then says so.
+	Degraded func() (reason string, since time.Time, degraded bool)
 }
 
 // IsPublic reports whether an admin listener bound to addr accepts connections
@@ -69,6 +73,13 @@ func Handler(opts Options) http.Handler {
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if opts.Degraded != nil {
+			if reason, since, bad := opts.Degraded(); bad {
+				// Still 200: the node serves its last configuration.
+				fmt.Fprintf(w, "degraded: %s (since %s)\n", reason, since.UTC().Format(time.RFC3339))
+				return
+			}
+		}
 		io.WriteString(w, "ok\n")
 	})
 	if opts.Metrics != nil {

@@ -72,6 +72,8 @@ var (
 		"HealthyHostCount: registered targets that pass their health checks.", groupLabels)
 	descUnhealthy = newDesc("unhealthy_host_count",
 		"UnHealthyHostCount: registered targets that fail their health checks.", groupLabels)
+	descStoreUp = newDesc("store_up",
+		"1 while the node reaches its state store (etcd with --store, else its bbolt file), 0 while it does not: it then serves its last configuration and refuses API writes.", nil)
 )
 
 func newDesc(name, help string, labels []string) *prometheus.Desc {
@@ -82,7 +84,7 @@ var allDescs = []*prometheus.Desc{
 	descLoggedRequests, descRequestCount, descELBCodes, descTargetCodes, descResponseTime,
 	descTargetConnErrors, descActiveConns, descTargetActiveConns, descNewConns, descRejectedConns,
 	descProcessedBytes, descIPv6Bytes, descIPv6Requests, descDesync, descFixedResponses, descRedirects,
-	descHealthy, descUnhealthy, descClientTLSErrors,
+	descHealthy, descUnhealthy, descClientTLSErrors, descStoreUp,
 }
 
 // Describe implements prometheus.Collector.
@@ -101,6 +103,7 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
 	}
+	gauge(descStoreUp, int64(r.storeUp.Load()))
 	for _, lb := range r.Current() {
 		c := lb.c
 		counter(descLoggedRequests, c.requests(), lb.ID)

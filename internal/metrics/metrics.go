@@ -67,6 +67,18 @@ type Registry struct {
 	// current is the bindings of the configuration in force, read by Collect
 	// and by the dashboard.
 	current atomic.Pointer[[]*LoadBalancer]
+	// storeUp is albatross_store_up: 1 or 0.
+	storeUp atomic.Int32
+}
+
+// SetStoreUp sets albatross_store_up: whether the node reaches its state
+// store.
+func (r *Registry) SetStoreUp(up bool) {
+	if up {
+		r.storeUp.Store(1)
+	} else {
+		r.storeUp.Store(0)
+	}
 }
 
 type groupKey struct{ lb, group string }
@@ -84,6 +96,7 @@ func NewRegistry() *Registry {
 		targets: make(map[targetKey]*targetCounters),
 	}
 	r.current.Store(new([]*LoadBalancer))
+	r.storeUp.Store(1)
 	return r
 }
 

@@ -216,6 +216,16 @@ func (e *Etcd) checkSchema(ctx context.Context) error {
 // closes it.
 func (e *Etcd) IDs() *EtcdIDs { return e.ids }
 
+// Ping reads one key with require-leader, within the request timeout: nil
+// when the cluster has a quorum that answers, else an error wrapping
+// ErrUnavailable.
+func (e *Etcd) Ping(ctx context.Context) error {
+	return e.do(ctx, "ping", false, func(ctx context.Context) error {
+		_, err := e.cli.Get(ctx, e.prefix+etcdSchema)
+		return err
+	})
+}
+
 // Prefix returns the key prefix, without a trailing slash.
 func (e *Etcd) Prefix() string { return e.prefix }
 
