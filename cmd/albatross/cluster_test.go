@@ -212,3 +212,80 @@ func TestClusterStoreDown(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return err != nil && errors.As(err, target) }
+
+// TestStoreMigrate: a one-node state moves into etcd whole (resources and
+// their ARNs), a node on etcd then serves it, a second migration into the
+// same prefix is refused, and bad arguments are named.
+func TestStoreMigrate(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	dir := t.TempDir()
+	p, c, _ := startNodeOnBolt(t, dir, "single")
+	port := testutil.FreePort(t)
+	lb, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateListener(ctx(t), &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(int32(port)), DefaultActions: []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{
+			StatusCode: aws.String("200"), MessageBody: aws.String("migrated")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "single", "data")
+	// The node still runs: its state is in use.
+	if out, code := runBinary(t, "store", "migrate", "--from", "bbolt:"+data, "--to", etcd.URL()); code != 1 || !strings.Contains(out, "stop the node") {
+		t.Errorf("migrating a running node's state: exit %d\n%s", code, out)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+	out, code := runBinary(t, "store", "migrate", "--from", "bbolt:"+data, "--to", etcd.URL(), "--etcd-prefix", "/test-cluster")
+	if code != 0 || !strings.Contains(out, "migrated 2 resources and ") {
+		t.Fatalf("store migrate: exit %d\n%s", code, out)
+	}
+	if out, code := runBinary(t, "store", "migrate", "--from", "bbolt:"+data, "--to", etcd.URL(), "--etcd-prefix", "/test-cluster"); code != 1 || !strings.Contains(out, "already holds a configuration (2 resources)") {
+		t.Errorf("second migration: exit %d\n%s", code, out)
+	}
+	for _, bad := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--from", data, "--to", etcd.URL()}, 2, "--from: want bbolt:DATA-DIR"},
+		{[]string{"--from", "bbolt:" + filepath.Join(dir, "nothing"), "--to", etcd.URL()}, 1, "holds no Albatross state"},
+		{[]string{"--from", "bbolt:" + data, "--to", "http://x"}, 2, "--to: want etcd://"},
+		{[]string{"--from", "bbolt:" + data}, 2, "--to is required"},
+	} {
+		if out, code := runBinary(t, append([]string{"store", "migrate"}, bad.args...)...); code != bad.code || !strings.Contains(out, bad.want) {
+			t.Errorf("%v: exit %d, want %d and %q:\n%s", bad.args, code, bad.code, bad.want, out)
+		}
+	}
+
+	_, c2, _ := startNodeOn(t, dir, "cluster", "127.0.0.1", etcd.URL())
+	eventually(t, "the migrated listener served from etcd", func() bool {
+		body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		return body == "migrated"
+	})
+	lbs, err := c2.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{})
+	if err != nil || len(lbs.LoadBalancers) != 1 || *lbs.LoadBalancers[0].LoadBalancerArn != *lb.LoadBalancers[0].LoadBalancerArn {
+		t.Errorf("after migration: %v %+v (want ARN %s)", err, lbs, *lb.LoadBalancers[0].LoadBalancerArn)
+	}
+}
+
+// startNodeOnBolt starts a one-node albatross (bbolt in DIR/NAME/data).
+func startNodeOnBolt(t *testing.T, dir, name string) (*proc, *elb.Client, string) {
+	t.Helper()
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, c := apiNode(t, filepath.Join(dir, name, "data"), admin)
+	return p, c, admin
+}
+
+// runBinary runs albatross to its end and returns its output and exit code.
+func runBinary(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, errOut, code := albatross(t, nil, args...)
+	return out + errOut, code
+}

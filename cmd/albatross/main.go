@@ -43,10 +43,13 @@ const usage = `albatross: a self-hosted, AWS-compatible Application Load Balance
 Usage:
   albatross serve [--config FILE] [--data-dir DIR] [--admin-addr ADDR]
                   [--listen-address IP] [--api-credentials FILE] [--certificates-dir DIR]
+                  [--store etcd://HOST:PORT[,...] [--etcd-prefix P] [--etcd-cacert F --etcd-cert F --etcd-key F]]
+  albatross store migrate --from bbolt:DATA-DIR --to etcd://HOST:PORT[,...] [--etcd-prefix P]
   albatross demo [--addr 127.0.0.1:8080] [--tls-addr 127.0.0.1:8443] [--admin-addr 127.0.0.1:9090]
   albatross doctor --config FILE [--client-timeout 30s] [--format text|json]
   albatross doctor --target HOST:PORT [--idle-timeout 60s] [--probe-timeout 75s] [--path /p]
   albatross logs summary|errors [--format text|json|csv] [FILTERS] FILES...
+  albatross logs explain [--format text|json] [LINE... | -]
   albatross version
 
 Run "albatross COMMAND -h" for a command's flags.
@@ -74,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runDoctor(ctx, args[1:], stdout, stderr)
 	case "logs":
 		return runLogs(ctx, args[1:], os.Stdin, stdout, stderr)
+	case "store":
+		return runStore(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -97,24 +97,33 @@ func openStore(ctx context.Context, o storeOptions, dataDir string) (state.Store
 		}
 		return b, b.IDs(), b.Close, nil
 	}
-	eps, err := etcdEndpoints(o.url)
-	if err != nil {
-		return nil, nil, nil, err
-	}
 	// The resources are in etcd; the data directory still holds what is the
 	// node's own (the stickiness cookie key, access logs by default).
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("data directory: %w", err)
 	}
-	tc, err := o.tlsConfig()
+	e, err := openEtcdStore(ctx, o)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return e, e.IDs(), e.Close, nil
+}
+
+// openEtcdStore opens the etcd store of o.url.
+func openEtcdStore(ctx context.Context, o storeOptions) (*state.Etcd, error) {
+	eps, err := etcdEndpoints(o.url)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := o.tlsConfig()
+	if err != nil {
+		return nil, err
+	}
 	e, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: eps, Prefix: o.prefix, TLS: tc, Logger: o.logger})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("--store %s: %w", o.url, err)
+		return nil, fmt.Errorf("--store %s: %w", o.url, err)
 	}
-	return e, e.IDs(), e.Close, nil
+	return e, nil
 }
 
 // storeWatch follows whether the node reaches its state store: /healthz says

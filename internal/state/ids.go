@@ -169,6 +169,22 @@ func (s *IDs) Lookup(key string) (id string, ok bool, err error) {
 	return id, ok, nil
 }
 
+// All returns every key and its id, for copying the registry elsewhere
+// (albatross store migrate).
+func (s *IDs) All() (map[string]string, error) {
+	out := map[string]string{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketIDs).ForEach(func(k, v []byte) error {
+			out[string(k)] = string(v)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list ids: %w", err)
+	}
+	return out, nil
+}
+
 // Bind makes id the id of key, in one transaction: a key that had another id
 // loses it, and a key that held id gives it up. The ELBv2 API uses it when a
 // listener moves to another port, so that its ARN (which carries the id) does not
