@@ -117,14 +117,19 @@ func TestClusterOnEtcd(t *testing.T) {
 	}
 }
 
-// startNodeOn starts a node on etcd whose API listeners bind ip.
+// startNodeOn starts a node whose API listeners bind ip, on the etcd store
+// (prefix /test-cluster), or on bbolt in DIR/NAME/data when store is "".
 func startNodeOn(t *testing.T, dir, name, ip, store string) (*proc, *elb.Client, string) {
 	t.Helper()
 	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p, c := apiNode(t, filepath.Join(dir, name, "data"), admin, "--store", store, "--etcd-prefix", "/test-cluster", "--listen-address", ip)
+	args := []string{"--listen-address", ip}
+	if store != "" {
+		args = append(args, "--store", store, "--etcd-prefix", "/test-cluster")
+	}
+	p, c := apiNode(t, filepath.Join(dir, name, "data"), admin, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("node %s output:\n%s", name, p.stderr.String())
@@ -219,7 +224,7 @@ func errorsAs(err error, target any) bool { return err != nil && errors.As(err, 
 func TestStoreMigrate(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	dir := t.TempDir()
-	p, c, _ := startNodeOnBolt(t, dir, "single")
+	p, c, _ := startNodeOn(t, dir, "single", "127.0.0.1", "")
 	port := testutil.FreePort(t)
 	lb, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
 	if err != nil {
@@ -270,17 +275,6 @@ func TestStoreMigrate(t *testing.T) {
 	if err != nil || len(lbs.LoadBalancers) != 1 || *lbs.LoadBalancers[0].LoadBalancerArn != *lb.LoadBalancers[0].LoadBalancerArn {
 		t.Errorf("after migration: %v %+v (want ARN %s)", err, lbs, *lb.LoadBalancers[0].LoadBalancerArn)
 	}
-}
-
-// startNodeOnBolt starts a one-node albatross (bbolt in DIR/NAME/data).
-func startNodeOnBolt(t *testing.T, dir, name string) (*proc, *elb.Client, string) {
-	t.Helper()
-	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p, c := apiNode(t, filepath.Join(dir, name, "data"), admin)
-	return p, c, admin
 }
 
 // runBinary runs albatross to its end and returns its output and exit code.
