@@ -127,7 +127,7 @@ func startNodeOn(t *testing.T, dir, name, ip, store string) (*proc, *elb.Client,
 	}
 	args := []string{"--listen-address", ip}
 	if store != "" {
-		args = append(args, "--store", store, "--etcd-prefix", "/test-cluster")
+		args = append(args, "--store", store, "--etcd-prefix", "/test-cluster", "--node-name", name)
 	}
 	p, c := apiNode(t, filepath.Join(dir, name, "data"), admin, args...)
 	t.Cleanup(func() {
@@ -211,6 +211,9 @@ func TestClusterStoreDown(t *testing.T) {
 		m, _ := get("http://" + admin + "/metrics")
 		return body == "ok\n" && strings.Contains(m, "\nalbatross_store_up 1\n")
 	})
+	if !strings.Contains(p.stderr.String(), ` node=a `) {
+		t.Errorf("the node's log lines do not carry node=a:\n%s", p.stderr.String())
+	}
 	if n := strings.Count(p.stderr.String(), "the state store is unreachable"); n != 1 {
 		t.Errorf("the node logged the store's loss %d times, want once:\n%s", n, p.stderr.String())
 	}
@@ -248,7 +251,7 @@ func TestStoreMigrate(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "migrated 2 resources and ") {
 		t.Fatalf("store migrate: exit %d\n%s", code, out)
 	}
-	if out, code := runBinary(t, "store", "migrate", "--from", "bbolt:"+data, "--to", etcd.URL(), "--etcd-prefix", "/test-cluster"); code != 1 || !strings.Contains(out, "already holds a configuration (2 resources)") {
+	if out, code := runBinary(t, "store", "migrate", "--from", "bbolt:"+data, "--to", etcd.URL(), "--etcd-prefix", "/test-cluster"); code != 1 || !strings.Contains(out, "already holds state (2 keys") {
 		t.Errorf("second migration: exit %d\n%s", code, out)
 	}
 	for _, bad := range []struct {

@@ -121,6 +121,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	etcdCA := fs.String("etcd-cacert", "", "with --store etcd://: PEM `file` of the CA that signed the etcd members' certificates (turns on TLS)")
 	etcdCert := fs.String("etcd-cert", "", "with --store etcd://: PEM client certificate `file` (with --etcd-key)")
 	etcdKey := fs.String("etcd-key", "", "with --store etcd://: PEM client key `file`")
+	nodeName := fs.String("node-name", "", "this node's `name` in its log lines (node=NAME); with --store etcd:// the host name when not given")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -130,6 +131,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *nodeName == "" && *storeURL != "" {
+		*nodeName, _ = os.Hostname()
+	}
+	if *nodeName != "" {
+		log = log.With("node", *nodeName)
+	}
 	if ip, err := netip.ParseAddr(*listenAddr); err != nil {
 		fmt.Fprintf(stderr, "albatross serve: --listen-address must be an IP address such as 0.0.0.0 or 127.0.0.1, got %q\n", *listenAddr)
 		return 2

@@ -55,9 +55,8 @@ func runStore(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 }
 
 // migrate copies a node's bbolt state (resources and resource ids) into an
-// empty etcd prefix. The resources go in one transaction; the ids first, and
-// they are released again if that transaction fails, so a failed migration
-// leaves the prefix as it found it.
+// empty etcd prefix, in one transaction (state.Etcd.Import): all of it or
+// nothing.
 func migrate(ctx context.Context, dir string, so storeOptions) (resources, ids int, err error) {
 	if _, err := os.Stat(filepath.Join(dir, state.FileName)); err != nil {
 		return 0, 0, fmt.Errorf("--from: %s holds no Albatross state (%w)", dir, err)
@@ -83,31 +82,11 @@ func migrate(ctx context.Context, dir string, so storeOptions) (resources, ids i
 		return 0, 0, err
 	}
 	defer dst.Close()
-	reg := dst.IDs()
-	existing, rev, err := dst.Load(ctx, "")
-	if err != nil {
-		return 0, 0, fmt.Errorf("--to: %w", err)
-	}
-	if len(existing) > 0 || rev != 0 {
-		return 0, 0, fmt.Errorf("--to: %s under %s already holds a configuration (%d resources); migrate only into an empty prefix (another --etcd-prefix, or delete the keys)", so.url, so.prefix, len(existing))
-	}
-	var bound []string
-	for k, id := range all {
-		if err := reg.Bind(k, id); err != nil {
-			reg.Release(bound)
-			return 0, 0, fmt.Errorf("--to: copying resource ids: %w", err)
+	if _, err := dst.Import(ctx, kvs, all); err != nil {
+		if errors.Is(err, state.ErrNotEmpty) {
+			return 0, 0, fmt.Errorf("--to: %w (migrate into another --etcd-prefix, or delete the keys)", err)
 		}
-		bound = append(bound, k)
+		return 0, 0, fmt.Errorf("--to: copying %d resources and %d ids in one transaction: %w", len(kvs), len(all), err)
 	}
-	ops := make([]state.Op, 0, len(kvs))
-	for _, kv := range kvs {
-		ops = append(ops, state.Put(kv.Key, kv.Value))
-	}
-	if len(ops) > 0 {
-		if _, err := dst.Commit(ctx, 0, ops); err != nil {
-			reg.Release(bound)
-			return 0, 0, fmt.Errorf("--to: copying %d resources in one transaction: %w", len(ops), err)
-		}
-	}
-	return len(ops), len(all), nil
+	return len(kvs), len(all), nil
 }

@@ -214,10 +214,19 @@ func (c *Controller) bindIDs(m *Model) error {
 // other nodes) and applies them, until ctx ends. Changes this controller made
 // itself are already applied and are skipped.
 func (c *Controller) Run(ctx context.Context) error {
-	_, events, err := c.opts.Store.Watch(ctx)
+	rev, events, err := c.opts.Store.Watch(ctx)
 	if err != nil {
 		return err
 	}
+	// A change another writer made between New's load and the watch's start
+	// is in no event: catch up with it first.
+	c.mu.Lock()
+	if rev > c.rev {
+		if err := c.reload(ctx); err != nil {
+			c.log.Error("applying a change from the store", "revision", rev, "err", err)
+		}
+	}
+	c.mu.Unlock()
 	for ev := range events {
 		c.mu.Lock()
 		if ev.Revision > c.rev {

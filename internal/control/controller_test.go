@@ -10,6 +10,7 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/state"
+	"github.com/albatross-lb/albatross/internal/testutil/etcdtest"
 )
 
 // recorder is an Applier that keeps what it was given and fails on demand.
@@ -178,5 +179,43 @@ func TestRunAppliesChangesOfOtherWriters(t *testing.T) {
 	}
 	if id, ok, _ := c.opts.IDs.Lookup("targetgroup/foreign"); !ok || id != tg.ID {
 		t.Errorf("id registry has %q for the foreign group, want %s", id, tg.ID)
+	}
+}
+
+// TestConcurrentNodesOnEtcd: two controllers (two nodes) share one etcd store,
+// neither watching it. The second's change, made on a stale model, conflicts;
+// it catches up and is made again on top of the first's, so both are kept.
+func TestConcurrentNodesOnEtcd(t *testing.T) {
+	ctx := context.Background()
+	cluster := etcdtest.Start(t, 1)
+	node := func() (*Controller, state.Store) {
+		st, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: cluster.Endpoints()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		c, err := New(ctx, Options{Store: st, IDs: st.IDs(), Node: &recorder{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		return c, st
+	}
+	c1, st := node()
+	c2, _ := node()
+	if err := c1.Update(ctx, addTargetGroup("a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.Update(ctx, addTargetGroup("b")); err != nil {
+		t.Fatalf("update on a stale node: %v", err)
+	}
+	if stored(t, st) != 2 || c2.Model().TargetGroupByName("a") == nil || c2.Model().TargetGroupByName("b") == nil {
+		t.Fatalf("after two nodes' changes: %d stored; node 2 has %v", stored(t, st), c2.Model().TargetGroups)
+	}
+	// The ids come from one registry: the same name has one id on both.
+	if a1, a2 := c1.Model().TargetGroupByName("a"), c2.Model().TargetGroupByName("a"); a1.ID != a2.ID {
+		t.Errorf("target group a has ids %s and %s", a1.ID, a2.ID)
 	}
 }

@@ -305,6 +305,62 @@ func (e *Etcd) Commit(ctx context.Context, ifRevision int64, ops []Op) (int64, e
 	return resp.Header.Revision, nil
 }
 
+// ErrNotEmpty is wrapped by Import's error when the prefix already holds
+// state.
+var ErrNotEmpty = errors.New("already holds state")
+
+// Import writes kvs (Store keys) and ids (the id registry: key to id) into an
+// empty prefix, in one transaction whose compares check that the prefix has
+// no Store key, no id and no revision yet; otherwise it writes nothing and
+// its error wraps ErrNotEmpty. It returns the Store's new revision. It is how
+// `albatross store migrate` moves one node's state into etcd.
+func (e *Etcd) Import(ctx context.Context, kvs []KV, ids map[string]string) (int64, error) {
+	for _, kv := range kvs {
+		if err := checkKey(kv.Key); err != nil {
+			return 0, fmt.Errorf("import: %w", err)
+		}
+	}
+	metaKey := e.prefix + etcdRevision
+	empty := []clientv3.Cmp{
+		clientv3.Compare(clientv3.CreateRevision(e.prefix+etcdKV), "=", 0).WithPrefix(),
+		clientv3.Compare(clientv3.CreateRevision(e.prefix+etcdIDs), "=", 0).WithPrefix(),
+		clientv3.Compare(clientv3.CreateRevision(e.prefix+etcdOwners), "=", 0).WithPrefix(),
+		clientv3.Compare(clientv3.CreateRevision(metaKey), "=", 0),
+	}
+	ops := make([]clientv3.Op, 0, len(kvs)+2*len(ids)+1)
+	for _, kv := range kvs {
+		ops = append(ops, clientv3.OpPut(e.prefix+etcdKV+kv.Key, string(kv.Value)))
+	}
+	for k, id := range ids {
+		if err := checkKey(k); err != nil {
+			return 0, fmt.Errorf("import id of %q: %w", k, err)
+		}
+		if !ValidID(id) {
+			return 0, fmt.Errorf("import id of %q: %q is not a resource id", k, id)
+		}
+		ops = append(ops, clientv3.OpPut(e.prefix+etcdIDs+k, id), clientv3.OpPut(e.prefix+etcdOwners+id, k))
+	}
+	ops = append(ops, clientv3.OpPut(metaKey, "import"))
+	var resp *clientv3.TxnResponse
+	// Not retried after a lost answer: a retry would find the prefix full.
+	err := e.do(ctx, "import", false, func(ctx context.Context) (err error) {
+		resp, err = e.cli.Txn(ctx).If(empty...).Then(ops...).Else(
+			clientv3.OpGet(e.prefix+etcdKV, clientv3.WithPrefix(), clientv3.WithCountOnly()),
+			clientv3.OpGet(e.prefix+etcdIDs, clientv3.WithPrefix(), clientv3.WithCountOnly()),
+			clientv3.OpGet(metaKey)).Commit()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if !resp.Succeeded {
+		meta := resp.Responses[2].GetResponseRange()
+		return 0, fmt.Errorf("etcd store %s: prefix %s %w (%d keys, %d ids, revision %d); import only into an empty prefix",
+			e.endpoints, e.prefix, ErrNotEmpty, resp.Responses[0].GetResponseRange().Count, resp.Responses[1].GetResponseRange().Count, modRevision(meta))
+	}
+	return resp.Header.Revision, nil
+}
+
 // Watch implements Store; see Etcd for how it follows etcd.
 func (e *Etcd) Watch(ctx context.Context) (int64, <-chan Event, error) {
 	var resp *clientv3.TxnResponse
