@@ -72,6 +72,10 @@ var (
 		"HealthyHostCount: registered targets that pass their health checks.", groupLabels)
 	descUnhealthy = newDesc("unhealthy_host_count",
 		"UnHealthyHostCount: registered targets that fail their health checks.", groupLabels)
+	descAnomalous = newDesc("anomalous_host_count",
+		"AnomalousHostCount: targets whose error rate is anomalous next to their group's (anomaly detection of weighted_random groups).", groupLabels)
+	descMitigated = newDesc("mitigated_host_count",
+		"MitigatedHostCount: anomalous targets that get less traffic because load_balancing.algorithm.anomaly_mitigation is on.", groupLabels)
 	descStoreUp = newDesc("store_up",
 		"1 while the node reaches its state store (etcd with --store, else its bbolt file), 0 while it does not: it then serves its last configuration and refuses API writes.", nil)
 )
@@ -84,7 +88,7 @@ var allDescs = []*prometheus.Desc{
 	descLoggedRequests, descRequestCount, descELBCodes, descTargetCodes, descResponseTime,
 	descTargetConnErrors, descActiveConns, descTargetActiveConns, descNewConns, descRejectedConns,
 	descProcessedBytes, descIPv6Bytes, descIPv6Requests, descDesync, descFixedResponses, descRedirects,
-	descHealthy, descUnhealthy, descClientTLSErrors, descStoreUp,
+	descHealthy, descUnhealthy, descAnomalous, descMitigated, descClientTLSErrors, descStoreUp,
 }
 
 // Describe implements prometheus.Collector.
@@ -134,6 +138,10 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 			if healthy, unhealthy, ok := g.HostCounts(); ok {
 				gauge(descHealthy, int64(healthy), lb.ID, g.ID)
 				gauge(descUnhealthy, int64(unhealthy), lb.ID, g.ID)
+			}
+			if anomalous, mitigated, ok := g.AnomalyCounts(); ok {
+				gauge(descAnomalous, int64(anomalous), lb.ID, g.ID)
+				gauge(descMitigated, int64(mitigated), lb.ID, g.ID)
 			}
 			for _, t := range g.Targets {
 				tc := t.c
@@ -222,4 +230,25 @@ func (g *Group) HostCounts() (healthy, unhealthy int, ok bool) {
 		}
 	}
 	return healthy, unhealthy, true
+}
+
+// AnomalyCounts returns how many of the group's targets the anomaly detector
+// judges anomalous and how many of those get less traffic for it, as ALB's
+// AnomalousHostCount and MitigatedHostCount count them. ok is false when the
+// group has no detector (it is not weighted_random).
+func (g *Group) AnomalyCounts() (anomalous, mitigated int, ok bool) {
+	for _, t := range g.Targets {
+		if t.anomaly == nil {
+			continue
+		}
+		ok = true
+		a, m := t.anomaly()
+		if a {
+			anomalous++
+		}
+		if m {
+			mitigated++
+		}
+	}
+	return anomalous, mitigated, ok
 }

@@ -53,6 +53,11 @@ type TargetSpec struct {
 	// "unhealthy", "initial", "draining", "unused", "unavailable"); nil when the
 	// node runs no health checks. It is read when metrics are collected.
 	Health func() string
+	// Anomaly reports the anomaly detector's verdict on the target: whether
+	// its error rate is anomalous next to its group's, and whether it gets less
+	// traffic for it; nil when the group has no detector. It is read when
+	// metrics are collected.
+	Anomaly func() (anomalous, mitigated bool)
 }
 
 // Registry holds the node's counters. Create it with NewRegistry; it is safe for
@@ -133,10 +138,11 @@ type Group struct {
 type Target struct {
 	Addr netip.AddrPort
 	// label is Addr as text, the Prometheus label value.
-	label  string
-	pool   Pool
-	health func() string
-	c      *targetCounters
+	label   string
+	pool    Pool
+	health  func() string
+	anomaly func() (anomalous, mitigated bool)
+	c       *targetCounters
 }
 
 // linearLookup is the group size up to which a target is found by scanning
@@ -171,7 +177,7 @@ func (r *Registry) Bind(lbID string, groups []GroupSpec) *LoadBalancer {
 				tc = new(targetCounters)
 				r.targets[tk] = tc
 			}
-			g.Targets = append(g.Targets, &Target{Addr: ts.Addr, label: ts.Addr.String(), pool: ts.Pool, health: ts.Health, c: tc})
+			g.Targets = append(g.Targets, &Target{Addr: ts.Addr, label: ts.Addr.String(), pool: ts.Pool, health: ts.Health, anomaly: ts.Anomaly, c: tc})
 		}
 		if len(g.Targets) > linearLookup {
 			g.byAddr = make(map[netip.AddrPort]*Target, len(g.Targets))

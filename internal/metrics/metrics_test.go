@@ -277,3 +277,50 @@ func TestClientTLSNegotiationErrorsServed(t *testing.T) {
 	}
 	t.Fatal("client TLS negotiation error count not served")
 }
+
+// TestAnomalyCountsServed: AnomalousHostCount and MitigatedHostCount count
+// the detector's verdicts when collected, and a group without a detector has
+// neither series.
+func TestAnomalyCountsServed(t *testing.T) {
+	r := NewRegistry()
+	verdict := map[netip.AddrPort][2]bool{t1: {true, true}, t2: {true, false}}
+	var specs []TargetSpec
+	for _, a := range []netip.AddrPort{t1, t2, netip.MustParseAddrPort("127.0.0.1:9003")} {
+		specs = append(specs, TargetSpec{Addr: a, Anomaly: func() (bool, bool) { v := verdict[a]; return v[0], v[1] }})
+	}
+	lb := r.Bind(lbID, []GroupSpec{
+		{ID: groupID, ARN: arn, Targets: specs, HealthChecked: true},
+		{ID: "targetgroup/plain/2", ARN: "arn:plain", Targets: []TargetSpec{{Addr: t1}}, HealthChecked: true},
+	})
+	r.Publish([]*LoadBalancer{lb})
+	gather := func() map[string]float64 {
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(r)
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, f := range families {
+			for _, m := range f.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if l.GetName() == "target_group" {
+						out[f.GetName()+" "+l.GetValue()] = m.GetGauge().GetValue()
+					}
+				}
+			}
+		}
+		return out
+	}
+	got := gather()
+	if got[Namespace+"_anomalous_host_count "+groupID] != 2 || got[Namespace+"_mitigated_host_count "+groupID] != 1 {
+		t.Errorf("anomalous/mitigated: %v, want 2 and 1", got)
+	}
+	if _, ok := got[Namespace+"_anomalous_host_count targetgroup/plain/2"]; ok {
+		t.Errorf("a group without a detector reports anomalous hosts: %v", got)
+	}
+	verdict[t1] = [2]bool{false, false} // read when collected
+	if got := gather(); got[Namespace+"_anomalous_host_count "+groupID] != 1 || got[Namespace+"_mitigated_host_count "+groupID] != 0 {
+		t.Errorf("after t1 recovered: %v, want 1 and 0", got)
+	}
+}

@@ -374,12 +374,21 @@ func (c *conn) serveRequest() bool {
 	defer t.Health.End()
 	keep := c.forward(l, t)
 	if t.Mitigation && t.Health != nil {
-		// Anomaly mitigation's evidence: a 5xx the target answered, or the
-		// load balancer's 502 or 504 for it; a 460 says nothing about it.
-		code := c.e.ELBStatusCode
-		t.Health.ObserveOutcome(code >= 500 && code != 503, time.Now())
+		t.Health.ObserveOutcome(targetFailed(c.e.TargetStatusCode, c.e.ELBStatusCode), time.Now())
 	}
 	return keep
+}
+
+// targetFailed is anomaly mitigation's evidence against a target: a 5xx it
+// answered itself (503 included: a target that sheds load is failing its
+// requests), or, when it answered nothing, the load balancer's 502 or 504 for
+// it (it reset, closed or timed out). A 460 (the client left) and a 503 of the
+// load balancer's own say nothing about the target.
+func targetFailed(targetStatus, elbStatus int) bool {
+	if targetStatus != 0 {
+		return targetStatus >= 500
+	}
+	return elbStatus == 502 || elbStatus == 504
 }
 
 // resetEntry prepares the access log entry for a new request on listener l.

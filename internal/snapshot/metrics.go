@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/state"
 )
@@ -23,6 +24,9 @@ func bindMetrics(s *Snapshot, reg *metrics.Registry) {
 				}
 				if h := t.Health; h != nil {
 					ts.Health = func() string { return h.State().String() }
+					if tg.Attrs.Algorithm == config.AlgorithmWeightedRandom {
+						ts.Anomaly = h.Anomaly
+					}
 				}
 				gs.Targets = append(gs.Targets, ts)
 			}

@@ -19,8 +19,15 @@ import (
 // load_balancing.algorithm.anomaly_mitigation on, a target that passes its
 // health checks but answers traffic with 500s is reported anomalous with
 // mitigation in effect (DescribeTargetHealth Include AnomalyDetection), and
-// then gets far less than its third of the requests.
+// then gets far less than its third of the requests. A target that sheds
+// load with 503s is failing as surely as one that answers 500s.
 func TestAnomalyMitigationWithSDK(t *testing.T) {
+	for _, status := range []int{http.StatusInternalServerError, http.StatusServiceUnavailable} {
+		t.Run(fmt.Sprint(status), func(t *testing.T) { testAnomalyMitigation(t, status) })
+	}
+}
+
+func testAnomalyMitigation(t *testing.T, status int) {
 	e := startEnv(t, envOptions{listeners: 1})
 	c := e.client
 	port := e.ports[0]
@@ -45,7 +52,7 @@ func TestAnomalyMitigationWithSDK(t *testing.T) {
 	for i, name := range []string{"bad", "good1", "good2"} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if i == 0 && r.URL.Path != "/healthz" {
-				w.WriteHeader(http.StatusInternalServerError)
+				w.WriteHeader(status)
 			}
 			io.WriteString(w, name)
 		}))
