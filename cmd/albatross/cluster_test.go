@@ -286,3 +286,102 @@ func runBinary(t *testing.T, args ...string) (string, int) {
 	out, errOut, code := albatross(t, nil, args...)
 	return out + errOut, code
 }
+
+// TestClusterRestartWithStoreDown: a node restarted while etcd is down serves
+// the state it applied last (its local cache), says that it is stale on
+// /healthz, answers reads from it and refuses writes with ServiceUnavailable;
+// its configuration file waits for the store. Once etcd is back it serves the
+// store's state, imports the file and is healthy again. Without a cache, a
+// node that cannot reach etcd refuses to start rather than serve nothing.
+func TestClusterRestartWithStoreDown(t *testing.T) {
+	etcd := etcdtest.Start(t, 1)
+	dir := t.TempDir()
+	p, c, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
+	port, filePort := testutil.FreePort(t), testutil.FreePort(t)
+	lb, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CreateListener(ctx(t), &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(int32(port)), DefaultActions: []types.Action{{Type: types.ActionTypeEnumFixedResponse, FixedResponseConfig: &types.FixedResponseActionConfig{
+			StatusCode: aws.String("200"), MessageBody: aws.String("cached")}}}}); err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	eventually(t, "the listener", func() bool { body, _ := get(url); return body == "cached" })
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+	etcd.Stop(0)
+
+	cfgPath := filepath.Join(dir, "file.yaml")
+	cfgText := fmt.Sprintf(`load_balancers:
+  - name: from-file
+    listeners:
+      - port: %d
+        address: 127.0.0.1
+        default_actions: [{type: fixed-response, fixed_response: {status_code: "200", message_body: "from the file"}}]
+`, filePort)
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	creds := filepath.Join(dir, "a", "credentials")
+	p2 := start(t, "serve", "--config", cfgPath, "--data-dir", filepath.Join(dir, "a", "data"), "--admin-addr", admin,
+		"--listen-address", "127.0.0.1", "--api-credentials", creds, "--store", etcd.URL(), "--etcd-prefix", "/test-cluster", "--node-name", "a")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("restarted node:\n%s", p2.stderr.String())
+		}
+	})
+	eventually(t, "the restarted node serving its cached state", func() bool { body, _ := get(url); return body == "cached" })
+	healthz := "http://" + admin + "/healthz"
+	eventually(t, "/healthz saying the state is the cache", func() bool {
+		body, _ := get(healthz)
+		return strings.HasPrefix(body, "degraded: ") && strings.Contains(body, "serving the cached state saved at ")
+	})
+	c2 := elb.New(elb.Options{Region: "us-east-1", BaseEndpoint: aws.String("http://" + admin), Credentials: c.Options().Credentials,
+		RetryMaxAttempts: 1, HTTPClient: c.Options().HTTPClient})
+	if lbs, err := c2.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{}); err != nil || len(lbs.LoadBalancers) != 1 ||
+		*lbs.LoadBalancers[0].LoadBalancerArn != *lb.LoadBalancers[0].LoadBalancerArn {
+		t.Errorf("DescribeLoadBalancers from the cache: %v %+v", err, lbs)
+	}
+	_, err = c2.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("other")})
+	var ae interface{ ErrorCode() string }
+	if !errorsAs(err, &ae) || ae.ErrorCode() != "ServiceUnavailable" {
+		t.Errorf("CreateLoadBalancer while serving the cache: %v, want ServiceUnavailable", err)
+	}
+	if body, err := get(fmt.Sprintf("http://127.0.0.1:%d/", filePort)); err == nil {
+		t.Errorf("the file's listener is served before the store is back: %q", body)
+	}
+
+	etcd.Restart(0)
+	eventually(t, "/healthz ok once etcd is back", func() bool { body, _ := get(healthz); return body == "ok\n" })
+	eventually(t, "the file imported once etcd is back", func() bool {
+		body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", filePort))
+		return body == "from the file"
+	})
+	if body, _ := get(url); body != "cached" {
+		t.Errorf("the stored listener after etcd came back: %q", body)
+	}
+	if _, err := c2.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("other")}); err != nil {
+		t.Errorf("a write after etcd came back: %v", err)
+	}
+	if lbs, err := c2.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{}); err != nil || len(lbs.LoadBalancers) != 3 {
+		t.Errorf("load balancers after etcd came back: %v, %d, want 3", err, len(lbs.LoadBalancers))
+	}
+	for _, want := range []string{"serving the cached state, which may be stale", "no longer the cached one"} {
+		if !strings.Contains(p2.stderr.String(), want) {
+			t.Errorf("the node's log does not say %q", want)
+		}
+	}
+
+	// A node with no cache does not start on an unreachable store.
+	etcd.Stop(0)
+	out, code := runBinary(t, "serve", "--config", "", "--data-dir", filepath.Join(dir, "fresh"), "--admin-addr", "",
+		"--store", etcd.URL(), "--etcd-prefix", "/test-cluster")
+	if code != 1 || !strings.Contains(out, "holds no cached state") {
+		t.Errorf("a node without a cache on an unreachable store: exit %d\n%s", code, out)
+	}
+}

@@ -165,12 +165,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 2
 	}
-	st, ids, closeStore, err := openStore(ctx, so, *dataDir)
+	opened, err := openStore(ctx, so, *dataDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
 	}
-	defer closeStore()
+	defer opened.close()
+	st, ids := opened.st, opened.ids
 	baseDir := ""
 	if *configPath != "" {
 		baseDir = filepath.Dir(*configPath)
@@ -187,7 +188,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if abs, err := filepath.Abs(*certDir); err == nil {
 		*certDir = abs
 	}
-	copts := control.Options{Store: st, IDs: ids, Node: n, ListenAddress: *listenAddr, CertificateDir: *certDir, BaseDir: baseDir, Logger: log}
+	copts := control.Options{Store: st, IDs: ids, Node: n, ListenAddress: *listenAddr, CertificateDir: *certDir, BaseDir: baseDir, Logger: log,
+		Cache: opened.cache, CachePrefix: opened.prefix}
 	if cfg != nil {
 		copts.Region, copts.AccountID = cfg.Region, cfg.AccountID
 	}
@@ -231,7 +233,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		aopts := admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log,
 			Credentials: func(id string) (string, bool) { s, ok := creds[id]; return s, ok }}
 		if sw != nil {
-			aopts.Degraded = sw.degraded
+			aopts.Degraded = func() (string, time.Time, bool) { return degraded(sw, ctrl) }
 		}
 		h := admin.Handler(aopts)
 		adminSrv = &http.Server{Handler: admin.WithAPI(h, api), ReadHeaderTimeout: 10 * time.Second}
@@ -277,6 +279,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// degraded is what /healthz says of the store: unreachable (sw), and whether
+// the node serves its cached state (ctrl).
+func degraded(sw *storeWatch, ctrl *control.Controller) (string, time.Time, bool) {
+	reason, since, down := sw.degraded()
+	s, stale := ctrl.Stale()
+	if !stale {
+		return reason, since, down
+	}
+	cached := fmt.Sprintf("serving the cached state saved at %s (revision %d), which may be stale", s.SavedAt.UTC().Format(time.RFC3339), s.Revision)
+	if down {
+		return reason + "; " + cached, since, true
+	}
+	return cached, s.Since, true
 }
 
 // reload applies the configuration file again; a bad file leaves the running

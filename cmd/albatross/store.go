@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,8 @@ type storeOptions struct {
 	url, prefix               string
 	caFile, certFile, keyFile string
 	logger                    *slog.Logger
+	// allowUnavailable opens the store even when etcd does not answer.
+	allowUnavailable bool
 }
 
 // etcdEndpoints parses etcd://HOST:PORT[,HOST:PORT...].
@@ -87,26 +90,45 @@ func (o storeOptions) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
+// openedStore is the store a node runs on.
+type openedStore struct {
+	st  state.Store
+	ids state.IDRegistry
+	// cache and prefix are set with etcd: the local copy of the state last
+	// applied, and the cluster's prefix it is of.
+	cache  *state.Cache
+	prefix string
+	close  func() error
+}
+
 // openStore opens the store the flags name: the bbolt file in dataDir, or
-// etcd. close releases it.
-func openStore(ctx context.Context, o storeOptions, dataDir string) (state.Store, state.IDRegistry, func() error, error) {
+// etcd with a local cache of the state in dataDir. When etcd cannot be
+// reached and the cache exists, it opens anyway: the node serves the cache
+// until etcd is back.
+func openStore(ctx context.Context, o storeOptions, dataDir string) (*openedStore, error) {
 	if o.url == "" {
 		b, err := state.Open(dataDir)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
-		return b, b.IDs(), b.Close, nil
+		return &openedStore{st: b, ids: b.IDs(), close: b.Close}, nil
 	}
 	// The resources are in etcd; the data directory still holds what is the
-	// node's own (the stickiness cookie key, access logs by default).
+	// node's own (its cache of the state, access logs by default).
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, nil, nil, fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	o.allowUnavailable = state.HasCache(dataDir)
 	e, err := openEtcdStore(ctx, o)
 	if err != nil {
-		return nil, nil, nil, err
+		if errors.Is(err, state.ErrUnavailable) {
+			err = fmt.Errorf("%w (and %s holds no cached state to serve until it is reachable)", err, dataDir)
+		}
+		return nil, err
 	}
-	return e, e.IDs(), e.Close, nil
+	cache := state.OpenCache(filepath.Join(dataDir, state.CacheFile), o.logger)
+	return &openedStore{st: e, ids: state.NewFallbackIDs(e.IDs()), cache: cache, prefix: e.Prefix(),
+		close: func() error { return errors.Join(e.Close(), cache.Close()) }}, nil
 }
 
 // openEtcdStore opens the etcd store of o.url.
@@ -119,7 +141,7 @@ func openEtcdStore(ctx context.Context, o storeOptions) (*state.Etcd, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: eps, Prefix: o.prefix, TLS: tc, Logger: o.logger})
+	e, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: eps, Prefix: o.prefix, TLS: tc, Logger: o.logger, AllowUnavailable: o.allowUnavailable})
 	if err != nil {
 		return nil, fmt.Errorf("--store %s: %w", o.url, err)
 	}

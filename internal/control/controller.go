@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +48,24 @@ type Options struct {
 	// Now is the clock (time.Now when nil).
 	Now    func() time.Time
 	Logger *slog.Logger
+	// Cache, with a shared store, keeps the state last applied on local
+	// disk: when the store cannot be reached at start, the node serves the
+	// cached state (see Stale) until it can. Nil: no cache.
+	Cache *state.Cache
+	// CachePrefix names the shared store's cluster in the cache (a cache of
+	// another cluster is never served).
+	CachePrefix string
+}
+
+// Stale describes a node serving its cached state because the store could
+// not be reached when it started.
+type Stale struct {
+	// SavedAt is when the cached state was applied; Revision is its store
+	// revision.
+	SavedAt  time.Time
+	Revision int64
+	// Since is when the node started serving it.
+	Since time.Time
 }
 
 // Controller owns the model: it loads it from the store, applies it to the node,
@@ -59,6 +79,13 @@ type Controller struct {
 	cur   sync.RWMutex
 	rev   int64
 	seq   int64
+	// kvs is what the store holds at rev, for the cache; guarded by mu.
+	kvs map[string][]byte
+	// stale is set while the node serves its cache (guarded by cur), and
+	// pendingFile is the configuration file to import once the store is
+	// back (guarded by mu).
+	stale       *Stale
+	pendingFile *config.Config
 }
 
 // ApplyError is returned by Update when the node refused the new configuration
@@ -95,11 +122,59 @@ func New(ctx context.Context, opts Options) (*Controller, error) {
 	}
 	c := &Controller{opts: opts, log: opts.Logger}
 	m, rev, seq, err := c.load(ctx)
+	if err != nil && errors.Is(err, state.ErrUnavailable) && opts.Cache != nil {
+		return c.fromCache(err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	c.model, c.rev, c.seq = m, rev, seq
 	return c, nil
+}
+
+// fromCache starts the controller on the cached state after the store could
+// not be reached (storeErr).
+func (c *Controller) fromCache(storeErr error) (*Controller, error) {
+	cached, err := c.opts.Cache.Load()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w; and there is no cached state in %s to serve until it is reachable", storeErr, c.opts.Cache.Path())
+		}
+		return nil, fmt.Errorf("%w; and the cached state cannot be read: %w", storeErr, err)
+	}
+	if cached.Prefix != c.opts.CachePrefix {
+		return nil, fmt.Errorf("%w; and the cached state in %s is of another cluster (prefix %q, not %q)", storeErr, c.opts.Cache.Path(), cached.Prefix, c.opts.CachePrefix)
+	}
+	m, seq, err := c.decode(cached.KVs)
+	if err != nil {
+		return nil, fmt.Errorf("cached state %s: %w", c.opts.Cache.Path(), err)
+	}
+	c.model, c.rev, c.seq = m, cached.Revision, seq
+	c.setKVs(cached.KVs)
+	c.stale = &Stale{SavedAt: cached.SavedAt, Revision: cached.Revision, Since: c.opts.Now()}
+	c.setIDsOffline(true)
+	c.log.Warn("the state store is unreachable: serving the cached state, which may be stale, until it is back",
+		"cache", c.opts.Cache.Path(), "saved_at", cached.SavedAt.UTC().Format(time.RFC3339), "revision", cached.Revision, "err", storeErr)
+	return c, nil
+}
+
+// Stale reports whether the node serves its cached state (the store could not
+// be reached when it started, and has not been since), and which.
+func (c *Controller) Stale() (Stale, bool) {
+	c.cur.RLock()
+	defer c.cur.RUnlock()
+	if c.stale == nil {
+		return Stale{}, false
+	}
+	return *c.stale, true
+}
+
+// setIDsOffline tells an id registry that can answer from what it knows
+// (state.FallbackIDs) whether to do so.
+func (c *Controller) setIDsOffline(offline bool) {
+	if f, ok := c.opts.IDs.(interface{ SetOffline(bool) }); ok {
+		f.SetOffline(offline)
+	}
 }
 
 // load reads every record from the store.
@@ -108,6 +183,40 @@ func (c *Controller) load(ctx context.Context) (*Model, int64, int64, error) {
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	m, seq, err := c.decode(kvs)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	c.setKVs(kvs)
+	return m, rev, seq, nil
+}
+
+// setKVs records the store's contents for the cache.
+func (c *Controller) setKVs(kvs []state.KV) {
+	if c.opts.Cache == nil {
+		return
+	}
+	c.kvs = make(map[string][]byte, len(kvs))
+	for _, kv := range kvs {
+		c.kvs[kv.Key] = kv.Value
+	}
+}
+
+// saveCache hands the store's contents at rev to the cache.
+func (c *Controller) saveCache(rev int64) {
+	if c.opts.Cache == nil {
+		return
+	}
+	kvs := make([]state.KV, 0, len(c.kvs))
+	for k, v := range c.kvs {
+		kvs = append(kvs, state.KV{Key: k, Value: v})
+	}
+	slices.SortFunc(kvs, func(a, b state.KV) int { return strings.Compare(a.Key, b.Key) })
+	c.opts.Cache.Save(&state.Cached{Prefix: c.opts.CachePrefix, Revision: rev, SavedAt: c.opts.Now(), KVs: kvs})
+}
+
+// decode turns store records into a model.
+func (c *Controller) decode(kvs []state.KV) (*Model, int64, error) {
 	m := c.emptyModel()
 	var seq int64
 	for _, kv := range kvs {
@@ -133,10 +242,10 @@ func (c *Controller) load(ctx context.Context) (*Model, int64, int64, error) {
 			}
 		}
 		if err != nil {
-			return nil, 0, 0, fmt.Errorf("state record %s: %w", kv.Key, err)
+			return nil, 0, fmt.Errorf("state record %s: %w", kv.Key, err)
 		}
 	}
-	return m, rev, seq, nil
+	return m, seq, nil
 }
 
 func (c *Controller) emptyModel() *Model {
@@ -168,6 +277,20 @@ func (c *Controller) Now() time.Time { return c.opts.Now() }
 func (c *Controller) Start(ctx context.Context, file *config.Config) error {
 	c.mu.Lock()
 	err := c.bindIDs(c.Model())
+	if err == nil && c.stale != nil {
+		// Serving the cache: nothing can be stored, so the file waits for
+		// the store (Run imports it then).
+		c.pendingFile = file
+		var cfg *config.Config
+		if cfg, err = Compile(c.Model()); err == nil {
+			err = c.opts.Node.Apply(cfg)
+		}
+		c.mu.Unlock()
+		if err == nil && file != nil {
+			c.log.Warn("the configuration file is applied once the state store is reachable")
+		}
+		return err
+	}
 	c.mu.Unlock()
 	if err != nil {
 		return err
@@ -195,6 +318,9 @@ func (c *Controller) bindIDs(m *Model) error {
 			want[snapshot.ListenerKey(lb.Name, l.Port)] = l.ID
 		}
 	}
+	if f, ok := c.opts.IDs.(interface{ Learn(map[string]string) }); ok {
+		f.Learn(want)
+	}
 	for k, id := range want {
 		got, ok, err := c.opts.IDs.Lookup(k)
 		if err != nil {
@@ -214,12 +340,14 @@ func (c *Controller) bindIDs(m *Model) error {
 // other nodes) and applies them, until ctx ends. Changes this controller made
 // itself are already applied and are skipped.
 func (c *Controller) Run(ctx context.Context) error {
-	rev, events, err := c.opts.Store.Watch(ctx)
+	rev, events, err := c.watch(ctx)
 	if err != nil {
 		return err
 	}
 	// A change another writer made between New's load and the watch's start
-	// is in no event: catch up with it first.
+	// is in no event: catch up with it first. A node that served its cache
+	// reloads whatever the revision (retrying until it has), then imports
+	// its file.
 	c.mu.Lock()
 	if rev > c.rev {
 		if err := c.reload(ctx); err != nil {
@@ -227,6 +355,11 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 	}
 	c.mu.Unlock()
+	if s, stale := c.Stale(); stale {
+		if err := c.leaveCache(ctx, s); err != nil {
+			return err
+		}
+	}
 	for ev := range events {
 		c.mu.Lock()
 		if ev.Revision > c.rev {
@@ -239,12 +372,74 @@ func (c *Controller) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// leaveCache replaces the cached state the node serves with the store's, and
+// imports the configuration file that waited for it.
+func (c *Controller) leaveCache(ctx context.Context, s Stale) error {
+	wait := 100 * time.Millisecond
+	for {
+		c.mu.Lock()
+		err := c.reload(ctx)
+		if err == nil {
+			c.cur.Lock()
+			c.stale = nil
+			c.cur.Unlock()
+		}
+		file := c.pendingFile
+		if err == nil {
+			c.pendingFile = nil
+		}
+		c.mu.Unlock()
+		if err == nil {
+			c.log.Info("the state store is reachable: serving its state, no longer the cached one", "revision", c.Revision(), "served_cache_for", c.opts.Now().Sub(s.Since).Round(time.Second))
+			if file != nil {
+				if err := c.ImportFile(ctx, file); err != nil {
+					c.log.Error("applying the configuration file after the state store came back", "err", err)
+				}
+			}
+			return nil
+		}
+		c.log.Warn("loading the state store's state to replace the cached one", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// watch starts the store's watch, trying again with backoff while the store
+// cannot be reached, until ctx ends.
+func (c *Controller) watch(ctx context.Context) (int64, <-chan state.Event, error) {
+	wait := 100 * time.Millisecond
+	for {
+		rev, events, err := c.opts.Store.Watch(ctx)
+		if err == nil || !errors.Is(err, state.ErrUnavailable) {
+			return rev, events, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
+}
+
+// Revision returns the store revision of the state applied.
+func (c *Controller) Revision() int64 {
+	c.cur.RLock()
+	defer c.cur.RUnlock()
+	return c.rev
+}
+
 // reload re-reads the store and applies it; c.mu is held.
 func (c *Controller) reload(ctx context.Context) error {
 	m, rev, seq, err := c.load(ctx)
 	if err != nil {
 		return err
 	}
+	c.setIDsOffline(false)
 	if err := c.bindIDs(m); err != nil {
 		return err
 	}
@@ -256,6 +451,7 @@ func (c *Controller) reload(ctx context.Context) error {
 		return err
 	}
 	c.publish(m, rev)
+	c.saveCache(rev)
 	c.seq = max(c.seq, seq)
 	return nil
 }
@@ -453,6 +649,16 @@ func (c *Controller) updateOnce(ctx context.Context, force bool, fn func(tx *Tx)
 		return &StoreError{Err: err}
 	}
 	c.publish(tx.m, rev)
+	if c.kvs != nil {
+		for _, op := range ops {
+			if op.Delete {
+				delete(c.kvs, op.Key)
+			} else {
+				c.kvs[op.Key] = op.Value
+			}
+		}
+		c.saveCache(rev)
+	}
 	if len(tx.release) > 0 {
 		// Ids of deleted resources are forgotten so that a new resource of
 		// the same name gets a new ARN, as on AWS; keys still in use (a

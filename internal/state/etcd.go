@@ -65,6 +65,10 @@ type EtcdOptions struct {
 	RequestTimeout time.Duration
 	// Logger receives the store's own warnings (slog.Default when nil).
 	Logger *slog.Logger
+	// AllowUnavailable makes OpenEtcd succeed when etcd cannot be reached
+	// (for a node that serves its cached state until it can): the layout
+	// check then runs before the first request that reaches etcd.
+	AllowUnavailable bool
 }
 
 // Etcd is the etcd-backed Store, for several Albatross nodes sharing one
@@ -123,6 +127,11 @@ type Etcd struct {
 	log       *slog.Logger
 	ids       *EtcdIDs
 
+	schemaMu  sync.Mutex // serialises the layout check; guards the two below
+	schemaOK  bool       // the layout check passed
+	schemaErr error      // why the last check failed, at schemaAt
+	schemaAt  time.Time
+
 	mu       sync.Mutex // guards watches and closed
 	watches  map[*etcdWatch]struct{}
 	closed   bool
@@ -180,11 +189,31 @@ func OpenEtcd(ctx context.Context, opts EtcdOptions) (*Etcd, error) {
 		watches:   make(map[*etcdWatch]struct{}),
 	}
 	e.ids = &EtcdIDs{e: e, rand: randReader()}
-	if err := e.checkSchema(ctx); err != nil {
+	if err := e.ensureSchema(ctx); err != nil && !(opts.AllowUnavailable && errors.Is(err, ErrUnavailable)) {
 		cli.Close()
 		return nil, err
 	}
 	return e, nil
+}
+
+// ensureSchema runs checkSchema until it has passed once.
+func (e *Etcd) ensureSchema(ctx context.Context) error {
+	e.schemaMu.Lock()
+	defer e.schemaMu.Unlock()
+	if e.schemaOK {
+		return nil
+	}
+	// While etcd is out of reach every request would wait out its timeout
+	// here first; one failed check answers for a second.
+	if e.schemaErr != nil && time.Since(e.schemaAt) < time.Second {
+		return e.schemaErr
+	}
+	if err := e.checkSchema(ctx); err != nil {
+		e.schemaErr, e.schemaAt = err, time.Now()
+		return err
+	}
+	e.schemaOK, e.schemaErr = true, nil
+	return nil
 }
 
 // checkSchema writes the layout version if the prefix has none and refuses a
@@ -235,6 +264,9 @@ func (e *Etcd) Endpoints() string { return e.endpoints }
 
 // Load implements Store.
 func (e *Etcd) Load(ctx context.Context, prefix string) ([]KV, int64, error) {
+	if err := e.ensureSchema(ctx); err != nil {
+		return nil, 0, err
+	}
 	var resp *clientv3.TxnResponse
 	err := e.do(ctx, fmt.Sprintf("load %q", prefix), true, func(ctx context.Context) (err error) {
 		resp, err = e.cli.Txn(ctx).Then(
@@ -260,6 +292,9 @@ func (e *Etcd) Commit(ctx context.Context, ifRevision int64, ops []Op) (int64, e
 		if err := checkKey(op.Key); err != nil {
 			return 0, fmt.Errorf("commit: %w", err)
 		}
+	}
+	if err := e.ensureSchema(ctx); err != nil {
+		return 0, err
 	}
 	ops = lastOpPerKey(ops)
 	then := make([]clientv3.Op, 0, len(ops)+1)
@@ -320,6 +355,9 @@ func (e *Etcd) Import(ctx context.Context, kvs []KV, ids map[string]string) (int
 			return 0, fmt.Errorf("import: %w", err)
 		}
 	}
+	if err := e.ensureSchema(ctx); err != nil {
+		return 0, err
+	}
 	metaKey := e.prefix + etcdRevision
 	empty := []clientv3.Cmp{
 		clientv3.Compare(clientv3.CreateRevision(e.prefix+etcdKV), "=", 0).WithPrefix(),
@@ -363,6 +401,9 @@ func (e *Etcd) Import(ctx context.Context, kvs []KV, ids map[string]string) (int
 
 // Watch implements Store; see Etcd for how it follows etcd.
 func (e *Etcd) Watch(ctx context.Context) (int64, <-chan Event, error) {
+	if err := e.ensureSchema(ctx); err != nil {
+		return 0, nil, err
+	}
 	var resp *clientv3.TxnResponse
 	err := e.do(ctx, "watch", true, func(ctx context.Context) (err error) {
 		resp, err = e.cli.Txn(ctx).Then(

@@ -122,6 +122,9 @@ func (r *EtcdIDs) Assign(keys []string) (map[string]string, error) {
 		full[i] = r.idKey(k)
 	}
 	ctx := context.Background()
+	if err := r.e.ensureSchema(ctx); err != nil {
+		return nil, err
+	}
 	for range etcdAttempts {
 		got, err := r.read(ctx, "assign ids", full)
 		if err != nil {
@@ -182,6 +185,9 @@ func (r *EtcdIDs) Bind(key, id string) error {
 		return fmt.Errorf("bind id: %q is not a resource id", id)
 	}
 	ctx := context.Background()
+	if err := r.e.ensureSchema(ctx); err != nil {
+		return err
+	}
 	ik, ok := r.idKey(key), r.ownerKey(id)
 	for range etcdAttempts {
 		got, err := r.read(ctx, "bind id", []string{ik, ok})
@@ -226,6 +232,9 @@ func (r *EtcdIDs) Release(keys []string) error {
 		full[i] = r.idKey(k)
 	}
 	ctx := context.Background()
+	if err := r.e.ensureSchema(ctx); err != nil {
+		return err
+	}
 	for range etcdAttempts {
 		got, err := r.read(ctx, "release ids", full)
 		if err != nil {
