@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/testutil/etcdtest"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,8 +33,8 @@ func TestClusterOnEtcd(t *testing.T) {
 	}
 	etcd := etcdtest.Start(t, 1)
 	dir := t.TempDir()
-	a, ca, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
-	b, cb, _ := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL())
+	a, ca, adminA := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
+	b, cb, adminB := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL())
 	target := namedTarget(t, "T1", 0, nil)
 	host, tport, _ := net.SplitHostPort(target)
 	port := testutil.FreePort(t)
@@ -59,6 +61,23 @@ func TestClusterOnEtcd(t *testing.T) {
 	urlA, urlB := fmt.Sprintf("http://127.0.0.1:%d/", port), fmt.Sprintf("http://127.0.0.2:%d/", port)
 	eventually(t, "node A serving the listener made through A", func() bool { body, _ := get(urlA); return body == "T1" })
 	eventually(t, "node B serving the listener made through A", func() bool { body, _ := get(urlB); return body == "T1" })
+
+	// Each node announces itself: both dashboards list both nodes, each
+	// marks itself, and its health view and metrics say whose they are.
+	for _, who := range []struct{ name, admin string }{{"a", adminA}, {"b", adminB}} {
+		eventually(t, "node "+who.name+"'s dashboard listing nodes a and b", func() bool {
+			st := dashboardState(t, who.admin)
+			return len(st.Nodes) == 2 && st.Node == who.name && st.Nodes[0].Name == "a" && st.Nodes[1].Name == "b" &&
+				st.Nodes[0].Self == (who.name == "a") && st.Nodes[1].Self == (who.name == "b") &&
+				st.Nodes[0].Status == "ok" && st.Nodes[0].Listeners == 1 && st.Nodes[1].Listeners == 1
+		})
+		if body, _ := get("http://" + who.admin + "/v1/target-health"); !strings.Contains(body, `"node": "`+who.name+`"`) {
+			t.Errorf("node %s's /v1/target-health does not name it:\n%s", who.name, body)
+		}
+		if m, _ := get("http://" + who.admin + "/metrics"); !strings.Contains(m, `albatross_store_up{node="`+who.name+`"} 1`) {
+			t.Errorf("node %s's metrics carry no node label", who.name)
+		}
+	}
 
 	// B reads what A wrote, with the same ARNs.
 	out, err := cb.DescribeListeners(ctx(t), &elb.DescribeListenersInput{ListenerArns: []string{*l.Listeners[0].ListenerArn}})
@@ -99,12 +118,18 @@ func TestClusterOnEtcd(t *testing.T) {
 		})
 	}
 
-	// Both stop; both restart on the same etcd: everything is there.
-	for _, p := range []*proc{a, b} {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		if code := p.wait(t); code != 0 {
-			t.Fatalf("exit %d:\n%s", code, p.stderr.String())
-		}
+	// Both stop; both restart on the same etcd: everything is there. A node
+	// that stops leaves the list of nodes at once (its lease revoked).
+	b.cmd.Process.Signal(syscall.SIGTERM)
+	if code := b.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, b.stderr.String())
+	}
+	if st := dashboardState(t, adminA); len(st.Nodes) != 1 || st.Nodes[0].Name != "a" {
+		t.Errorf("nodes after b stopped: %+v, want only a", st.Nodes)
+	}
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, a.stderr.String())
 	}
 	_, ca2, _ := startNodeOn(t, dir, "a2", "127.0.0.1", etcd.URL())
 	eventually(t, "a fresh node serving the cluster's listener", func() bool { body, _ := get(urlA); return body == "from-B" })
@@ -136,6 +161,20 @@ func startNodeOn(t *testing.T, dir, name, ip, store string) (*proc, *elb.Client,
 		}
 	})
 	return p, c, admin
+}
+
+// dashboardState reads a node's dashboard/state.
+func dashboardState(t *testing.T, addr string) admin.State {
+	t.Helper()
+	body, err := get("http://" + addr + "/dashboard/state")
+	var st admin.State
+	if err == nil {
+		err = json.Unmarshal([]byte(body), &st)
+	}
+	if err != nil {
+		t.Fatalf("dashboard/state of %s: %v", addr, err)
+	}
+	return st
 }
 
 // ctx is a request context that ends with the test (30 s at most).
@@ -183,7 +222,7 @@ func TestClusterStoreDown(t *testing.T) {
 	eventually(t, "/healthz saying degraded and albatross_store_up 0", func() bool {
 		body, _ := get(healthz)
 		m, _ := get("http://" + admin + "/metrics")
-		return strings.HasPrefix(body, "degraded: state store unreachable: ") && strings.Contains(m, "\nalbatross_store_up 0\n")
+		return strings.HasPrefix(body, "degraded: state store unreachable: ") && strings.Contains(m, "\nalbatross_store_up{node=\"a\"} 0\n")
 	})
 	_, err = c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("other")})
 	var ae interface{ ErrorCode() string }
@@ -209,7 +248,7 @@ func TestClusterStoreDown(t *testing.T) {
 	eventually(t, "/healthz ok and albatross_store_up 1 again", func() bool {
 		body, _ := get(healthz)
 		m, _ := get("http://" + admin + "/metrics")
-		return body == "ok\n" && strings.Contains(m, "\nalbatross_store_up 1\n")
+		return body == "ok\n" && strings.Contains(m, "\nalbatross_store_up{node=\"a\"} 1\n")
 	})
 	if !strings.Contains(p.stderr.String(), ` node=a `) {
 		t.Errorf("the node's log lines do not carry node=a:\n%s", p.stderr.String())

@@ -235,6 +235,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		if sw != nil {
 			aopts.Degraded = func() (string, time.Time, bool) { return degraded(sw, ctrl) }
 		}
+		aopts.Node = *nodeName
+		if e := opened.etcd; e != nil {
+			aopts.Nodes = func(ctx context.Context) ([]admin.NodeState, error) { return clusterNodes(ctx, e) }
+		}
 		h := admin.Handler(aopts)
 		adminSrv = &http.Server{Handler: admin.WithAPI(h, api), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
@@ -243,6 +247,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			}
 		}()
 		log.Info("admin server listening", "addr", ln.Addr().String(), "elbv2_endpoint", "http://"+ln.Addr().String())
+	}
+	announced := make(chan struct{})
+	if e := opened.etcd; e != nil {
+		started := time.Now().UTC()
+		info := func() admin.NodeState {
+			status := "ok"
+			if sw != nil {
+				if reason, _, bad := degraded(sw, ctrl); bad {
+					status = "degraded: " + reason
+				}
+			}
+			return admin.NodeState{Name: *nodeName, AdminAddr: *adminAddr, ListenAddress: *listenAddr, Version: versionString(),
+				StartedAt: started, UpdatedAt: time.Now().UTC(), Revision: ctrl.Revision(), Status: status, Listeners: len(n.Addrs())}
+		}
+		go func() { announceNode(watchCtx, e, info); close(announced) }()
+	} else {
+		close(announced)
 	}
 	for _, a := range n.Addrs() {
 		log.Info("listener ready", "addr", a.String())
@@ -272,6 +293,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	defer cancel()
 	if adminSrv != nil {
 		adminSrv.Shutdown(sctx)
+	}
+	// The node leaves the cluster's list of nodes (its lease revoked) before
+	// the store closes.
+	stopWatch()
+	select {
+	case <-announced:
+	case <-sctx.Done():
 	}
 	if err := n.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("shutdown", "err", err)

@@ -4,16 +4,19 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/state"
 )
 
@@ -98,6 +101,7 @@ type openedStore struct {
 	// applied, and the cluster's prefix it is of.
 	cache  *state.Cache
 	prefix string
+	etcd   *state.Etcd
 	close  func() error
 }
 
@@ -127,7 +131,7 @@ func openStore(ctx context.Context, o storeOptions, dataDir string) (*openedStor
 		return nil, err
 	}
 	cache := state.OpenCache(filepath.Join(dataDir, state.CacheFile), o.logger)
-	return &openedStore{st: e, ids: state.NewFallbackIDs(e.IDs()), cache: cache, prefix: e.Prefix(),
+	return &openedStore{st: e, ids: state.NewFallbackIDs(e.IDs()), cache: cache, prefix: e.Prefix(), etcd: e,
 		close: func() error { return errors.Join(e.Close(), cache.Close()) }}, nil
 }
 
@@ -201,4 +205,33 @@ func (w *storeWatch) degraded() (string, time.Time, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.reason, w.since, w.down
+}
+
+// announceNode keeps this node's entry in the cluster's list of nodes (a
+// lease in etcd) up to date until ctx ends, and returns when it has left the
+// list.
+func announceNode(ctx context.Context, e *state.Etcd, info func() admin.NodeState) {
+	e.Announce(ctx, info().Name, func() []byte {
+		b, _ := json.Marshal(info())
+		return b
+	})
+}
+
+// clusterNodes lists the nodes that announce themselves, by name.
+func clusterNodes(ctx context.Context, e *state.Etcd) ([]admin.NodeState, error) {
+	raw, err := e.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]admin.NodeState, 0, len(raw))
+	for name, b := range raw {
+		var n admin.NodeState
+		if err := json.Unmarshal(b, &n); err != nil {
+			n = admin.NodeState{Name: name, Status: "unreadable announcement: " + err.Error()}
+		}
+		n.Name = name
+		out = append(out, n)
+	}
+	slices.SortFunc(out, func(a, b admin.NodeState) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }

@@ -7,6 +7,7 @@
 package admin
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,6 +46,31 @@ type Options struct {
 	// Degraded, when set, says whether the node runs degraded (its state
 	// store unreachable), why and since when; /healthz then says so.
 	Degraded func() (reason string, since time.Time, degraded bool)
+	// Node is this node's name in a cluster ("" for a node on its own):
+	// the dashboard and /v1/target-health say whose view they show.
+	Node string
+	// Nodes, in a cluster, lists the nodes that announce themselves in the
+	// shared store (their leases); the dashboard shows them.
+	Nodes func(ctx context.Context) ([]NodeState, error)
+}
+
+// NodeState is one node of a cluster as it announces itself in the shared
+// store, every few seconds, under a lease that ends when it stops.
+type NodeState struct {
+	Name          string    `json:"name"`
+	AdminAddr     string    `json:"admin_addr,omitempty"`
+	ListenAddress string    `json:"listen_address"`
+	Version       string    `json:"version"`
+	StartedAt     time.Time `json:"started_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	// Revision is the store revision of the state the node applied.
+	Revision int64 `json:"revision"`
+	// Status is "ok", or what /healthz says of a degraded node.
+	Status string `json:"status"`
+	// Listeners is how many listeners the node serves.
+	Listeners int `json:"listeners"`
+	// Self marks the node that answered.
+	Self bool `json:"self,omitempty"`
 }
 
 // IsPublic reports whether an admin listener bound to addr accepts connections
@@ -69,7 +95,7 @@ func Handler(opts Options) http.Handler {
 	}
 	mux := http.NewServeMux()
 	if opts.Health != nil {
-		mux.HandleFunc("GET /v1/target-health", serveTargetHealth(opts.Health))
+		mux.HandleFunc("GET /v1/target-health", serveTargetHealth(opts.Health, opts.Node))
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -83,7 +109,7 @@ func Handler(opts Options) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	if opts.Metrics != nil {
-		mux.Handle("GET /metrics", opts.Metrics.Handler())
+		mux.Handle("GET /metrics", opts.Metrics.NodeHandler(opts.Node))
 	}
 	d := &dashboard{opts: opts}
 	if opts.Public && opts.Credentials != nil {

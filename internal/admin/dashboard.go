@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -110,6 +111,13 @@ type State struct {
 	Findings      []Finding             `json:"findings"`
 	// Health is "checked", or says why target health is not known.
 	Health string `json:"health"`
+	// Node is this node's name in a cluster: the health and counters shown
+	// are its own.
+	Node string `json:"node,omitempty"`
+	// Nodes are the cluster's nodes, from their leases in the store;
+	// NodesError says why they could not be listed.
+	Nodes      []NodeState `json:"nodes,omitempty"`
+	NodesError string      `json:"nodes_error,omitempty"`
 }
 
 // LoadBalancerState is one load balancer on the dashboard.
@@ -186,6 +194,18 @@ const noHealthChecker = "unknown"
 
 func (d *dashboard) serveState(w http.ResponseWriter, r *http.Request) {
 	st := d.state(time.Now())
+	if d.opts.Nodes != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		nodes, err := d.opts.Nodes(ctx)
+		cancel()
+		if err != nil {
+			st.NodesError = err.Error()
+		}
+		for i := range nodes {
+			nodes[i].Self = nodes[i].Name == d.opts.Node
+		}
+		st.Nodes = nodes
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -204,6 +224,7 @@ func (d *dashboard) state(now time.Time) State {
 		RecentErrors:  []metrics.RecentError{},
 		Findings:      []Finding{},
 		Health:        "checked",
+		Node:          d.opts.Node,
 	}
 	totals := map[string]*metrics.LoadBalancerTotals{}
 	if d.opts.Metrics != nil {

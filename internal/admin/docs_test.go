@@ -33,7 +33,8 @@ func servedFamilies(t *testing.T) map[string]bool {
 	reg := metrics.NewRegistry()
 	lb := reg.Bind("app/web/1", []metrics.GroupSpec{{ID: "targetgroup/app/2", ARN: "arn:x:targetgroup/app/2",
 		HealthChecked: true,
-		Targets:       []metrics.TargetSpec{{Addr: netip.MustParseAddrPort("127.0.0.1:80"), Pool: openPool(1), Health: func() string { return "healthy" }}}}})
+		Targets: []metrics.TargetSpec{{Addr: netip.MustParseAddrPort("127.0.0.1:80"), Pool: openPool(1), Health: func() string { return "healthy" },
+			Anomaly: func() (bool, bool) { return false, false }}}}})
 	lb.TLSErrors = new(atomic.Uint64) // as the snapshot compiler binds it
 	reg.Publish([]*metrics.LoadBalancer{lb})
 	rec := httptest.NewRecorder()

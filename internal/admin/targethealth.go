@@ -34,13 +34,16 @@ type targetHealthJSON struct {
 //	  "description": "", ...}]}
 //
 // ordered by load balancer, target group and target; reason and description
-// are empty for a healthy target without connection errors.
-func serveTargetHealth(src TargetHealthSource) http.HandlerFunc {
+// are empty for a healthy target without connection errors. In a cluster,
+// "node" names the node whose health checks these are: each node checks
+// every target on its own, as ALB's nodes do.
+func serveTargetHealth(src TargetHealthSource, node string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		all := src.TargetHealth()
 		out := struct {
+			Node    string             `json:"node,omitempty"`
 			Targets []targetHealthJSON `json:"targets"`
-		}{Targets: make([]targetHealthJSON, 0, len(all))}
+		}{Node: node, Targets: make([]targetHealthJSON, 0, len(all))}
 		for _, th := range all {
 			out.Targets = append(out.Targets, targetHealthJSON{
 				LoadBalancer:     th.LoadBalancer,

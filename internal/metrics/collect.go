@@ -204,9 +204,22 @@ func (lb *LoadBalancer) ELBCodeCounts() map[int]uint64 {
 // Handler returns the /metrics handler: the registry's metrics and the Go
 // runtime's and process's own, in the Prometheus text format (or OpenMetrics or
 // protobuf, as the scraper asks).
-func (r *Registry) Handler() http.Handler {
+func (r *Registry) Handler() http.Handler { return r.NodeHandler("") }
+
+// LabelNode is the label that, in a cluster, names the node every series
+// of its /metrics comes from.
+const LabelNode = "node"
+
+// NodeHandler is Handler with every series labelled node=NAME, for a node of
+// a cluster (several nodes scraped into one Prometheus stay apart). An empty
+// name adds no label.
+func (r *Registry) NodeHandler(node string) http.Handler {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(r, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var to prometheus.Registerer = reg
+	if node != "" {
+		to = prometheus.WrapRegistererWith(prometheus.Labels{LabelNode: node}, reg)
+	}
+	to.MustRegister(r, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 

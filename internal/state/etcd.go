@@ -729,3 +729,106 @@ func lastOpPerKey(ops []Op) []Op {
 	}
 	return out
 }
+
+// etcdNodes is where nodes announce themselves: P/nodes/NAME, held by a
+// lease of the node's.
+const etcdNodes = "/nodes/"
+
+// NodeLeaseTTL is how long a node's announcement outlives its last
+// keep-alive: a node killed with kill -9 leaves the list this long after.
+const NodeLeaseTTL = 10 * time.Second
+
+// nodeRefresh is how often an announcement's value is written again (with
+// the node's current state).
+const nodeRefresh = 3 * time.Second
+
+// Announce keeps P/nodes/NAME holding value() under a lease of NodeLeaseTTL,
+// rewritten every few seconds with the value's current state, until ctx ends;
+// then the lease is revoked, so a node that stops leaves the list at once. A
+// node that dies leaves it when its lease expires. While etcd cannot be
+// reached Announce keeps trying. It returns when ctx ends.
+func (e *Etcd) Announce(ctx context.Context, name string, value func() []byte) {
+	key := e.prefix + etcdNodes + name
+	wait := watchRetryMin
+	warned := false
+	for ctx.Err() == nil {
+		err := e.announce(ctx, key, value)
+		if ctx.Err() != nil {
+			return
+		}
+		if !warned {
+			e.log.Warn("announcing this node in the etcd store; retrying", "store", e.endpoints, "key", key, "err", err)
+			warned = true
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, watchRetryMax)
+	}
+}
+
+// announce holds one lease until it is lost or ctx ends.
+func (e *Etcd) announce(ctx context.Context, key string, value func() []byte) error {
+	gctx, cancel := context.WithTimeout(ctx, e.timeout)
+	lease, err := e.cli.Grant(clientv3.WithRequireLeader(gctx), int64(NodeLeaseTTL/time.Second))
+	cancel()
+	if err != nil {
+		return fmt.Errorf("grant lease: %w", err)
+	}
+	defer func() {
+		// Revoked on the way out, whether ctx ended or the lease broke.
+		rctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		e.cli.Revoke(rctx, lease.ID)
+		cancel()
+	}()
+	kctx, stop := context.WithCancel(ctx)
+	defer stop()
+	alive, err := e.cli.KeepAlive(kctx, lease.ID)
+	if err != nil {
+		return fmt.Errorf("keep lease alive: %w", err)
+	}
+	put := func() error {
+		pctx, cancel := context.WithTimeout(ctx, e.timeout)
+		defer cancel()
+		_, err := e.cli.Put(clientv3.WithRequireLeader(pctx), key, string(value()), clientv3.WithLease(lease.ID))
+		return err
+	}
+	if err := put(); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	tick := time.NewTicker(nodeRefresh)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case _, ok := <-alive:
+			if !ok {
+				return errors.New("lease keep-alive ended")
+			}
+		case <-tick.C:
+			if err := put(); err != nil {
+				return fmt.Errorf("put %s: %w", key, err)
+			}
+		}
+	}
+}
+
+// Nodes returns what every node announces (see Announce), by name.
+func (e *Etcd) Nodes(ctx context.Context) (map[string][]byte, error) {
+	var resp *clientv3.GetResponse
+	err := e.do(ctx, "list nodes", true, func(ctx context.Context) (err error) {
+		resp, err = e.cli.Get(ctx, e.prefix+etcdNodes, clientv3.WithPrefix())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		out[strings.TrimPrefix(string(kv.Key), e.prefix+etcdNodes)] = kv.Value
+	}
+	return out, nil
+}

@@ -247,12 +247,37 @@ function renderFindings(findings) {
     : [el("li", { class: "muted" }, "No findings.")]));
 }
 
+function fmtTime(t) {
+  return t ? t.replace("T", " ").replace(/(\.\d{3})?\d*Z$/, "").replace("Z", "") : "–";
+}
+
+// renderNodes shows the cluster's nodes, from their leases in the store; a
+// node on its own has none.
+function renderNodes(st) {
+  const section = document.getElementById("cluster");
+  section.hidden = !st.node;
+  if (!st.node) return;
+  document.getElementById("cluster-note").textContent = "(this is node " + st.node +
+    "; target health and counters below are its own view)" + (st.nodes_error ? " · cannot list the nodes: " + st.nodes_error : "");
+  document.querySelector("#nodes tbody").replaceChildren(...(st.nodes || []).map(n => el("tr", { "data-node": n.name, class: n.self ? "self" : null },
+    el("td", {}, n.name + (n.self ? " (this node)" : "")),
+    el("td", { class: n.status === "ok" ? null : "bad" }, n.status),
+    el("td", {}, n.admin_addr || "–"),
+    el("td", {}, n.listen_address),
+    el("td", {}, n.listeners),
+    el("td", {}, n.revision),
+    el("td", {}, fmtTime(n.started_at)),
+    el("td", {}, fmtTime(n.updated_at)),
+    el("td", {}, n.version))));
+}
+
 function render(st) {
   const now = Date.parse(st.time) || Date.now();
   document.getElementById("version").textContent = st.version || "";
   const note = document.getElementById("health-note");
   note.hidden = st.health === "checked";
   note.textContent = st.health === "checked" ? "" : "Target health: " + st.health + ".";
+  renderNodes(st);
   document.getElementById("lbs").replaceChildren(...st.load_balancers.map(lb => renderLB(lb, now)));
   renderErrors(st.recent_errors);
   renderFindings(st.findings);
