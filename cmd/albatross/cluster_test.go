@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -422,5 +424,97 @@ func TestClusterRestartWithStoreDown(t *testing.T) {
 		"--store", etcd.URL(), "--etcd-prefix", "/test-cluster")
 	if code != 1 || !strings.Contains(out, "holds no cached state") {
 		t.Errorf("a node without a cache on an unreachable store: exit %d\n%s", code, out)
+	}
+}
+
+// TestClusterStickinessAcrossNodes: the nodes of a cluster sign stickiness
+// cookies with one key, so a client given an AWSALB cookie by node A stays on
+// its target when its requests reach node B. (With a key per node, B cannot
+// read A's cookie and balances the client afresh.)
+func TestClusterStickinessAcrossNodes(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
+		t.Skipf("127.0.0.2 is not usable here (%v)", err)
+	} else {
+		ln.Close()
+	}
+	etcd := etcdtest.Start(t, 1)
+	dir := t.TempDir()
+	_, ca, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
+	_, cb, _ := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL())
+	tg, err := ca.CreateTargetGroup(ctx(t), &elb.CreateTargetGroupInput{Name: aws.String("app"), Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(80), VpcId: aws.String("vpc-1"), TargetType: types.TargetTypeEnumIp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgARN := tg.TargetGroups[0].TargetGroupArn
+	if _, err := ca.ModifyTargetGroupAttributes(ctx(t), &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: tgARN, Attributes: []types.TargetGroupAttribute{
+		{Key: aws.String("stickiness.enabled"), Value: aws.String("true")},
+		{Key: aws.String("stickiness.type"), Value: aws.String("lb_cookie")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	var targets []types.TargetDescription
+	for _, name := range []string{"T1", "T2"} {
+		host, port, _ := net.SplitHostPort(namedTarget(t, name, 0, nil))
+		targets = append(targets, types.TargetDescription{Id: aws.String(host), Port: aws.Int32(int32(atoi(t, port)))})
+	}
+	if _, err := ca.RegisterTargets(ctx(t), &elb.RegisterTargetsInput{TargetGroupArn: tgARN, Targets: targets}); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := ca.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testutil.FreePort(t)
+	if _, err := ca.CreateListener(ctx(t), &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(int32(port)), DefaultActions: []types.Action{{Type: types.ActionTypeEnumForward, TargetGroupArn: tgARN}}}); err != nil {
+		t.Fatal(err)
+	}
+	urlA, urlB := fmt.Sprintf("http://127.0.0.1:%d/", port), fmt.Sprintf("http://127.0.0.2:%d/", port)
+	// Both targets healthy on both nodes, so that B has a choice to make.
+	for _, c := range []*elb.Client{ca, cb} {
+		eventually(t, "both targets healthy", func() bool {
+			out, err := c.DescribeTargetHealth(ctx(t), &elb.DescribeTargetHealthInput{TargetGroupArn: tgARN})
+			if err != nil || len(out.TargetHealthDescriptions) != 2 {
+				return false
+			}
+			for _, d := range out.TargetHealthDescriptions {
+				if d.TargetHealth.State != types.TargetHealthStateEnumHealthy {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	eventually(t, "node B serving the listener", func() bool { body, _ := get(urlB); return body == "T1" || body == "T2" })
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(urlA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "AWSALB" {
+			cookie = c
+		}
+	}
+	if cookie == nil {
+		t.Fatalf("node A set no AWSALB cookie: %v", resp.Header)
+	}
+	for i := range 10 {
+		req, _ := http.NewRequest("GET", urlB, nil)
+		req.AddCookie(&http.Cookie{Name: "AWSALB", Value: cookie.Value})
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != string(first) {
+			t.Fatalf("request %d through node B with node A's cookie went to %s, not %s", i, body, first)
+		}
 	}
 }

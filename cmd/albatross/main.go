@@ -176,6 +176,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if *configPath != "" {
 		baseDir = filepath.Dir(*configPath)
 	}
+	if e := opened.etcd; e != nil {
+		// Every node signs stickiness cookies with the cluster's key, so a
+		// sticky client stays on its target whichever node it reaches.
+		err := node.ShareCookieKey(*dataDir, func(local []byte) ([]byte, error) { return e.SharedSecret(ctx, "stickiness-key", local) })
+		switch {
+		case errors.Is(err, state.ErrUnavailable):
+			log.Warn("the state store is unreachable: stickiness cookies are signed with the key in the data directory (the cluster's, if this node has reached the store before)", "err", err)
+		case err != nil:
+			fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+			return 1
+		}
+	}
 	reg := metrics.NewRegistry()
 	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg})
 	if err != nil {

@@ -44,20 +44,60 @@ func loadCookieKey(dir string) ([]byte, error) {
 	if _, err := rand.Read(key); err != nil {
 		return nil, fmt.Errorf("make stickiness cookie key: %w", err)
 	}
+	if err := writeCookieKey(dir, key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// writeCookieKey replaces the key file in dir atomically.
+func writeCookieKey(dir string, key []byte) error {
+	path := filepath.Join(dir, cookieKeyFile)
 	tmp, err := os.CreateTemp(dir, cookieKeyFile+".*")
 	if err != nil {
-		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+		return fmt.Errorf("write stickiness cookie key: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(key); err != nil {
 		tmp.Close()
-		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+		return fmt.Errorf("write stickiness cookie key: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write stickiness cookie key: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+		return fmt.Errorf("write stickiness cookie key: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return nil, fmt.Errorf("write stickiness cookie key: %w", err)
+		return fmt.Errorf("write stickiness cookie key: %w", err)
 	}
-	return key, nil
+	return nil
+}
+
+// ShareCookieKey makes the stickiness cookie key in dir the one a cluster of
+// nodes shares, so that a cookie one node issued binds its client on every
+// other: shared is given this node's key (made now if there is none) and
+// returns the cluster's, the first one any node proposed. The cluster's key is
+// kept in dir, so a node that starts while the cluster cannot tell it uses the
+// key it was last given. Call it before New.
+func ShareCookieKey(dir string, shared func(local []byte) ([]byte, error)) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	local, err := loadCookieKey(dir)
+	if err != nil {
+		return err
+	}
+	key, err := shared(local)
+	if err != nil {
+		return fmt.Errorf("the cluster's stickiness cookie key: %w", err)
+	}
+	if len(key) != balance.KeySize {
+		return fmt.Errorf("the cluster's stickiness cookie key: want %d bytes, got %d", balance.KeySize, len(key))
+	}
+	if string(key) == string(local) {
+		return nil
+	}
+	return writeCookieKey(dir, key)
 }

@@ -832,3 +832,37 @@ func (e *Etcd) Nodes(ctx context.Context) (map[string][]byte, error) {
 	}
 	return out, nil
 }
+
+// etcdSecrets holds values every node of the cluster must share, such as the
+// stickiness cookie key.
+const etcdSecrets = "/secrets/"
+
+// SharedSecret returns the cluster's value of the secret name: the value
+// already at P/secrets/NAME, or propose, stored there now in one transaction
+// if there was none (so that of several nodes starting at once, one value
+// wins and all get it).
+func (e *Etcd) SharedSecret(ctx context.Context, name string, propose []byte) ([]byte, error) {
+	if err := e.ensureSchema(ctx); err != nil {
+		return nil, err
+	}
+	key := e.prefix + etcdSecrets + name
+	var resp *clientv3.TxnResponse
+	err := e.do(ctx, "shared secret "+name, true, func(ctx context.Context) (err error) {
+		resp, err = e.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, string(propose))).
+			Else(clientv3.OpGet(key)).Commit()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if resp.Succeeded {
+		return propose, nil
+	}
+	kvs := resp.Responses[0].GetResponseRange().Kvs
+	if len(kvs) != 1 {
+		return nil, fmt.Errorf("etcd store %s: %s vanished while it was read", e.endpoints, key)
+	}
+	return kvs[0].Value, nil
+}
