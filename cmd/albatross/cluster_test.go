@@ -28,11 +28,7 @@ import (
 // node B, and a change made through B's API is on A; after both restart,
 // nothing acknowledged is lost.
 func TestClusterOnEtcd(t *testing.T) {
-	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
-		t.Skipf("127.0.0.2 is not usable here (%v)", err)
-	} else {
-		ln.Close()
-	}
+	needAddr(t, "127.0.0.2")
 	etcd := etcdtest.Start(t, 1)
 	dir := t.TempDir()
 	a, ca, adminA := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
@@ -142,6 +138,16 @@ func TestClusterOnEtcd(t *testing.T) {
 	if tgs, err := ca2.DescribeTargetGroups(ctx(t), &elb.DescribeTargetGroupsInput{}); err != nil || len(tgs.TargetGroups) != 21 {
 		t.Errorf("target groups after restart: %v, %d", err, len(tgs.TargetGroups))
 	}
+}
+
+// needAddr skips the test when ip cannot be bound here.
+func needAddr(t *testing.T, ip string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Skipf("%s is not usable here (%v)", ip, err)
+	}
+	ln.Close()
 }
 
 // startNodeOn starts a node whose API listeners bind ip, on the etcd store
@@ -432,11 +438,7 @@ func TestClusterRestartWithStoreDown(t *testing.T) {
 // its target when its requests reach node B. (With a key per node, B cannot
 // read A's cookie and balances the client afresh.)
 func TestClusterStickinessAcrossNodes(t *testing.T) {
-	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
-		t.Skipf("127.0.0.2 is not usable here (%v)", err)
-	} else {
-		ln.Close()
-	}
+	needAddr(t, "127.0.0.2")
 	etcd := etcdtest.Start(t, 1)
 	dir := t.TempDir()
 	_, ca, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
