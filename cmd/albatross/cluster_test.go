@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -152,7 +153,7 @@ func needAddr(t *testing.T, ip string) {
 
 // startNodeOn starts a node whose API listeners bind ip, on the etcd store
 // (prefix /test-cluster), or on bbolt in DIR/NAME/data when store is "".
-func startNodeOn(t *testing.T, dir, name, ip, store string) (*proc, *elb.Client, string) {
+func startNodeOn(t *testing.T, dir, name, ip, store string, extra ...string) (*proc, *elb.Client, string) {
 	t.Helper()
 	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
@@ -162,6 +163,7 @@ func startNodeOn(t *testing.T, dir, name, ip, store string) (*proc, *elb.Client,
 	if store != "" {
 		args = append(args, "--store", store, "--etcd-prefix", "/test-cluster", "--node-name", name)
 	}
+	args = append(args, extra...)
 	p, c := apiNode(t, filepath.Join(dir, name, "data"), admin, args...)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -517,6 +519,77 @@ func TestClusterStickinessAcrossNodes(t *testing.T) {
 		resp.Body.Close()
 		if string(body) != string(first) {
 			t.Fatalf("request %d through node B with node A's cookie went to %s, not %s", i, body, first)
+		}
+	}
+}
+
+// TestClusterDifferentFiles: two nodes started with different configuration
+// files. Each file's resources are created; a resource both files declare
+// takes the settings of the node that applied its file last; and a node
+// whose file drops a resource deletes it, but never what only the other
+// node's file declares. Listeners without an address bind each node's
+// --listen-address.
+func TestClusterDifferentFiles(t *testing.T) {
+	needAddr(t, "127.0.0.2")
+	etcd := etcdtest.Start(t, 1)
+	dir := t.TempDir()
+	shared, onlyA, onlyB := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	file := func(name string, lbs map[string]int, body string) string {
+		var b strings.Builder
+		b.WriteString("load_balancers:\n")
+		for _, lb := range []string{"shared", "only-a", "only-b"} {
+			port, ok := lbs[lb]
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(&b, "  - name: %s\n    listeners:\n      - port: %d\n        default_actions: [{type: fixed-response, fixed_response: {status_code: \"200\", message_body: \"%s %s\"}}]\n", lb, port, lb, body)
+		}
+		path := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	fileA := file("a", map[string]int{"shared": shared, "only-a": onlyA}, "by A")
+	fileB := file("b", map[string]int{"shared": shared, "only-b": onlyB}, "by B")
+	pa, ca, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL(), "--config", fileA)
+	url := func(ip string, port int) string { return fmt.Sprintf("http://%s:%d/", ip, port) }
+	eventually(t, "A's file served on A", func() bool { body, _ := get(url("127.0.0.1", shared)); return body == "shared by A" })
+	_, cb, _ := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL(), "--config", fileB)
+	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
+		eventually(t, "both files' resources on "+ip+", the shared one as B's file says", func() bool {
+			s, _ := get(url(ip, shared))
+			a, _ := get(url(ip, onlyA))
+			b, _ := get(url(ip, onlyB))
+			return s == "shared by B" && a == "only-a by A" && b == "only-b by B"
+		})
+	}
+
+	// A restarts with a file that drops only-a and says shared again.
+	pa.cmd.Process.Signal(syscall.SIGTERM)
+	if code := pa.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, pa.stderr.String())
+	}
+	fileA = file("a", map[string]int{"shared": shared}, "by A again")
+	_, ca, _ = startNodeOn(t, dir, "a2", "127.0.0.1", etcd.URL(), "--config", fileA, "--node-name", "a")
+	eventually(t, "A's new file in force on B", func() bool {
+		s, _ := get(url("127.0.0.2", shared))
+		_, aerr := get(url("127.0.0.2", onlyA))
+		b, _ := get(url("127.0.0.2", onlyB))
+		return s == "shared by A again" && aerr != nil && b == "only-b by B"
+	})
+	for name, c := range map[string]*elb.Client{"A": ca, "B": cb} {
+		out, err := c.DescribeLoadBalancers(ctx(t), &elb.DescribeLoadBalancersInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, lb := range out.LoadBalancers {
+			names = append(names, *lb.LoadBalancerName)
+		}
+		slices.Sort(names)
+		if !slices.Equal(names, []string{"only-b", "shared"}) {
+			t.Errorf("load balancers through %s: %v, want only-b and shared", name, names)
 		}
 	}
 }

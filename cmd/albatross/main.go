@@ -111,7 +111,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	configPath := fs.String("config", "albatross.yaml", "configuration `file` (empty: none; resources then come from the API and the data dir)")
 	dataDir := fs.String("data-dir", "albatross-data", "`directory` for durable state (resources, resource ids)")
 	adminAddr := fs.String("admin-addr", "127.0.0.1:9090", "admin server `address`: ELBv2 API on POST /, /healthz (empty: none)")
-	listenAddr := fs.String("listen-address", config.DefaultListenerAddress, "IP `address` that listeners created through the API bind")
+	listenAddr := fs.String("listen-address", config.DefaultListenerAddress, "IP `address` that listeners created through the API bind (with --store etcd://, also every listener whose address is 0.0.0.0)")
 	credsPath := fs.String("api-credentials", "", "`file` of API access keys, one \"ACCESS_KEY_ID SECRET_ACCESS_KEY\" per line")
 	certDir := fs.String("certificates-dir", "", "`directory` of the PEM files that API certificate ARNs name: arn:...:server-certificate/NAME or arn:...:certificate/NAME is NAME.crt and NAME.key (default DATA-DIR/certificates)")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long requests in flight may take to finish on SIGTERM")
@@ -202,6 +202,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	copts := control.Options{Store: st, IDs: ids, Node: n, ListenAddress: *listenAddr, CertificateDir: *certDir, BaseDir: baseDir, Logger: log,
 		Cache: opened.cache, CachePrefix: opened.prefix}
+	if opened.etcd != nil {
+		copts.FileOwner = *nodeName
+	}
 	if cfg != nil {
 		copts.Region, copts.AccountID = cfg.Region, cfg.AccountID
 	}

@@ -55,6 +55,10 @@ type Options struct {
 	// CachePrefix names the shared store's cluster in the cache (a cache of
 	// another cluster is never served).
 	CachePrefix string
+	// FileOwner, in a cluster, is this node's name: the configuration file's
+	// resources are recorded as its own (see ImportFile). Empty on a node on
+	// its own.
+	FileOwner string
 }
 
 // Stale describes a node serving its cached state because the store could
@@ -253,6 +257,7 @@ func (c *Controller) emptyModel() *Model {
 		Region:         c.opts.Region,
 		AccountID:      c.opts.AccountID,
 		ListenAddress:  c.opts.ListenAddress,
+		BindLocally:    c.opts.FileOwner != "",
 		CertificateDir: c.opts.CertificateDir,
 		BaseDir:        c.opts.BaseDir,
 		LoadBalancers:  map[string]*LoadBalancer{},
@@ -801,7 +806,7 @@ func Compile(m *Model) (*config.Config, error) {
 		clb := config.LoadBalancer{Name: lb.Name, Attributes: full, Attrs: typed, AccessLog: lb.AccessLog}
 		for _, l := range m.ListenersOf(lb.ID) {
 			addr := l.Address
-			if addr == "" {
+			if addr == "" || m.BindLocally && addr == config.DefaultListenerAddress {
 				addr = m.ListenAddress
 			}
 			full, attrs, err := config.NormalizeListenerAttributes(l.Attributes)

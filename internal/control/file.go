@@ -39,6 +39,11 @@ func (m *Model) DefaultVpcID() string {
 //   - Resources that an earlier version of the file declared and this one does
 //     not are deleted. Resources created through the API, and API changes to
 //     what the file does not say (tags), are kept.
+//   - In a cluster (Options.FileOwner set), each node's file is its own: a
+//     resource records the node whose file declared it last, and a node's
+//     file deletes only what its own earlier files declared. Two files that
+//     declare one resource differently: the node that applied its file last
+//     wins that resource (and owns it).
 //
 // Like any change, it is applied all or nothing.
 func (c *Controller) ImportFile(ctx context.Context, cfg *config.Config) error {
@@ -51,6 +56,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 	m := tx.Model()
 	m.Region, m.AccountID = cfg.Region, cfg.AccountID
 	now := tx.Now()
+	owner := tx.c.opts.FileOwner
 
 	fileTGs := map[string]bool{}
 	for _, ftg := range cfg.TargetGroups {
@@ -78,7 +84,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 		for _, t := range ftg.Targets {
 			rec.Targets = append(rec.Targets, Target{ID: t.ID, Port: t.Port})
 		}
-		rec.FromFile = true
+		rec.FromFile, rec.FileOwner = true, owner
 		if old == nil || !reflect.DeepEqual(rec, old) {
 			tx.PutTargetGroup(rec)
 		}
@@ -100,7 +106,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 		} else {
 			rec = old.Clone()
 		}
-		rec.Attributes, rec.AccessLog, rec.FromFile = flb.Attributes, flb.AccessLog, true
+		rec.Attributes, rec.AccessLog, rec.FromFile, rec.FileOwner = flb.Attributes, flb.AccessLog, true, owner
 		if old == nil || !reflect.DeepEqual(rec, old) {
 			tx.PutLoadBalancer(rec)
 		}
@@ -125,7 +131,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 			} else {
 				l = oldL.Clone()
 			}
-			l.Protocol, l.Address, l.FromFile = fl.Protocol, fl.Address, true
+			l.Protocol, l.Address, l.FromFile, l.FileOwner = fl.Protocol, fl.Address, true, owner
 			l.Certificates, l.SSLPolicy = fl.Certificates, fl.SSLPolicy
 			l.DefaultActions, l.Attributes = fl.DefaultActions, fl.Attributes
 			for _, name := range fl.TargetGroupNames() {
@@ -160,18 +166,18 @@ func importFile(tx *Tx, cfg *config.Config) error {
 	// What earlier versions of the file declared and this one does not.
 	for _, l := range m.SortedListeners() {
 		lb := m.LoadBalancers[l.LoadBalancerID]
-		lbGone := lb != nil && lb.FromFile && !fileLBs[lb.Name]
-		if (l.FromFile && !fileListeners[l.ID]) || lbGone {
+		lbGone := lb != nil && lb.FromFile && lb.FileOwner == owner && !fileLBs[lb.Name]
+		if (l.FromFile && l.FileOwner == owner && !fileListeners[l.ID]) || lbGone {
 			tx.DeleteListener(l.ID)
 		}
 	}
 	for _, lb := range m.SortedLoadBalancers() {
-		if lb.FromFile && !fileLBs[lb.Name] {
+		if lb.FromFile && lb.FileOwner == owner && !fileLBs[lb.Name] {
 			tx.DeleteLoadBalancer(lb.ID)
 		}
 	}
 	for _, tg := range m.SortedTargetGroups() {
-		if !tg.FromFile || fileTGs[tg.Name] {
+		if !tg.FromFile || tg.FileOwner != owner || fileTGs[tg.Name] {
 			continue
 		}
 		if users := m.ListenersUsing(tg.ID); len(users) > 0 {

@@ -34,6 +34,10 @@ type Model struct {
 	AccountID string
 	// ListenAddress is the address API-created listeners bind.
 	ListenAddress string
+	// BindLocally, in a cluster, makes every listener whose address is
+	// unspecified (0.0.0.0, a file's default) bind ListenAddress: the
+	// listeners are the cluster's, the address each node's own.
+	BindLocally bool
 	// CertificateDir is where the PEM files of certificate ARNs given through
 	// the API are (see CertificateFiles).
 	CertificateDir string
@@ -73,6 +77,9 @@ type LoadBalancer struct {
 	// applied over it at every start and reload, and removing it from the file
 	// deletes it.
 	FromFile bool `json:"from_file,omitempty"`
+	// FileOwner, in a cluster, names the node whose file declared the
+	// resource last (see ImportFile).
+	FileOwner string `json:"file_owner,omitempty"`
 }
 
 // TargetGroup is a target group record.
@@ -98,6 +105,8 @@ type TargetGroup struct {
 	Draining []DrainingTarget `json:"draining,omitempty"`
 	Tags     []Tag            `json:"tags,omitempty"`
 	FromFile bool             `json:"from_file,omitempty"`
+	// FileOwner: see LoadBalancer.FileOwner.
+	FileOwner string `json:"file_owner,omitempty"`
 }
 
 // Target is a registered target: an IP address and a port.
@@ -142,6 +151,8 @@ type Listener struct {
 	Attributes map[string]string `json:"attributes,omitempty"`
 	Tags       []Tag             `json:"tags,omitempty"`
 	FromFile   bool              `json:"from_file,omitempty"`
+	// FileOwner: see LoadBalancer.FileOwner.
+	FileOwner string `json:"file_owner,omitempty"`
 }
 
 // Rule is a listener rule other than the default rule.
