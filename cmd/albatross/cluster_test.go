@@ -438,7 +438,8 @@ func TestClusterRestartWithStoreDown(t *testing.T) {
 // TestClusterStickinessAcrossNodes: the nodes of a cluster sign stickiness
 // cookies with one key, so a client given an AWSALB cookie by node A stays on
 // its target when its requests reach node B. (With a key per node, B cannot
-// read A's cookie and balances the client afresh.)
+// read A's cookie and balances the client afresh.) Then a target deregistered
+// through B drains on A, and leaves it when its delay ends.
 func TestClusterStickinessAcrossNodes(t *testing.T) {
 	needAddr(t, "127.0.0.2")
 	etcd := etcdtest.Start(t, 1)
@@ -519,6 +520,33 @@ func TestClusterStickinessAcrossNodes(t *testing.T) {
 		resp.Body.Close()
 		if string(body) != string(first) {
 			t.Fatalf("request %d through node B with node A's cookie went to %s, not %s", i, body, first)
+		}
+	}
+
+	if _, err := cb.ModifyTargetGroupAttributes(ctx(t), &elb.ModifyTargetGroupAttributesInput{TargetGroupArn: tgARN, Attributes: []types.TargetGroupAttribute{
+		{Key: aws.String("deregistration_delay.timeout_seconds"), Value: aws.String("2")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.DeregisterTargets(ctx(t), &elb.DeregisterTargetsInput{TargetGroupArn: tgARN, Targets: targets[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	stateOnA := func() map[string]types.TargetHealthStateEnum {
+		out, err := ca.DescribeTargetHealth(ctx(t), &elb.DescribeTargetHealthInput{TargetGroupArn: tgARN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]types.TargetHealthStateEnum{}
+		for _, d := range out.TargetHealthDescriptions {
+			m[fmt.Sprintf("%s:%d", *d.Target.Id, *d.Target.Port)] = d.TargetHealth.State
+		}
+		return m
+	}
+	t2 := fmt.Sprintf("%s:%d", *targets[1].Id, *targets[1].Port)
+	eventually(t, "the target deregistered through B draining on A", func() bool { return stateOnA()[t2] == types.TargetHealthStateEnumDraining })
+	eventually(t, "the target gone from A when its delay ended", func() bool { _, ok := stateOnA()[t2]; return !ok })
+	for range 10 {
+		if body, _ := get(urlA); body != "T1" {
+			t.Fatalf("node A sent a request to %q after T2 was deregistered", body)
 		}
 	}
 }

@@ -213,6 +213,16 @@ type TargetGroup struct {
 	Attrs TargetGroupAttributes `yaml:"-"`
 	// Targets are the registered targets, no (ID, Port) twice.
 	Targets []Target `yaml:"targets"`
+	// Draining are targets deregistered through the API and when their
+	// deregistration delay ends, as the change recorded it; not in a file.
+	Draining []DrainingTarget `yaml:"-"`
+}
+
+// DrainingTarget is a deregistered target and the wall-clock time its
+// deregistration delay ends.
+type DrainingTarget struct {
+	Target
+	Until time.Time
 }
 
 // TargetGroupAttributes are the target group attributes the data plane reads.

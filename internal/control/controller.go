@@ -796,6 +796,9 @@ func Compile(m *Model) (*config.Config, error) {
 		for _, t := range tg.Targets {
 			ctg.Targets = append(ctg.Targets, config.Target{ID: t.ID, Port: t.Port})
 		}
+		for _, d := range tg.Draining {
+			ctg.Draining = append(ctg.Draining, config.DrainingTarget{Target: config.Target{ID: d.ID, Port: d.Port}, Until: d.Until})
+		}
 		cfg.TargetGroups = append(cfg.TargetGroups, ctg)
 	}
 	for _, lb := range m.SortedLoadBalancers() {

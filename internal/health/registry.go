@@ -70,11 +70,13 @@ type Group struct {
 	settings atomic.Pointer[settings]
 
 	// Under reg.mu.
-	lb      string
-	inUse   bool
-	listed  bool // part of the configuration in force
-	delay   time.Duration
-	targets map[netip.AddrPort]*Status // registered and draining
+	lb     string
+	inUse  bool
+	listed bool // part of the configuration in force
+	delay  time.Duration
+	// drainUntil is GroupSpec.DrainUntil of the configuration in force.
+	drainUntil map[netip.AddrPort]time.Time
+	targets    map[netip.AddrPort]*Status // registered and draining
 }
 
 // Version changes whenever a target of the group changes state: a routing
@@ -133,6 +135,12 @@ type GroupSpec struct {
 	// DeregistrationDelay is deregistration_delay.timeout_seconds; like the
 	// health check's seconds, it lasts as many Options.Second.
 	DeregistrationDelay time.Duration
+	// DrainUntil is when the deregistration delay of each deregistered
+	// target ends, as the change that deregistered it recorded (wall-clock
+	// time). A node that applies a deregistration made elsewhere, later,
+	// drains the target until then, not for a whole delay from now; a target
+	// not in it drains for the whole delay.
+	DrainUntil map[netip.AddrPort]time.Time
 	// Targets are the registered targets, from Group.Target.
 	Targets []*Status
 }
@@ -140,6 +148,11 @@ type GroupSpec struct {
 // scale converts a configured duration (whole seconds) to Options.Second's.
 func (r *Registry) scale(d time.Duration) time.Duration {
 	return d / time.Second * r.opts.Second
+}
+
+// scaleReal converts a wall-clock duration to Options.Second's.
+func (r *Registry) scaleReal(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * float64(r.opts.Second) / float64(time.Second))
 }
 
 // settings is a health check ready for the probers.
@@ -222,7 +235,7 @@ func (r *Registry) Apply(specs []GroupSpec) {
 	for _, sp := range specs {
 		g := r.group(sp.Name)
 		g.listed = true
-		g.lb, g.inUse, g.delay = sp.LoadBalancer, sp.InUse, r.scale(sp.DeregistrationDelay)
+		g.lb, g.inUse, g.delay, g.drainUntil = sp.LoadBalancer, sp.InUse, r.scale(sp.DeregistrationDelay), sp.DrainUntil
 		set := r.settingsOf(sp.HealthCheck, sp.ProtocolVersion)
 		set.lb = sp.LoadBalancer
 		g.settings.Store(set)
@@ -303,9 +316,13 @@ func (r *Registry) deregister(g *Group, st *Status, now time.Time) {
 	}
 	r.stopProber(st)
 	st.update(func(Record) Record { return Deregistered() }, now)
+	delay := g.delay
+	if until, ok := g.drainUntil[st.addr]; ok {
+		delay = max(0, min(delay, r.scaleReal(until.Sub(now))))
+	}
 	r.opts.Logger.Info("target draining", "load_balancer", g.lb, "target_group", g.name,
-		"target", st.addr.String(), "deregistration_delay", g.delay, "in_flight", st.InFlight())
-	st.drain = time.AfterFunc(g.delay, func() { r.remove(g, st) })
+		"target", st.addr.String(), "deregistration_delay", delay, "in_flight", st.InFlight())
+	st.drain = time.AfterFunc(delay, func() { r.remove(g, st) })
 }
 
 // remove ends st's deregistration: requests still in flight are cut, and the

@@ -390,3 +390,24 @@ func TestNewTargetCheckedAtOnce(t *testing.T) {
 		t.Errorf("target checked %d times before turning healthy, want 1 (one pass leaves initial)", n)
 	}
 }
+
+// TestRegistryDrainUntil: a target deregistered by a change made elsewhere
+// drains until the time that change recorded, not for a whole delay from when
+// this node applied it; a time already past ends its draining at once.
+func TestRegistryDrainUntil(t *testing.T) {
+	t.Parallel()
+	r, _ := testRegistry(t, 20*time.Millisecond) // 1 s lasts 20 ms
+	a, b := startCodeTarget(t, 200), startCodeTarget(t, 200)
+	g := r.Group("app")
+	r.Apply([]GroupSpec{spec(g, time.Hour, true, fastCheck(), a.addr, b.addr)})
+	waitFor(t, "both healthy", func() bool {
+		return stateOf(r, "app", a.addr) == "healthy/" && stateOf(r, "app", b.addr) == "healthy/"
+	})
+	// An hour's delay lasts 72 s at this scale; the change's end time leaves
+	// 5 s (100 ms) for a, and none for b.
+	sp := spec(g, time.Hour, true, fastCheck())
+	sp.DrainUntil = map[netip.AddrPort]time.Time{a.addr: time.Now().Add(5 * time.Second), b.addr: time.Now().Add(-time.Minute)}
+	r.Apply([]GroupSpec{sp})
+	waitFor(t, "b removed at once", func() bool { return stateOf(r, "app", b.addr) == "unused/Target.NotRegistered" })
+	waitFor(t, "a removed when its recorded delay ended", func() bool { return stateOf(r, "app", a.addr) == "unused/Target.NotRegistered" })
+}

@@ -20,6 +20,7 @@ func healthSpecs(snap *snapshot.Snapshot) []health.GroupSpec {
 			HealthCheck:         tg.HealthCheck,
 			ProtocolVersion:     tg.ProtocolVersion,
 			DeregistrationDelay: tg.Attrs.DeregistrationDelay,
+			DrainUntil:          tg.DrainUntil,
 			Targets:             make([]*health.Status, len(tg.Targets)),
 		}
 		for i, t := range tg.Targets {

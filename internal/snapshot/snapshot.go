@@ -158,6 +158,9 @@ type TargetGroup struct {
 	StickyID [8]byte
 	// HealthCheck is the group's health check, defaults filled in.
 	HealthCheck config.HealthCheck
+	// DrainUntil is when each target deregistered through the API stops
+	// draining, as the change recorded it (health.GroupSpec.DrainUntil).
+	DrainUntil map[netip.AddrPort]time.Time
 	// LoadBalancer is the name of the load balancer whose listeners forward to
 	// the group; empty when none does (InUse is false).
 	LoadBalancer string
@@ -375,6 +378,14 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 				t.H2 = res.Pools.H2(addr.String(), tg.Protocol == "HTTPS")
 			}
 			ctg.Targets = append(ctg.Targets, t)
+		}
+		for _, d := range tg.Draining {
+			if ip, err := netip.ParseAddr(d.ID); err == nil {
+				if ctg.DrainUntil == nil {
+					ctg.DrainUntil = make(map[netip.AddrPort]time.Time, len(tg.Draining))
+				}
+				ctg.DrainUntil[netip.AddrPortFrom(ip, uint16(d.Port))] = d.Until
+			}
 		}
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
