@@ -562,6 +562,7 @@ func TestClusterDifferentFiles(t *testing.T) {
 	etcd := etcdtest.Start(t, 1)
 	dir := t.TempDir()
 	shared, onlyA, onlyB := testutil.FreePort(t), testutil.FreePort(t), testutil.FreePort(t)
+	logs := filepath.Join(dir, "logs") // one directory for both nodes' access logs
 	file := func(name string, lbs map[string]int, body string) string {
 		var b strings.Builder
 		b.WriteString("load_balancers:\n")
@@ -570,7 +571,7 @@ func TestClusterDifferentFiles(t *testing.T) {
 			if !ok {
 				continue
 			}
-			fmt.Fprintf(&b, "  - name: %s\n    listeners:\n      - port: %d\n        default_actions: [{type: fixed-response, fixed_response: {status_code: \"200\", message_body: \"%s %s\"}}]\n", lb, port, lb, body)
+			fmt.Fprintf(&b, "  - name: %s\n    access_log: {directory: %s}\n    listeners:\n      - port: %d\n        default_actions: [{type: fixed-response, fixed_response: {status_code: \"200\", message_body: \"%s %s\"}}]\n", lb, logs, port, lb, body)
 		}
 		path := filepath.Join(dir, name+".yaml")
 		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
@@ -583,7 +584,7 @@ func TestClusterDifferentFiles(t *testing.T) {
 	pa, ca, _ := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL(), "--config", fileA)
 	url := func(ip string, port int) string { return fmt.Sprintf("http://%s:%d/", ip, port) }
 	eventually(t, "A's file served on A", func() bool { body, _ := get(url("127.0.0.1", shared)); return body == "shared by A" })
-	_, cb, _ := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL(), "--config", fileB)
+	pb, cb, _ := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL(), "--config", fileB)
 	for _, ip := range []string{"127.0.0.1", "127.0.0.2"} {
 		eventually(t, "both files' resources on "+ip+", the shared one as B's file says", func() bool {
 			s, _ := get(url(ip, shared))
@@ -599,7 +600,7 @@ func TestClusterDifferentFiles(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, pa.stderr.String())
 	}
 	fileA = file("a", map[string]int{"shared": shared}, "by A again")
-	_, ca, _ = startNodeOn(t, dir, "a2", "127.0.0.1", etcd.URL(), "--config", fileA, "--node-name", "a")
+	pa, ca, _ = startNodeOn(t, dir, "a2", "127.0.0.1", etcd.URL(), "--config", fileA, "--node-name", "a")
 	eventually(t, "A's new file in force on B", func() bool {
 		s, _ := get(url("127.0.0.2", shared))
 		_, aerr := get(url("127.0.0.2", onlyA))
@@ -619,5 +620,43 @@ func TestClusterDifferentFiles(t *testing.T) {
 		if !slices.Equal(names, []string{"only-b", "shared"}) {
 			t.Errorf("load balancers through %s: %v, want only-b and shared", name, names)
 		}
+	}
+
+	// Each node writes its own access log files into the one directory, its
+	// address in their names; `albatross logs` reads them as one log and says
+	// which node served what.
+	for ip, n := range map[string]int{"127.0.0.1": 3, "127.0.0.2": 5} {
+		for range n {
+			if body, err := get(fmt.Sprintf("http://%s:%d/counted", ip, shared)); err != nil || body != "shared by A again" {
+				t.Fatalf("GET /counted through %s: %q %v", ip, body, err)
+			}
+		}
+	}
+	for _, p := range []*proc{pa, pb} {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		if code := p.wait(t); code != 0 {
+			t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+		}
+	}
+	out, code := runBinary(t, "logs", "summary", "--path", "/counted", "--format", "json", logs)
+	if code != 0 {
+		t.Fatalf("logs summary: exit %d\n%s", code, out)
+	}
+	var rep struct {
+		Requests int64 `json:"requests"`
+		ByNode   []struct {
+			Node     string `json:"node"`
+			Requests int64  `json:"requests"`
+		} `json:"by_node"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("logs summary output: %v\n%s", err, out)
+	}
+	byNode := map[string]int64{}
+	for _, n := range rep.ByNode {
+		byNode[n.Node] = n.Requests
+	}
+	if rep.Requests != 8 || byNode["127.0.0.1"] != 3 || byNode["127.0.0.2"] != 5 {
+		t.Errorf("logs summary of both nodes' files: %d requests, by node %v; want 8, 3 on 127.0.0.1 and 5 on 127.0.0.2", rep.Requests, byNode)
 	}
 }

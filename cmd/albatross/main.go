@@ -189,7 +189,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}
 	reg := metrics.NewRegistry()
-	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg})
+	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg, NodeIP: nodeIP(*listenAddr)})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
@@ -322,6 +322,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("stopped")
 	return 0
+}
+
+// nodeIP is the address the node writes into its access log file names, as
+// each ALB node writes its own: --listen-address when it names one address,
+// else the first non-loopback IPv4 address of an interface that is up, else
+// 127.0.0.1. Nodes of a cluster that share a log bucket or directory so
+// write apart, and `albatross logs` tells them apart.
+func nodeIP(listen string) string {
+	if ip, err := netip.ParseAddr(listen); err == nil && !ip.IsUnspecified() {
+		return ip.String()
+	}
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			if pfx, err := netip.ParsePrefix(a.String()); err == nil && pfx.Addr().Is4() && !pfx.Addr().IsLoopback() {
+				return pfx.Addr().String()
+			}
+		}
+	}
+	return "127.0.0.1"
 }
 
 // degraded is what /healthz says of the store: unreachable (sw), and whether

@@ -455,7 +455,32 @@ func TestInputKinds(t *testing.T) {
 		if len(skipped) != 2 || !strings.Contains(skipped[0]+skipped[1], "conn_log_") || !strings.Contains(skipped[0]+skipped[1], ".DS_Store") {
 			t.Errorf("skipped %v, want the connection log and the hidden file", skipped)
 		}
-		checkReport(t, run(t, srcs, Options{}), c.truth(nil))
+		rep := run(t, srcs, Options{})
+		checkReport(t, rep, c.truth(nil))
+		// Two nodes' files (10.0.0.1, 10.0.0.2) and one named otherwise
+		// are one log; by_node says which served what.
+		tr := c.truth(nil)
+		want := map[string]int64{}
+		want460, want5xx := map[string]int64{}, map[string]int64{}
+		for _, r := range tr.recs {
+			n := NodeOfFile(r.file)
+			want[n]++
+			if r.elb == 460 {
+				want460[n]++
+			} else if r.elb >= 500 && r.elb < 600 {
+				want5xx[n]++
+			}
+		}
+		got, got460, got5xx := map[string]int64{}, map[string]int64{}, map[string]int64{}
+		for _, n := range rep.ByNode {
+			got[n.Node], got460[n.Node], got5xx[n.Node] = n.Requests, n.ELB460, n.ELB5XX
+		}
+		if len(want) != 3 || len(rep.ByNode) != 3 {
+			t.Errorf("nodes %v, want 10.0.0.1, 10.0.0.2 and - (got %+v)", want, rep.ByNode)
+		}
+		checkMap(t, "by_node", got, want)
+		checkMap(t, "by_node 460", got460, want460)
+		checkMap(t, "by_node 5xx", got5xx, want5xx)
 	})
 	t.Run("stdin", func(t *testing.T) {
 		plain := c.files[0]

@@ -3,6 +3,8 @@ package analyze
 import (
 	"cmp"
 	"net/netip"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +36,11 @@ type Report struct {
 	// normalised paths, most requests first.
 	ByTarget []KeyRow `json:"by_target"`
 	ByPath   []KeyRow `json:"by_path"`
+	// ByNode counts the requests by the load balancer node that logged
+	// them: the ip_address in ALB's log file name (one node of ALB, or of an
+	// Albatross cluster, writes its own files), "-" for input whose name
+	// carries none (stdin, a renamed file). Most requests first.
+	ByNode []NodeRow `json:"by_node"`
 	// Latency summarises the processing times and the elapsed time.
 	Latency Latency `json:"latency"`
 	// Bytes sums received_bytes and sent_bytes.
@@ -309,6 +316,7 @@ func (r *runner) report(s *shard, took time.Duration) *Report {
 	if rep.InputErrors == nil {
 		rep.InputErrors = []InputError{}
 	}
+	rep.ByNode = r.byNode(s)
 	if !s.first.IsZero() {
 		rep.TimeRange = &TimeRange{First: s.first, Last: s.last}
 	}
@@ -393,4 +401,59 @@ func errorsOf(s *shard, targets []*row[netip.AddrPort, keyStats], paths []*row[s
 		e.ByReason = append(e.ByReason, ReasonRow{Reason: r.key.Reason, Status: r.key.Status, Count: r.n})
 	}
 	return e
+}
+
+// byNode groups the inputs' counts by the node their file names carry.
+func (r *runner) byNode(s *shard) []NodeRow {
+	rows := map[string]*NodeRow{}
+	for i, src := range r.srcs {
+		node := NodeOfFile(src.name)
+		row := rows[node]
+		if row == nil {
+			row = &NodeRow{Node: node}
+			rows[node] = row
+		}
+		row.Files++
+		if i < len(s.bySource) {
+			c := s.bySource[i]
+			row.Requests += c.requests
+			row.ELB460 += c.elb460
+			row.ELB5XX += c.elb5xx
+		}
+	}
+	out := make([]NodeRow, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, *row)
+	}
+	slices.SortFunc(out, func(a, b NodeRow) int {
+		return cmp.Or(cmp.Compare(b.Requests, a.Requests), strings.Compare(a.Node, b.Node))
+	})
+	return out
+}
+
+// nodeInName is the end of ALB's access log file name:
+// ..._YYYYMMDDTHHMMZ_IP_RANDOM.log[.gz].
+var nodeInName = regexp.MustCompile(`_\d{8}T\d{4}Z_([0-9a-fA-F.:]+)_[0-9A-Za-z]+\.log(\.gz)?$`)
+
+// NodeOfFile returns the load balancer node's IP address in an ALB access log
+// file name, or "-" when the name carries none.
+func NodeOfFile(name string) string {
+	m := nodeInName.FindStringSubmatch(filepath.Base(name))
+	if m == nil {
+		return "-"
+	}
+	if ip, err := netip.ParseAddr(m[1]); err == nil {
+		return ip.String()
+	}
+	return "-"
+}
+
+// NodeRow is one load balancer node's share of the requests.
+type NodeRow struct {
+	Node     string `json:"node"`
+	Files    int    `json:"files"`
+	Requests int64  `json:"requests"`
+	// ELB460 and ELB5XX count the node's own 460s and 5XXs.
+	ELB460 int64 `json:"elb_460"`
+	ELB5XX int64 `json:"elb_5xx"`
 }

@@ -195,6 +195,9 @@ type shard struct {
 	offenders   [numClasses]*table[offKey, struct{}]
 	groups503   *table[string, struct{}] // target_group_arn of 503s
 	elbs        *table[string, struct{}] // elb field: the load balancers
+	// bySource counts the kept requests of each input (by its index), for
+	// the report's by-node table.
+	bySource []sourceCounts
 
 	entry accesslog.Entry
 	norm  []byte // scratch for the normalised path
@@ -246,6 +249,26 @@ func (s *shard) line(b []byte, src, seq, n int) {
 		return
 	}
 	s.add(e)
+	if src >= len(s.bySource) {
+		s.bySource = append(s.bySource, make([]sourceCounts, src+1-len(s.bySource))...)
+	}
+	s.bySource[src].add(e.ELBStatusCode)
+}
+
+// sourceCounts are the requests of one input, and of those the load
+// balancer's 460s and 5XXs.
+type sourceCounts struct {
+	requests, elb460, elb5xx int64
+}
+
+func (c *sourceCounts) add(elbStatus int) {
+	c.requests++
+	switch {
+	case elbStatus == 460:
+		c.elb460++
+	case elbStatus >= 500 && elbStatus < 600:
+		c.elb5xx++
+	}
 }
 
 // bad records a malformed line, keeping the earliest maxSamples of them.
@@ -366,6 +389,14 @@ func nearConnectTimeout(ms int64) bool {
 
 // merge adds o into s.
 func (s *shard) merge(o *shard) {
+	if len(o.bySource) > len(s.bySource) {
+		s.bySource = append(s.bySource, make([]sourceCounts, len(o.bySource)-len(s.bySource))...)
+	}
+	for i, c := range o.bySource {
+		s.bySource[i].requests += c.requests
+		s.bySource[i].elb460 += c.elb460
+		s.bySource[i].elb5xx += c.elb5xx
+	}
 	s.lines += o.lines
 	s.requests += o.requests
 	s.malformed += o.malformed

@@ -185,6 +185,14 @@ func (p *printer) summary(rep *Report) {
 	p.printf("\ntarget_processing_time histogram\n")
 	p.histogram(&rep.Latency.TargetProcessing)
 
+	if len(rep.ByNode) > 1 {
+		p.printf("\nBy load balancer node (ip_address in the log file names)\n")
+		rows := [][]string{{"NODE", "FILES", "REQUESTS", "%", "460", "ELB 5XX"}}
+		for _, n := range rep.ByNode {
+			rows = append(rows, []string{n.Node, strconv.Itoa(n.Files), count(n.Requests), fmt.Sprintf("%.1f%%", pct(n.Requests, rep.Requests)), count(n.ELB460), count(n.ELB5XX)})
+		}
+		p.table(rows)
+	}
 	p.printf("\nTop targets\n")
 	p.keyRows("TARGET", rep.ByTarget)
 	p.printf("\nTop paths (ids and numbers collapsed to {id})\n")
