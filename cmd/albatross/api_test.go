@@ -28,7 +28,7 @@ const (
 
 // apiNode starts `albatross serve` with only the API (no configuration file)
 // and returns the process and an SDK client for it.
-func apiNode(t *testing.T, data, admin string, extra ...string) (*proc, *elb.Client) {
+func apiNode(t testing.TB, data, admin string, extra ...string) (*proc, *elb.Client) {
 	t.Helper()
 	creds := filepath.Join(filepath.Dir(data), "credentials")
 	if err := os.WriteFile(creds, []byte("# test keys\n"+apiKeyID+" "+apiSecret+"\n"), 0o600); err != nil {

@@ -142,7 +142,7 @@ func TestClusterOnEtcd(t *testing.T) {
 }
 
 // needAddr skips the test when ip cannot be bound here.
-func needAddr(t *testing.T, ip string) {
+func needAddr(t testing.TB, ip string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", ip+":0")
 	if err != nil {
@@ -153,7 +153,7 @@ func needAddr(t *testing.T, ip string) {
 
 // startNodeOn starts a node whose API listeners bind ip, on the etcd store
 // (prefix /test-cluster), or on bbolt in DIR/NAME/data when store is "".
-func startNodeOn(t *testing.T, dir, name, ip, store string, extra ...string) (*proc, *elb.Client, string) {
+func startNodeOn(t testing.TB, dir, name, ip, store string, extra ...string) (*proc, *elb.Client, string) {
 	t.Helper()
 	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
@@ -188,13 +188,13 @@ func dashboardState(t *testing.T, addr string) admin.State {
 }
 
 // ctx is a request context that ends with the test (30 s at most).
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
 }
 
-func atoi(t *testing.T, s string) int {
+func atoi(t testing.TB, s string) int {
 	t.Helper()
 	var n int
 	if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil {

@@ -44,7 +44,7 @@ type proc struct {
 	done   chan error
 }
 
-func start(t *testing.T, args ...string) *proc {
+func start(t testing.TB, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(binary, args...), stderr: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Stderr = p.stderr
@@ -64,7 +64,7 @@ func start(t *testing.T, args ...string) *proc {
 }
 
 // wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T) int {
+func (p *proc) wait(t testing.TB) int {
 	t.Helper()
 	select {
 	case err := <-p.done:
@@ -83,14 +83,14 @@ func (p *proc) wait(t *testing.T) int {
 }
 
 // eventually polls cond until it holds or 10 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
 // namedTarget answers every request with name after delay; each request's
 // arrival is announced on hits (when not full).
-func namedTarget(t *testing.T, name string, delay time.Duration, hits chan<- struct{}) string {
+func namedTarget(t testing.TB, name string, delay time.Duration, hits chan<- struct{}) string {
 	t.Helper()
 	return serveHandler(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.UserAgent() == "ELB-HealthChecker/2.0" {
@@ -107,7 +107,7 @@ func namedTarget(t *testing.T, name string, delay time.Duration, hits chan<- str
 
 // serveHandler runs an HTTP target with h on 127.0.0.1 until the test ends
 // and returns its address.
-func serveHandler(t *testing.T, h http.Handler) string {
+func serveHandler(t testing.TB, h http.Handler) string {
 	t.Helper()
 	srv := &http.Server{Handler: h}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

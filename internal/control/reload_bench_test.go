@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"testing"
 
 	"github.com/albatross-lb/albatross/internal/config"
@@ -40,7 +41,7 @@ func benchReload(b *testing.B, cluster *etcdtest.Cluster, n int, plane string) {
 	defer st.Close()
 	var dp Applier = discard{}
 	if plane == "node" {
-		nd, err := node.New(node.Options{DataDir: b.TempDir(), IDs: st.IDs(), DisableHealthChecks: true})
+		nd, err := node.New(node.Options{DataDir: b.TempDir(), IDs: st.IDs(), DisableHealthChecks: true, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}

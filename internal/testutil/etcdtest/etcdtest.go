@@ -43,8 +43,22 @@ type Member struct {
 	etcd   *embed.Etcd // nil while stopped
 }
 
+// Options are the settings of StartWith.
+type Options struct {
+	// Fsync makes the members fsync their log as a production member does
+	// (Start turns it off: tests need no durability across a machine crash).
+	// Measurements of write latency want it on.
+	Fsync bool
+}
+
 // Start starts a cluster of n members and waits until every one is ready.
 func Start(t testing.TB, n int) *Cluster {
+	t.Helper()
+	return StartWith(t, n, Options{})
+}
+
+// StartWith is Start with opts.
+func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t}
 	var initial []string
@@ -62,7 +76,7 @@ func Start(t testing.TB, n int) *Cluster {
 		cfg.MaxTxnOps = MaxTxnOps
 		// Tests need no durability across a machine crash; fsync only slows
 		// them down on a shared machine.
-		cfg.UnsafeNoFsync = true
+		cfg.UnsafeNoFsync = !opts.Fsync
 		cfg.Logger = "zap"
 		cfg.LogLevel = "error"
 		cfg.LogOutputs = []string{filepath.Join(t.TempDir(), name+".log")}
