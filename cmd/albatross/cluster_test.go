@@ -660,3 +660,48 @@ func TestClusterDifferentFiles(t *testing.T) {
 		t.Errorf("logs summary of both nodes' files: %d requests, by node %v; want 8, 3 on 127.0.0.1 and 5 on 127.0.0.2", rep.Requests, byNode)
 	}
 }
+
+// TestClusterWithAWSCLI: the AWS CLI pointed at node B changes a load
+// balancer made through node A's API; node A applies it (its dashboard shows
+// the idle timeout in force) and its API reports it.
+func TestClusterWithAWSCLI(t *testing.T) {
+	bin := awsCLI(t)
+	needAddr(t, "127.0.0.2")
+	etcd := etcdtest.Start(t, 1)
+	dir := t.TempDir()
+	_, ca, adminA := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
+	_, _, adminB := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL())
+	lb, err := ca.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := testutil.FreePort(t)
+	if _, err := ca.CreateListener(ctx(t), &elb.CreateListenerInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn, Protocol: types.ProtocolEnumHttp,
+		Port: aws.Int32(int32(port)), DefaultActions: fixedResponse("up")}); err != nil {
+		t.Fatal(err)
+	}
+	awsB := newCLI(t, bin, "http://"+adminB)
+	awsB.ok(nil, "modify-load-balancer-attributes", "--load-balancer-arn", *lb.LoadBalancers[0].LoadBalancerArn,
+		"--attributes", "Key=idle_timeout.timeout_seconds,Value=7")
+	var tg struct {
+		TargetGroups []struct{ TargetGroupArn string }
+	}
+	awsB.ok(&tg, "create-target-group", "--name", "from-cli", "--protocol", "HTTP", "--port", "80", "--vpc-id", "vpc-1", "--target-type", "ip")
+	eventually(t, "node A applying the idle timeout set through B", func() bool {
+		st := dashboardState(t, adminA)
+		return len(st.LoadBalancers) == 1 && st.LoadBalancers[0].IdleTimeoutSeconds == 7
+	})
+	attrs, err := ca.DescribeLoadBalancerAttributes(ctx(t), &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range attrs.Attributes {
+		if *a.Key == "idle_timeout.timeout_seconds" && *a.Value != "7" {
+			t.Errorf("idle timeout through A: %s, want 7", *a.Value)
+		}
+	}
+	out, err := ca.DescribeTargetGroups(ctx(t), &elb.DescribeTargetGroupsInput{Names: []string{"from-cli"}})
+	if err != nil || len(out.TargetGroups) != 1 || *out.TargetGroups[0].TargetGroupArn != tg.TargetGroups[0].TargetGroupArn {
+		t.Errorf("the CLI's target group through A: %v %+v, want ARN %s", err, out, tg.TargetGroups[0].TargetGroupArn)
+	}
+}
