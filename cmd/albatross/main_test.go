@@ -15,12 +15,15 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/testutil"
+	"github.com/albatross-lb/albatross/internal/testutil/etcdtest"
 )
 
 // binary is the albatross binary built once for these tests.
 var binary string
 
 func TestMain(m *testing.M) {
+	// The etcd members of the fault tests are this binary, re-executed.
+	etcdtest.RunMemberIfAsked()
 	dir, err := os.MkdirTemp("", "albatross-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
