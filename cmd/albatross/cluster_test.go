@@ -661,16 +661,19 @@ func TestClusterDifferentFiles(t *testing.T) {
 	}
 }
 
-// TestClusterWithAWSCLI: the AWS CLI pointed at node B changes a load
-// balancer made through node A's API; node A applies it (its dashboard shows
-// the idle timeout in force) and its API reports it.
+// TestClusterWithAWSCLI: three nodes. The AWS CLI pointed at node B changes
+// a load balancer made through node A's API; every node applies it (their
+// dashboards show the idle timeout in force), serves the listener, and A's
+// API reports it.
 func TestClusterWithAWSCLI(t *testing.T) {
 	bin := awsCLI(t)
 	needAddr(t, "127.0.0.2")
+	needAddr(t, "127.0.0.3")
 	etcd := etcdtest.Start(t, 1)
 	dir := t.TempDir()
 	_, ca, adminA := startNodeOn(t, dir, "a", "127.0.0.1", etcd.URL())
 	_, _, adminB := startNodeOn(t, dir, "b", "127.0.0.2", etcd.URL())
+	_, _, adminC := startNodeOn(t, dir, "c", "127.0.0.3", etcd.URL())
 	lb, err := ca.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
 	if err != nil {
 		t.Fatal(err)
@@ -687,10 +690,15 @@ func TestClusterWithAWSCLI(t *testing.T) {
 		TargetGroups []struct{ TargetGroupArn string }
 	}
 	awsB.ok(&tg, "create-target-group", "--name", "from-cli", "--protocol", "HTTP", "--port", "80", "--vpc-id", "vpc-1", "--target-type", "ip")
-	eventually(t, "node A applying the idle timeout set through B", func() bool {
-		st := dashboardState(t, adminA)
-		return len(st.LoadBalancers) == 1 && st.LoadBalancers[0].IdleTimeoutSeconds == 7
-	})
+	for i, admin := range []string{adminA, adminB, adminC} {
+		eventually(t, admin+" applying the idle timeout set through B", func() bool {
+			st := dashboardState(t, admin)
+			return len(st.LoadBalancers) == 1 && st.LoadBalancers[0].IdleTimeoutSeconds == 7 && len(st.Nodes) == 3
+		})
+		if body, err := get(fmt.Sprintf("http://127.0.0.%d:%d/", i+1, port)); body != "up" {
+			t.Errorf("node %d answered %q, %v", i+1, body, err)
+		}
+	}
 	attrs, err := ca.DescribeLoadBalancerAttributes(ctx(t), &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: lb.LoadBalancers[0].LoadBalancerArn})
 	if err != nil {
 		t.Fatal(err)
