@@ -13,15 +13,18 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/analyze"
+	"github.com/albatross-lb/albatross/internal/logship"
 )
 
 const logsUsage = `Usage:
-  albatross logs summary [flags] [FILE|DIR|-]...
-  albatross logs errors  [flags] [FILE|DIR|-]...
+  albatross logs summary [flags] [FILE|DIR|-|s3://BUCKET[/PREFIX]]...
+  albatross logs errors  [flags] [FILE|DIR|-|s3://BUCKET[/PREFIX]]...
   albatross logs explain [--format text|json] [LINE... | -]
 
 Reads ALB access logs (plain or .gz, directories recursively, "-" or a pipe for
-stdin) and reports counts, latency and the errors with what caused them.
+stdin, or an S3 bucket in ALB's layout: only the objects of the --since/--until
+window, the last hour by default, are listed and read) and reports counts,
+latency and the errors with what caused them.
 Flags (every command):
 `
 
@@ -82,6 +85,19 @@ func runLogs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		}
 		names = []string{analyze.StdinName}
 	}
+	s3names := names
+	names, cleanup, err := s3Inputs(ctx, names, logship.S3Options{Endpoint: *o.s3Endpoint, Region: *o.s3Region, PathStyle: *o.s3PathStyle},
+		&opts.Filter.Since, &opts.Filter.Until, time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)
+		return 1
+	}
+	defer cleanup()
+	if len(names) == 0 {
+		fmt.Fprintf(stderr, "albatross logs %s: no access log objects in %s between %s and %s\n", args[0], strings.Join(s3names, " "),
+			opts.Filter.Since.UTC().Format(time.RFC3339), orNow(opts.Filter.Until))
+		return 2
+	}
 	srcs, skipped, err := analyze.Inputs(names)
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)
@@ -131,6 +147,8 @@ type logsOptions struct {
 	targets, paths, lbs                 listFlag
 	elbOnly                             *bool
 	maxMalformed, workers               *int
+	s3Endpoint, s3Region                *string
+	s3PathStyle                         *bool
 }
 
 func logsFlags(out io.Writer, name string) (*flag.FlagSet, *logsOptions) {
@@ -145,6 +163,9 @@ func logsFlags(out io.Writer, name string) (*flag.FlagSet, *logsOptions) {
 		elbOnly:      fs.Bool("elb-only", false, "keep only statuses the load balancer generated (no target_status_code)"),
 		maxMalformed: fs.Int("max-malformed", 100, "how many malformed lines to list by file and line (all are counted)"),
 		workers:      fs.Int("workers", 0, "parsing goroutines (0: one per CPU)"),
+		s3Endpoint:   fs.String("s3-endpoint", "", "for s3:// inputs: `URL` of an S3-compatible server (empty: AWS S3)"),
+		s3Region:     fs.String("s3-region", "", "for s3:// inputs: the `region` that signs requests (default: the AWS environment's, else us-east-1)"),
+		s3PathStyle:  fs.Bool("s3-path-style", false, "for s3:// inputs: address buckets as ENDPOINT/BUCKET"),
 	}
 	fs.Var(&o.targets, "target", "keep only this target `ip:port` (or IP, any port); repeatable or comma-separated")
 	fs.Var(&o.paths, "path", "keep only request paths matching this `glob` (/api/*); repeatable")
@@ -204,6 +225,14 @@ func (o *logsOptions) options(now time.Time) (analyze.Options, error) {
 	}
 	opts.Workers = *o.workers
 	return opts, nil
+}
+
+// orNow formats t, or says "now" for the zero time.
+func orNow(t time.Time) string {
+	if t.IsZero() {
+		return "now"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // isTerminal reports whether v is a character device (a terminal).

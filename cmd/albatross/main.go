@@ -30,6 +30,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
 	"github.com/albatross-lb/albatross/internal/demo"
+	"github.com/albatross-lb/albatross/internal/logship"
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/node"
 	"github.com/albatross-lb/albatross/internal/state"
@@ -121,6 +122,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	etcdCA := fs.String("etcd-cacert", "", "with --store etcd://: PEM `file` of the CA that signed the etcd members' certificates (turns on TLS)")
 	etcdCert := fs.String("etcd-cert", "", "with --store etcd://: PEM client certificate `file` (with --etcd-key)")
 	etcdKey := fs.String("etcd-key", "", "with --store etcd://: PEM client key `file`")
+	s3Endpoint := fs.String("s3-endpoint", "", "`URL` of an S3-compatible server for the logs that load balancer attributes send to S3 (access_logs.s3.*, connection_logs.s3.*); empty: AWS S3 as the SDK resolves it")
+	s3Region := fs.String("s3-region", "", "`region` that signs S3 requests (default: the AWS environment's, else us-east-1)")
+	s3PathStyle := fs.Bool("s3-path-style", false, "address S3 buckets as ENDPOINT/BUCKET (most S3-compatible servers want it)")
+	s3SpoolMax := fs.Int64("s3-spool-max-bytes", logship.DefaultMaxSpool, "bound of the local spool of logs waiting for S3 (DATA-DIR/log-spool); past it the oldest files are dropped and counted")
 	nodeName := fs.String("node-name", "", "this node's `name` in its log lines (node=NAME); with --store etcd:// the host name when not given")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -189,7 +194,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}
 	reg := metrics.NewRegistry()
-	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg, NodeIP: nodeIP(*listenAddr)})
+	shipper, err := openShipper(ctx, *dataDir, logship.S3Options{Endpoint: *s3Endpoint, Region: *s3Region, PathStyle: *s3PathStyle}, *s3SpoolMax, reg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
+		return 1
+	}
+	shipCtx, stopShipping := context.WithCancel(context.Background())
+	defer stopShipping()
+	// Files left in the spool by an earlier run (killed with kill -9) go first.
+	go shipper.Run(shipCtx)
+	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg, NodeIP: nodeIP(*listenAddr), Shipper: shipper})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
@@ -320,8 +334,35 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		log.Error("shutdown", "err", err)
 		return 1
 	}
+	// The logs are closed, their last files complete: upload them within
+	// what is left of the grace period.
+	stopShipping()
+	if err := shipper.Flush(sctx); err != nil {
+		log.Warn("logs left in the spool for the next start: uploading them to S3 did not finish", "spool", shipper.Spool(), "err", err)
+	}
 	log.Info("stopped")
 	return 0
+}
+
+// openShipper prepares the delivery of logs to S3: the spool in the data
+// directory and the S3 client of the flags.
+func openShipper(ctx context.Context, dataDir string, so logship.S3Options, maxSpool int64, reg *metrics.Registry, log *slog.Logger) (*logship.Shipper, error) {
+	spool, err := filepath.Abs(filepath.Join(dataDir, "log-spool"))
+	if err != nil {
+		return nil, fmt.Errorf("log spool: %w", err)
+	}
+	client, err := logship.NewS3Client(ctx, so)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := logship.New(logship.Options{Spool: spool, Client: client, MaxSpoolBytes: maxSpool, Dropped: reg.LogLinesDropped, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := sh.Salvage(); err != nil {
+		return nil, err
+	}
+	return sh, nil
 }
 
 // nodeIP is the address the node writes into its access log file names, as

@@ -26,6 +26,7 @@ type dirSink struct {
 	prefix   string // "{account}_elasticloadbalancing_{region}_app.{name}.{id}_"
 	nodeIP   string
 	interval time.Duration
+	sync     bool // Options.SyncDirectory
 
 	cur  *gzFile // the open file, or nil
 	bw   *bufio.Writer
@@ -42,6 +43,7 @@ type gzFile struct {
 	tmp, final string
 	end        time.Time // end of its interval, UTC
 	lines      int
+	synced     int // lines pushed to disk by tick
 }
 
 // newDirSink prepares Directory mode; files are created on demand.
@@ -56,6 +58,7 @@ func newDirSink(o Options, w *Writer) (*dirSink, error) {
 		prefix:   o.FilePrefix + o.AccountID + "_elasticloadbalancing_" + o.Region + "_" + strings.ReplaceAll(o.LoadBalancerID, "/", ".") + "_",
 		nodeIP:   o.NodeIP,
 		interval: o.Interval,
+		sync:     o.SyncDirectory,
 		bw:       bufio.NewWriterSize(nil, 64<<10),
 		gz:       gzip.NewWriter(nil),
 		written:  &w.written,
@@ -88,10 +91,23 @@ func (s *dirSink) write(line []byte, at time.Time) {
 	s.cur.lines++
 }
 
-// tick delivers the current file once its interval has ended.
+// tick delivers the current file once its interval has ended, and with
+// sync pushes the lines written since the last tick to disk.
 func (s *dirSink) tick(now time.Time) {
 	if s.cur != nil && !now.Before(s.cur.end) {
 		s.finish()
+		return
+	}
+	if s.sync && s.cur != nil && s.cur.lines > s.cur.synced {
+		err := s.gz.Flush()
+		if err == nil {
+			err = s.bw.Flush()
+		}
+		if err != nil {
+			s.discard(fmt.Errorf("access log %s: %w", s.cur.tmp, err), 0)
+			return
+		}
+		s.cur.synced = s.cur.lines
 	}
 }
 

@@ -57,6 +57,11 @@ type Options struct {
 	// of minutes because file names carry the interval end to the minute.
 	// Intervals are aligned to multiples of Interval on the UTC clock.
 	Interval time.Duration
+	// SyncDirectory makes Directory mode push the open file's lines to disk
+	// every FlushInterval (a gzip sync flush, not a new file), so that a
+	// process killed mid-interval leaves them readable in the temporary
+	// file: a spool that is salvaged at the next start (logship).
+	SyncDirectory bool
 	// FilePrefix is prepended to Directory mode file names; ALB's connection
 	// logs use ConnLogFilePrefix (default: none, access log names).
 	FilePrefix string

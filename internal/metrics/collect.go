@@ -76,6 +76,8 @@ var (
 		"AnomalousHostCount: targets whose error rate is anomalous next to their group's (anomaly detection of weighted_random groups).", groupLabels)
 	descMitigated = newDesc("mitigated_host_count",
 		"MitigatedHostCount: anomalous targets that get less traffic because load_balancing.algorithm.anomaly_mitigation is on.", groupLabels)
+	descLogDrops = newDesc("log_lines_dropped_total",
+		"Lines of a log (access, connection, health_check) dropped before they reached their store: the S3 spool was full.", []string{"log"})
 	descStoreUp = newDesc("store_up",
 		"1 while the node reaches its state store (etcd with --store, else its bbolt file), 0 while it does not: it then serves its last configuration and refuses API writes.", nil)
 )
@@ -88,7 +90,7 @@ var allDescs = []*prometheus.Desc{
 	descLoggedRequests, descRequestCount, descELBCodes, descTargetCodes, descResponseTime,
 	descTargetConnErrors, descActiveConns, descTargetActiveConns, descNewConns, descRejectedConns,
 	descProcessedBytes, descIPv6Bytes, descIPv6Requests, descDesync, descFixedResponses, descRedirects,
-	descHealthy, descUnhealthy, descAnomalous, descMitigated, descClientTLSErrors, descStoreUp,
+	descHealthy, descUnhealthy, descAnomalous, descMitigated, descClientTLSErrors, descStoreUp, descLogDrops,
 }
 
 // Describe implements prometheus.Collector.
@@ -108,6 +110,11 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
 	}
 	gauge(descStoreUp, int64(r.storeUp.Load()))
+	r.mu.Lock()
+	for _, log := range []string{"access", "connection", "health_check"} {
+		counter(descLogDrops, r.logDrops[log], log)
+	}
+	r.mu.Unlock()
 	for _, lb := range r.Current() {
 		c := lb.c
 		counter(descLoggedRequests, c.requests(), lb.ID)

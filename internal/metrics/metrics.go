@@ -74,6 +74,20 @@ type Registry struct {
 	current atomic.Pointer[[]*LoadBalancer]
 	// storeUp is albatross_store_up: 1 or 0.
 	storeUp atomic.Int32
+	// logDrops is albatross_log_lines_dropped_total by log; under mu.
+	logDrops map[string]uint64
+}
+
+// LogLinesDropped counts n lines of a log ("access", "connection",
+// "health_check") that were dropped before they reached their store:
+// albatross_log_lines_dropped_total{log=...}.
+func (r *Registry) LogLinesDropped(log string, n int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.logDrops == nil {
+		r.logDrops = map[string]uint64{}
+	}
+	r.logDrops[log] += uint64(n)
 }
 
 // SetStoreUp sets albatross_store_up: whether the node reaches its state

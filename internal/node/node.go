@@ -22,6 +22,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/health"
+	"github.com/albatross-lb/albatross/internal/logship"
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/proxy"
 	"github.com/albatross-lb/albatross/internal/snapshot"
@@ -47,6 +48,11 @@ type Options struct {
 	BaseDir string
 	// NodeIP is the address written into access log file names (default 127.0.0.1).
 	NodeIP string
+	// Shipper, when set, delivers the logs of load balancers whose
+	// access_logs.s3.* or connection_logs.s3.* attributes turn S3 delivery
+	// on: they are written into its spool, which it uploads. Nil: those
+	// attributes are stored only.
+	Shipper *logship.Shipper
 	// Listeners are already-bound sockets to use instead of binding, keyed by the
 	// listener address they serve (socket activation, and race-free tests).
 	Listeners map[netip.AddrPort]net.Listener
@@ -198,10 +204,13 @@ func (n *Node) Apply(cfg *config.Config) error {
 	}
 	logs := make(map[string]*openLog)
 	logOwner := make(map[string]string) // absolute log file path → load balancer
-	for _, dest := range logDestinations(cfg) {
+	for _, dest := range n.logDestinations(cfg) {
 		lb := dest.lb
 		opts := n.logOptions(cfg, lb, ids[snapshot.LoadBalancerKey(lb.Name)], dest.where)
 		opts.FilePrefix = dest.prefix
+		// A spool's lines reach the disk every second, for salvage after
+		// kill -9.
+		opts.SyncDirectory = dest.spooled
 		// Directories may be shared (file names carry the load balancer id, as
 		// in a shared S3 bucket); one file may not.
 		if opts.Path != "" {
@@ -228,6 +237,9 @@ func (n *Node) Apply(cfg *config.Config) error {
 		ol := &openLog{w: w, key: key}
 		newLogs = append(newLogs, ol)
 		logs[dest.name] = ol
+		if dest.bucket != "" {
+			n.writeTestFile(dest.bucket, dest.s3prefix, cfg.AccountID)
+		}
 	}
 	listeners := make(map[netip.AddrPort]*boundListener)
 	for _, lb := range cfg.LoadBalancers {
@@ -255,10 +267,13 @@ func (n *Node) Apply(cfg *config.Config) error {
 	loggers := make(map[string]snapshot.EntryLogger, len(logs))
 	connLoggers := make(map[string]snapshot.ConnLogger)
 	for name, l := range logs {
+		if rest, ok := strings.CutPrefix(name, s3LogKey); ok {
+			name = rest
+		}
 		if lb, ok := strings.CutPrefix(name, connLogKey); ok {
-			connLoggers[lb] = l.w
+			connLoggers[lb] = teeConn(connLoggers[lb], l.w)
 		} else {
-			loggers[name] = l.w
+			loggers[name] = teeEntry(loggers[name], l.w)
 		}
 	}
 	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Health: n.health,
@@ -334,10 +349,18 @@ type logDestination struct {
 	what   string // for messages
 	where  config.AccessLog
 	prefix string // file name prefix in Directory mode
+	// bucket and s3prefix are set for an access log delivered to S3;
+	// spooled for every log written into the shipper's spool.
+	bucket, s3prefix string
+	spooled          bool
 }
 
+// s3LogKey prefixes the key of a log delivered to S3 (through the shipper's
+// spool), which a load balancer writes beside its file log, if any.
+const s3LogKey = "s3/"
+
 // logDestinations lists the logs cfg asks for.
-func logDestinations(cfg *config.Config) []logDestination {
+func (n *Node) logDestinations(cfg *config.Config) []logDestination {
 	var out []logDestination
 	for _, lb := range cfg.LoadBalancers {
 		if lb.AccessLog.Path != "" || lb.AccessLog.Directory != "" {
@@ -347,8 +370,75 @@ func logDestinations(cfg *config.Config) []logDestination {
 			out = append(out, logDestination{lb: lb, name: connLogKey + lb.Name, what: "connection log",
 				where: lb.ConnectionLog, prefix: accesslog.ConnLogFilePrefix})
 		}
+		if n.opts.Shipper == nil {
+			continue
+		}
+		if a := lb.Attrs.AccessLogsS3; a.Enabled && a.Bucket != "" {
+			out = append(out, logDestination{lb: lb, name: s3LogKey + lb.Name, what: "access log to S3",
+				where: config.AccessLog{Directory: n.opts.Shipper.Dir(a.Bucket, a.Prefix)}, bucket: a.Bucket, s3prefix: a.Prefix, spooled: true})
+		}
+		if a := lb.Attrs.ConnectionLogsS3; a.Enabled && a.Bucket != "" {
+			out = append(out, logDestination{lb: lb, name: s3LogKey + connLogKey + lb.Name, what: "connection log to S3",
+				where: config.AccessLog{Directory: n.opts.Shipper.Dir(a.Bucket, a.Prefix)}, prefix: accesslog.ConnLogFilePrefix, spooled: true})
+		}
 	}
 	return out
+}
+
+// writeTestFile uploads ALB's ELBAccessLogTestFile for a load balancer
+// whose access logs to bucket just began, in the background.
+func (n *Node) writeTestFile(bucket, prefix, account string) {
+	n.bg.Add(1)
+	go func() {
+		defer n.bg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := n.opts.Shipper.WriteTestFile(ctx, bucket, prefix, account); err != nil {
+			n.log.Warn("writing ELBAccessLogTestFile", "bucket", bucket, "err", err)
+		}
+	}()
+}
+
+// teeEntry adds w to the access log(s) of a load balancer.
+func teeEntry(have snapshot.EntryLogger, w snapshot.EntryLogger) snapshot.EntryLogger {
+	switch h := have.(type) {
+	case nil:
+		return w
+	case entryTee:
+		return append(h, w)
+	default:
+		return entryTee{h, w}
+	}
+}
+
+// entryTee writes each entry to every log.
+type entryTee []snapshot.EntryLogger
+
+func (t entryTee) Log(e *accesslog.Entry) {
+	for _, l := range t {
+		l.Log(e)
+	}
+}
+
+// teeConn adds w to the connection log(s) of a load balancer.
+func teeConn(have snapshot.ConnLogger, w snapshot.ConnLogger) snapshot.ConnLogger {
+	switch h := have.(type) {
+	case nil:
+		return w
+	case connTee:
+		return append(h, w)
+	default:
+		return connTee{h, w}
+	}
+}
+
+// connTee writes each connection entry to every log.
+type connTee []snapshot.ConnLogger
+
+func (t connTee) LogConn(e *accesslog.ConnEntry) {
+	for _, l := range t {
+		l.LogConn(e)
+	}
 }
 
 // tlsErrorCounters returns the TLS negotiation error counter of each load

@@ -1,0 +1,189 @@
+// Package s3test starts a real S3-compatible server for tests: SeaweedFS
+// (`weed server -s3`, built from the Go module proxy by .ci/run), on
+// 127.0.0.1 ephemeral ports, its data in the test's temporary directory, with
+// SigV4 authentication on the test's access key. Tests skip, saying how to get
+// it, when the binary is absent. The server is killed when the test ends.
+package s3test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// The test's S3 credentials.
+const (
+	AccessKeyID     = "AKIDS3TEST00000001"
+	SecretAccessKey = "s3-test-secret"
+	Region          = "us-east-1"
+)
+
+// Server is a running SeaweedFS S3 gateway.
+type Server struct {
+	// URL is the S3 endpoint, http://127.0.0.1:PORT.
+	URL  string
+	t    testing.TB
+	bin  string
+	args []string
+	cmd  *exec.Cmd
+	done chan struct{}
+	out  *testutil.SyncBuffer
+}
+
+// Start starts the server and waits until its S3 gateway answers.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin := Binary(t)
+	dir := t.TempDir()
+	// Every port is given: SeaweedFS's default gRPC port, port+10000, may
+	// not exist for an ephemeral one.
+	port := func() string { return strconv.Itoa(testutil.FreePort(t)) }
+	s3Port := port()
+	s := &Server{URL: "http://127.0.0.1:" + s3Port, t: t, bin: bin, args: []string{"server", "-dir=" + dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+		"-master.port=" + port(), "-master.port.grpc=" + port(), "-volume.port=" + port(), "-volume.port.grpc=" + port(),
+		"-filer", "-filer.port=" + port(), "-filer.port.grpc=" + port(),
+		"-s3", "-s3.port=" + s3Port, "-s3.port.grpc=" + port(), "-s3.port.iceberg=0", "-s3.port.lance=0",
+		"-volume.max=8", "-master.volumeSizeLimitMB=64",
+		// Never a packet off this machine.
+		"-master.telemetry=false", "-master.telemetry.url=http://127.0.0.1:1/"}}
+	t.Cleanup(s.Stop)
+	s.Restart()
+	return s
+}
+
+// Restart starts the stopped server again on the same data and ports and
+// waits until its S3 gateway answers.
+func (s *Server) Restart() {
+	t := s.t
+	t.Helper()
+	cmd := exec.Command(s.bin, s.args...)
+	out := &testutil.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	// With these in its environment the gateway requires SigV4 with them.
+	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+AccessKeyID, "AWS_SECRET_ACCESS_KEY="+SecretAccessKey)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", s.bin, err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	s.cmd, s.done, s.out = cmd, done, out
+	c := s.Client(t)
+	deadline := time.Now().Add(60 * time.Second)
+	// Ready is when an object can be stored, not when the gateway first
+	// answers: its volumes come up later.
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(readyBucket)})
+		var owned *types.BucketAlreadyOwnedByYou
+		if err == nil || errors.As(err, &owned) {
+			_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(readyBucket), Key: aws.String("probe"), Body: strings.NewReader("ok")})
+		}
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("SeaweedFS exited before its S3 gateway answered:\n%s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SeaweedFS's S3 gateway not answering after 60 s (%v):\n%s", err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Stop kills the server with SIGKILL, as an outage would, and waits until it
+// has exited.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	<-s.done
+	if s.t.Failed() {
+		s.t.Logf("SeaweedFS output:\n%s", s.out.String())
+	}
+	s.cmd = nil
+}
+
+// Binary returns the path of the weed binary ($ALBATROSS_WEED, else weed on
+// PATH, else the one .ci/run installs into $(go env GOPATH)/bin), or skips.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("ALBATROSS_WEED"); p != "" {
+		return p
+	}
+	if p, err := exec.LookPath("weed"); err == nil {
+		return p
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "weed")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("SeaweedFS (weed) is not installed: .ci/run builds it from the Go module proxy (see docs/development.md), or set ALBATROSS_WEED")
+	return ""
+}
+
+// readyBucket is the bucket the readiness probe writes to.
+const readyBucket = "s3test-ready"
+
+// Env is the environment the AWS SDK reads the test's credentials from.
+func Env() []string {
+	return []string{"AWS_ACCESS_KEY_ID=" + AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + SecretAccessKey, "AWS_REGION=" + Region,
+		"AWS_EC2_METADATA_DISABLED=true"}
+}
+
+// Client returns an SDK client of the server with the test's credentials.
+func (s *Server) Client(t testing.TB) *s3.Client {
+	return s3.New(s3.Options{Region: Region, BaseEndpoint: aws.String(s.URL), UsePathStyle: true,
+		Credentials:                credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		HTTPClient:                 &http.Client{Timeout: 30 * time.Second}})
+}
+
+// Bucket creates a bucket.
+func (s *Server) Bucket(t testing.TB, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Client(t).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("create bucket %s: %v", name, err)
+	}
+}
+
+// Keys lists the keys of bucket under prefix.
+func (s *Server) Keys(t testing.TB, bucket, prefix string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.Client(t), &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list s3://%s/%s: %v", bucket, prefix, err)
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys
+}
