@@ -349,33 +349,58 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A change another writer made between New's load and the watch's start
-	// is in no event: catch up with it first. A node that served its cache
-	// reloads whatever the revision (retrying until it has), then imports
-	// its file.
-	c.mu.Lock()
-	if rev > c.rev {
-		if err := c.reload(ctx); err != nil {
-			c.log.Error("applying a change from the store", "revision", rev, "err", err)
-		}
-	}
-	c.mu.Unlock()
+	// A node that served its cache loads the store's state (retrying until
+	// it has), then imports its file.
 	if s, stale := c.Stale(); stale {
 		if err := c.leaveCache(ctx, s); err != nil {
 			return err
 		}
 	}
-	for ev := range events {
+	// pending is the latest revision the store is known to have; the
+	// controller is behind while it is above c.rev. At first that is a
+	// change another writer made between New's load and the watch's start,
+	// which is in no event. A reload that fails (the store lost just as a
+	// change arrived) is tried again with backoff, even if no later change
+	// comes: the watch has delivered that revision already.
+	pending := rev
+	var retry <-chan time.Time // set while a failed reload waits
+	wait := reloadRetryMin
+	for {
 		c.mu.Lock()
-		if ev.Revision > c.rev {
+		if pending > c.rev {
 			if err := c.reload(ctx); err != nil {
-				c.log.Error("applying a change from the store", "revision", ev.Revision, "err", err)
+				if retry == nil && wait == reloadRetryMin {
+					c.log.Error("applying a change from the store; retrying", "revision", pending, "err", err)
+				}
+				retry = time.After(wait)
+				wait = min(2*wait, reloadRetryMax)
+			} else {
+				if wait != reloadRetryMin {
+					c.log.Info("applied the store's changes after a failure", "revision", c.rev)
+				}
+				retry, wait = nil, reloadRetryMin
 			}
 		}
 		c.mu.Unlock()
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return ctx.Err()
+			}
+			pending = max(pending, ev.Revision)
+		case <-retry:
+			retry = nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	return ctx.Err()
 }
+
+// Backoff between attempts to apply the store's changes after a failure.
+const (
+	reloadRetryMin = 100 * time.Millisecond
+	reloadRetryMax = 2 * time.Second
+)
 
 // leaveCache replaces the cached state the node serves with the store's, and
 // imports the configuration file that waited for it.

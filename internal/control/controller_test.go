@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,25 +163,88 @@ func TestRunAppliesChangesOfOtherWriters(t *testing.T) {
 	if err := c.Update(context.Background(), addTargetGroup("own")); err != nil {
 		t.Fatal(err)
 	}
-	tg := &TargetGroup{ID: "00000000000000aa", Name: "foreign", Seq: 100, Protocol: "HTTP", Port: 81,
-		HealthCheck: config.DefaultHealthCheck(), Attributes: config.TargetGroupAttributeDefaults()}
-	b, _ := json.Marshal(tg)
-	if _, err := st.Commit(context.Background(), state.AnyRevision, []state.Op{state.Put(prefixTargetGroup+tg.ID, b)}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for c.Model().TargetGroupByName("foreign") == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("the foreign change never reached the model")
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	tg := commitForeign(t, st, "foreign", "00000000000000aa")
+	waitForTargetGroup(t, c, "foreign")
 	if got := rec.last(); len(got.TargetGroups) != 2 {
 		t.Errorf("node has %d target groups, want 2", len(got.TargetGroups))
 	}
 	if id, ok, _ := c.opts.IDs.Lookup("targetgroup/foreign"); !ok || id != tg.ID {
 		t.Errorf("id registry has %q for the foreign group, want %s", id, tg.ID)
 	}
+}
+
+// commitForeign commits target group name with id to st as another writer
+// would, and returns it.
+func commitForeign(t *testing.T, st state.Store, name, id string) *TargetGroup {
+	t.Helper()
+	tg := &TargetGroup{ID: id, Name: name, Seq: 100, Protocol: "HTTP", Port: 81,
+		HealthCheck: config.DefaultHealthCheck(), Attributes: config.TargetGroupAttributeDefaults()}
+	b, err := json.Marshal(tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Commit(context.Background(), state.AnyRevision, []state.Op{state.Put(prefixTargetGroup+tg.ID, b)}); err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// waitForTargetGroup waits until c's model has target group name.
+func waitForTargetGroup(t *testing.T, c *Controller, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Model().TargetGroupByName(name) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the change making %s never reached the model", name)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// loadFailingStore is a Store whose Load fails while fail is set, as an
+// etcd store does while it has no quorum; failed is signalled at each
+// failure.
+type loadFailingStore struct {
+	state.Store
+	fail   atomic.Bool
+	failed chan struct{}
+}
+
+func (f *loadFailingStore) Load(ctx context.Context, prefix string) ([]state.KV, int64, error) {
+	if f.fail.Load() {
+		select {
+		case f.failed <- struct{}{}:
+		default:
+		}
+		return nil, 0, fmt.Errorf("load: %w", state.ErrUnavailable)
+	}
+	return f.Store.Load(ctx, prefix)
+}
+
+// TestRunRetriesAChangeItCouldNotApply: a change from another writer whose
+// reading fails (the store lost just then) is applied once the store
+// answers again, though no later change comes to prompt it.
+func TestRunRetriesAChangeItCouldNotApply(t *testing.T) {
+	c, st, _ := newController(t)
+	fs := &loadFailingStore{Store: st, failed: make(chan struct{}, 1)}
+	c.opts.Store = fs
+	fs.fail.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	commitForeign(t, st, "foreign", "00000000000000ab")
+	select {
+	case <-fs.failed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the controller never tried to apply the foreign change")
+	}
+	if c.Model().TargetGroupByName("foreign") != nil {
+		t.Fatal("applied a change it could not read")
+	}
+	fs.fail.Store(false)
+	waitForTargetGroup(t, c, "foreign")
 }
 
 // TestConcurrentNodesOnEtcd: two controllers (two nodes) share one etcd store,
