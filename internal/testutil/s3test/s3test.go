@@ -1,8 +1,9 @@
 // Package s3test starts a real S3-compatible server for tests: SeaweedFS
-// (`weed server -s3`, built from the Go module proxy by .ci/run), on
+// (`weed server -s3`, built from the Go module proxy), on
 // 127.0.0.1 ephemeral ports, its data in the test's temporary directory, with
 // SigV4 authentication on the test's access key. Tests skip, saying how to get
-// it, when the binary is absent. The server is killed when the test ends.
+// it, when the binary is absent (.ci/run does not build it yet: see
+// docs/development.md). The server is killed when the test ends.
 package s3test
 
 import (
@@ -122,7 +123,7 @@ func (s *Server) Stop() {
 }
 
 // Binary returns the path of the weed binary ($ALBATROSS_WEED, else weed on
-// PATH, else the one .ci/run installs into $(go env GOPATH)/bin), or skips.
+// PATH, else $(go env GOPATH)/bin/weed), or skips.
 func Binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("ALBATROSS_WEED"); p != "" {
@@ -137,7 +138,7 @@ func Binary(t testing.TB) string {
 			return p
 		}
 	}
-	t.Skip("SeaweedFS (weed) is not installed: .ci/run builds it from the Go module proxy (see docs/development.md), or set ALBATROSS_WEED")
+	t.Skip("SeaweedFS (weed) is not installed: build it from the Go module proxy as docs/development.md says, or set ALBATROSS_WEED")
 	return ""
 }
 
