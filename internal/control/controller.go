@@ -349,25 +349,22 @@ func (c *Controller) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A node that served its cache loads the store's state (retrying until
-	// it has), then imports its file.
-	if s, stale := c.Stale(); stale {
-		if err := c.leaveCache(ctx, s); err != nil {
-			return err
-		}
-	}
 	// pending is the latest revision the store is known to have; the
 	// controller is behind while it is above c.rev. At first that is a
 	// change another writer made between New's load and the watch's start,
-	// which is in no event. A reload that fails (the store lost just as a
-	// change arrived) is tried again with backoff, even if no later change
-	// comes: the watch has delivered that revision already.
+	// which is in no event. A node that served its cache reloads whatever
+	// the revision (force), then imports its file. A reload that fails (the
+	// store lost just as a change arrived) is tried again with backoff, even
+	// if no later change comes: the watch has delivered that revision already.
 	pending := rev
+	_, force := c.Stale()
 	var retry <-chan time.Time // set while a failed reload waits
 	wait := reloadRetryMin
 	for {
+		var left *Stale // the cache just left
+		var file *config.Config
 		c.mu.Lock()
-		if pending > c.rev {
+		if pending > c.rev || force {
 			if err := c.reload(ctx); err != nil {
 				if retry == nil && wait == reloadRetryMin {
 					c.log.Error("applying a change from the store; retrying", "revision", pending, "err", err)
@@ -378,10 +375,19 @@ func (c *Controller) Run(ctx context.Context) error {
 				if wait != reloadRetryMin {
 					c.log.Info("applied the store's changes after a failure", "revision", c.rev)
 				}
-				retry, wait = nil, reloadRetryMin
+				retry, wait, force = nil, reloadRetryMin, false
+				left, file = c.leaveCache()
 			}
 		}
 		c.mu.Unlock()
+		if left != nil {
+			c.log.Info("the state store is reachable: serving its state, no longer the cached one", "revision", c.Revision(), "served_cache_for", c.opts.Now().Sub(left.Since).Round(time.Second))
+			if file != nil {
+				if err := c.ImportFile(ctx, file); err != nil {
+					c.log.Error("applying the configuration file after the state store came back", "err", err)
+				}
+			}
+		}
 		select {
 		case ev, ok := <-events:
 			if !ok {
@@ -402,40 +408,20 @@ const (
 	reloadRetryMax = 2 * time.Second
 )
 
-// leaveCache replaces the cached state the node serves with the store's, and
-// imports the configuration file that waited for it.
-func (c *Controller) leaveCache(ctx context.Context, s Stale) error {
-	wait := 100 * time.Millisecond
-	for {
-		c.mu.Lock()
-		err := c.reload(ctx)
-		if err == nil {
-			c.cur.Lock()
-			c.stale = nil
-			c.cur.Unlock()
-		}
-		file := c.pendingFile
-		if err == nil {
-			c.pendingFile = nil
-		}
-		c.mu.Unlock()
-		if err == nil {
-			c.log.Info("the state store is reachable: serving its state, no longer the cached one", "revision", c.Revision(), "served_cache_for", c.opts.Now().Sub(s.Since).Round(time.Second))
-			if file != nil {
-				if err := c.ImportFile(ctx, file); err != nil {
-					c.log.Error("applying the configuration file after the state store came back", "err", err)
-				}
-			}
-			return nil
-		}
-		c.log.Warn("loading the state store's state to replace the cached one", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 2*time.Second)
+// leaveCache, after the store's state replaced the cached one (c.mu held),
+// clears Stale and returns what it was, nil if the node served no cache, and
+// the configuration file that waited for the store.
+func (c *Controller) leaveCache() (*Stale, *config.Config) {
+	c.cur.Lock()
+	s := c.stale
+	c.stale = nil
+	c.cur.Unlock()
+	if s == nil {
+		return nil, nil
 	}
+	file := c.pendingFile
+	c.pendingFile = nil
+	return s, file
 }
 
 // watch starts the store's watch, trying again with backoff while the store
