@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/analyze"
 	"github.com/albatross-lb/albatross/internal/logship"
 )
 
@@ -37,9 +37,6 @@ func parseS3URL(u string) (s3Location, error) {
 
 // logInterval is how long one of ALB's log files covers.
 const logInterval = 5 * time.Minute
-
-// fileEnd reads the interval end from an ALB log file name.
-var fileEnd = regexp.MustCompile(`_(\d{8}T\d{4}Z)_[^_]+_[0-9A-Za-z]+\.log(\.gz)?$`)
 
 // fetchS3 downloads into dir the access log objects (conn=false) or
 // connection log objects (conn=true) of loc whose intervals overlap
@@ -76,12 +73,8 @@ func fetchS3(ctx context.Context, c *logship.S3, loc s3Location, since, until ti
 					if isConn != conn || strings.Contains(name, "_health_check_log_") {
 						continue
 					}
-					m := fileEnd.FindStringSubmatch(name)
-					if m == nil {
-						continue
-					}
-					end, err := time.Parse("20060102T1504Z", m[1])
-					if err != nil || !end.After(since) || !end.Add(-logInterval).Before(until) {
+					end, _, ok := analyze.FileInterval(name)
+					if !ok || !end.After(since) || !end.Add(-logInterval).Before(until) {
 						continue
 					}
 					body, err := c.Get(ctx, loc.bucket, o.Key)

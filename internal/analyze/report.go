@@ -431,19 +431,32 @@ func (r *runner) byNode(s *shard) []NodeRow {
 	return out
 }
 
-// nodeInName is the end of ALB's access log file name:
+// logFileName is the end of ALB's log file names:
 // ..._YYYYMMDDTHHMMZ_IP_RANDOM.log[.gz].
-var nodeInName = regexp.MustCompile(`_\d{8}T\d{4}Z_([0-9a-fA-F.:]+)_[0-9A-Za-z]+\.log(\.gz)?$`)
+var logFileName = regexp.MustCompile(`_(\d{8}T\d{4}Z)_([^_]+)_[0-9A-Za-z]+\.log(\.gz)?$`)
+
+// FileInterval reads an ALB log file name: the end of the interval the file
+// covers and the node that wrote it, as written; ok is false when the name
+// is not ALB's.
+func FileInterval(name string) (end time.Time, node string, ok bool) {
+	m := logFileName.FindStringSubmatch(filepath.Base(name))
+	if m == nil {
+		return time.Time{}, "", false
+	}
+	end, err := time.Parse("20060102T1504Z", m[1])
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	return end, m[2], true
+}
 
 // NodeOfFile returns the load balancer node's IP address in an ALB access log
 // file name, or "-" when the name carries none.
 func NodeOfFile(name string) string {
-	m := nodeInName.FindStringSubmatch(filepath.Base(name))
-	if m == nil {
-		return "-"
-	}
-	if ip, err := netip.ParseAddr(m[1]); err == nil {
-		return ip.String()
+	if _, node, ok := FileInterval(name); ok {
+		if ip, err := netip.ParseAddr(node); err == nil {
+			return ip.String()
+		}
 	}
 	return "-"
 }
