@@ -1,9 +1,9 @@
-// Package s3test starts a real S3-compatible server for tests: SeaweedFS
-// (`weed server -s3`, built from the Go module proxy), on
-// 127.0.0.1 ephemeral ports, its data in the test's temporary directory, with
-// SigV4 authentication on the test's access key. Tests skip, saying how to get
-// it, when the binary is absent (.ci/run does not build it yet: see
-// docs/development.md). The server is killed when the test ends.
+// Package s3test starts a real S3-compatible server for tests: Versity's S3
+// gateway (versitygw, built from the Go module proxy; .ci/run installs it)
+// with its POSIX backend, on a 127.0.0.1 ephemeral port, its buckets in the
+// test's temporary directory, SigV4 authentication on the test's access key.
+// Tests skip, saying how to get it, when the binary is absent. The server is
+// killed when the test ends.
 package s3test
 
 import (
@@ -32,7 +32,10 @@ const (
 	Region          = "us-east-1"
 )
 
-// Server is a running SeaweedFS S3 gateway.
+// GatewayVersion is the versitygw release .ci/run installs.
+const GatewayVersion = "v1.8.0"
+
+// Server is a running S3 gateway.
 type Server struct {
 	// URL is the S3 endpoint, http://127.0.0.1:PORT.
 	URL  string
@@ -44,37 +47,28 @@ type Server struct {
 	out  *testutil.SyncBuffer
 }
 
-// Start starts the server and waits until its S3 gateway answers.
+// Start starts the server and waits until it stores objects.
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary(t)
 	dir := t.TempDir()
-	// Every port is given: SeaweedFS's default gRPC port, port+10000, may
-	// not exist for an ephemeral one.
-	port := func() string { return strconv.Itoa(testutil.FreePort(t)) }
-	s3Port := port()
-	s := &Server{URL: "http://127.0.0.1:" + s3Port, t: t, bin: bin, args: []string{"server", "-dir=" + dir, "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-		"-master.port=" + port(), "-master.port.grpc=" + port(), "-volume.port=" + port(), "-volume.port.grpc=" + port(),
-		"-filer", "-filer.port=" + port(), "-filer.port.grpc=" + port(),
-		"-s3", "-s3.port=" + s3Port, "-s3.port.grpc=" + port(), "-s3.port.iceberg=0", "-s3.port.lance=0",
-		"-volume.max=8", "-master.volumeSizeLimitMB=64",
-		// Never a packet off this machine.
-		"-master.telemetry=false", "-master.telemetry.url=http://127.0.0.1:1/"}}
+	port := strconv.Itoa(testutil.FreePort(t))
+	s := &Server{URL: "http://127.0.0.1:" + port, t: t, bin: bin, args: []string{
+		"--port", "127.0.0.1:" + port, "--access", AccessKeyID, "--secret", SecretAccessKey,
+		"--region", Region, "--quiet", "posix", dir}}
 	t.Cleanup(s.Stop)
 	s.Restart()
 	return s
 }
 
-// Restart starts the stopped server again on the same data and ports and
-// waits until its S3 gateway answers.
+// Restart starts the stopped server again on the same data and port and
+// waits until it stores objects.
 func (s *Server) Restart() {
 	t := s.t
 	t.Helper()
 	cmd := exec.Command(s.bin, s.args...)
 	out := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	// With these in its environment the gateway requires SigV4 with them.
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID="+AccessKeyID, "AWS_SECRET_ACCESS_KEY="+SecretAccessKey)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", s.bin, err)
 	}
@@ -83,13 +77,13 @@ func (s *Server) Restart() {
 	s.cmd, s.done, s.out = cmd, done, out
 	c := s.Client(t)
 	deadline := time.Now().Add(60 * time.Second)
-	// Ready is when an object can be stored, not when the gateway first
-	// answers: its volumes come up later.
+	// Ready is when an object can be stored, not when the port first accepts.
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(readyBucket)})
 		var owned *types.BucketAlreadyOwnedByYou
-		if err == nil || errors.As(err, &owned) {
+		var exists *types.BucketAlreadyExists
+		if err == nil || errors.As(err, &owned) || errors.As(err, &exists) {
 			_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(readyBucket), Key: aws.String("probe"), Body: strings.NewReader("ok")})
 		}
 		cancel()
@@ -98,13 +92,13 @@ func (s *Server) Restart() {
 		}
 		select {
 		case <-done:
-			t.Fatalf("SeaweedFS exited before its S3 gateway answered:\n%s", out.String())
+			t.Fatalf("the S3 gateway exited before it answered:\n%s", out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("SeaweedFS's S3 gateway not answering after 60 s (%v):\n%s", err, out.String())
+			t.Fatalf("the S3 gateway is not answering after 60 s (%v):\n%s", err, out.String())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -117,28 +111,28 @@ func (s *Server) Stop() {
 	s.cmd.Process.Kill()
 	<-s.done
 	if s.t.Failed() {
-		s.t.Logf("SeaweedFS output:\n%s", s.out.String())
+		s.t.Logf("S3 gateway output:\n%s", s.out.String())
 	}
 	s.cmd = nil
 }
 
-// Binary returns the path of the weed binary ($ALBATROSS_WEED, else weed on
-// PATH, else $(go env GOPATH)/bin/weed), or skips.
+// Binary returns the path of the versitygw binary ($ALBATROSS_VERSITYGW, else
+// versitygw on PATH, else $(go env GOPATH)/bin/versitygw), or skips.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("ALBATROSS_WEED"); p != "" {
+	if p := os.Getenv("ALBATROSS_VERSITYGW"); p != "" {
 		return p
 	}
-	if p, err := exec.LookPath("weed"); err == nil {
+	if p, err := exec.LookPath("versitygw"); err == nil {
 		return p
 	}
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "weed")
+		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "versitygw")
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
 	}
-	t.Skip("SeaweedFS (weed) is not installed: build it from the Go module proxy as docs/development.md says, or set ALBATROSS_WEED")
+	t.Skip("Versity's S3 gateway (versitygw) is not installed: go install github.com/versity/versitygw/cmd/versitygw@" + GatewayVersion + " (as .ci/run does), or set ALBATROSS_VERSITYGW")
 	return ""
 }
 
