@@ -14,11 +14,17 @@ type FieldError struct {
 	Field int    // 1-based field number
 	Value string // the field as it appeared (quotes removed), possibly shortened
 	Err   error  // what was wrong
+	// Name is the field's name in a connection or health-check log line;
+	// empty for the access log, whose names FieldName gives.
+	Name string
 }
 
 // Error reads like `field 9 elb_status_code: "abc" is not a status code`.
 func (e *FieldError) Error() string {
-	name := FieldName(e.Field)
+	name := e.Name
+	if name == "" {
+		name = FieldName(e.Field)
+	}
 	if name == "" {
 		name = "(unknown)"
 	}
@@ -43,6 +49,8 @@ var (
 	ErrTooFewFields  = errors.New("too few fields")
 	ErrNotTargetList = errors.New("has an item that is not ip:port or -")
 	ErrNotStatusList = errors.New("has an item that is not a status code or -")
+	ErrNotPort       = errors.New("is not a port number")
+	ErrNotPassFail   = errors.New("is not PASS or FAIL")
 )
 
 // maxErrorValue bounds the field value quoted in an error message.

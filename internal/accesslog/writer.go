@@ -200,10 +200,10 @@ func (o *Options) validateNaming() error {
 // Log encodes e at once (e may be reused as soon as Log returns) and queues the
 // line. It never blocks: if the queue is full, or the writer is closed, the line
 // is dropped and counted in Dropped.
-func (w *Writer) Log(e *Entry) { w.put(e, nil) }
+func (w *Writer) Log(e *Entry) { w.put(e, nil, nil) }
 
-// put encodes e, or else c, and queues the line.
-func (w *Writer) put(e *Entry, c *ConnEntry) {
+// put encodes e, or else c, or else h, and queues the line.
+func (w *Writer) put(e *Entry, c *ConnEntry, h *HealthEntry) {
 	w.inflight.Add(1)
 	defer w.inflight.Add(-1)
 	if w.closed.Load() {
@@ -211,10 +211,13 @@ func (w *Writer) put(e *Entry, c *ConnEntry) {
 		return
 	}
 	bp := w.pool.Get().(*[]byte)
-	if e != nil {
+	switch {
+	case e != nil:
 		*bp = AppendLine((*bp)[:0], e)
-	} else {
+	case c != nil:
 		*bp = AppendConnLine((*bp)[:0], c)
+	default:
+		*bp = AppendHealthLine((*bp)[:0], h)
 	}
 	q := queued{line: bp}
 	if w.stamp {

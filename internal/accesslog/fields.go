@@ -1,0 +1,50 @@
+package accesslog
+
+import "fmt"
+
+// This file holds what the connection and health-check logs' encoders and
+// parsers share: their field lists (spec §1.5 and §1.6) and one loop that
+// splits a line into them. The access log has its own (format.go, parse.go),
+// tuned for its size and volume.
+
+// lineFormat describes one of the smaller logs: its field names in ALB's
+// order and how many fields a whole line has at least.
+type lineFormat struct {
+	log   string   // "connection log", for messages
+	names []string // 1-based: names[0] is unused
+	min   int
+}
+
+// fields returns the number of fields the format knows.
+func (f *lineFormat) fields() int { return len(f.names) - 1 }
+
+// parse splits line into fields and hands each known one to set; fields after
+// the known ones (a later version of the format) are ignored. It reports too
+// few fields, malformed quoting and set's errors as a *FieldError.
+func (f *lineFormat) parse(line []byte, set func(n int, raw []byte) error) (int, error) {
+	line = trimEOL(line)
+	if len(line) == 0 {
+		return 0, fmt.Errorf("%s line is empty", f.log)
+	}
+	tz := tokenizer{line: line}
+	n := 0
+	for tz.more() {
+		n++
+		tok, err := tz.next()
+		if err != nil {
+			if n > f.fields() {
+				break
+			}
+			return n, &FieldError{Field: n, Name: f.names[n], Value: shorten(tok), Err: err}
+		}
+		if n <= f.fields() {
+			if err := set(n, tok); err != nil {
+				return n, &FieldError{Field: n, Name: f.names[n], Value: shorten(tok), Err: err}
+			}
+		}
+	}
+	if n < f.min {
+		return n, fmt.Errorf("%s line has %d fields, want at least %d (through %s): %w", f.log, n, f.min, f.names[f.min], ErrTooFewFields)
+	}
+	return n, nil
+}
