@@ -61,6 +61,11 @@ type LoadBalancer struct {
 	// including failed TLS handshakes, in ALB's connection log format. Same
 	// keys as AccessLog; Directory mode names files conn_log_*.
 	ConnectionLog AccessLog `yaml:"connection_log"`
+	// HealthCheckLog is where this load balancer's health-check log goes
+	// (default: none): one line per health check of a target of its target
+	// groups, in ALB's health-check log format. Same keys as AccessLog;
+	// Directory mode names files health_check_log_*.
+	HealthCheckLog AccessLog `yaml:"health_check_log"`
 	// Listeners may be empty (AWS allows a load balancer without listeners).
 	Listeners []Listener `yaml:"listeners"`
 }
@@ -97,8 +102,8 @@ type LoadBalancerAttributes struct {
 	// the ELBv2 API refuses DeleteLoadBalancer.
 	DeletionProtection bool
 	// AccessLogsS3, ConnectionLogsS3 and HealthCheckLogsS3 are the access_logs.s3.*,
-	// connection_logs.s3.* and health_check_logs.s3.* attributes (default off).
-	// Stored for API fidelity; the AccessLog field says where Albatross writes.
+	// connection_logs.s3.* and health_check_logs.s3.* attributes (default off):
+	// with serve's S3 settings, the node delivers those logs to the bucket.
 	AccessLogsS3      S3LogAttributes
 	ConnectionLogsS3  S3LogAttributes
 	HealthCheckLogsS3 S3LogAttributes

@@ -168,12 +168,18 @@ func (d *decoder) config(root *yaml.Node) *Config {
 				lbIndex[lb.Name] = i
 			}
 		}
-		if p := lb.AccessLog.Path; p != "" {
-			clean := filepath.Clean(p)
+		for _, l := range []struct {
+			key, what, path string
+		}{{"access_log", "access log", lb.AccessLog.Path}, {"connection_log", "connection log", lb.ConnectionLog.Path},
+			{"health_check_log", "health-check log", lb.HealthCheckLog.Path}} {
+			if l.path == "" {
+				continue
+			}
+			clean := filepath.Clean(l.path)
 			if prev, dup := accessLogs[clean]; dup {
-				d.add(n, join(path, "access_log.path"), "%q is already the access log of %s; give each load balancer its own file", p, prev)
+				d.add(n, join(path, l.key+".path"), "%q is already the %s; give each log its own file", l.path, prev)
 			} else {
-				accessLogs[clean] = path
+				accessLogs[clean] = l.what + " of " + path
 			}
 		}
 		d.crossCheckListeners(path, lb, pos, &sockets)
@@ -195,7 +201,7 @@ func orNode(n, fallback *yaml.Node) *yaml.Node {
 func (d *decoder) loadBalancer(n *yaml.Node, path string) (LoadBalancer, lbPos) {
 	lb := LoadBalancer{}
 	pos := lbPos{node: n}
-	f, ok := d.mapping(n, path, "name", "attributes", "access_log", "connection_log", "listeners")
+	f, ok := d.mapping(n, path, "name", "attributes", "access_log", "connection_log", "health_check_log", "listeners")
 	if !ok {
 		lb.Attributes = LoadBalancerAttributeDefaults()
 		return lb, pos
@@ -217,6 +223,9 @@ func (d *decoder) loadBalancer(n *yaml.Node, path string) (LoadBalancer, lbPos) 
 	}
 	if cl, ok := f["connection_log"]; ok {
 		lb.ConnectionLog = d.accessLog(cl.val, join(path, "connection_log"))
+	}
+	if hl, ok := f["health_check_log"]; ok {
+		lb.HealthCheckLog = d.accessLog(hl.val, join(path, "health_check_log"))
 	}
 	for i, ln := range d.list(f["listeners"].val, join(path, "listeners")) {
 		l, lp := d.listener(ln, index(join(path, "listeners"), i))

@@ -137,7 +137,11 @@ func TestValidationErrors(t *testing.T) {
 		{"access log empty", "load_balancers:\n  - name: web\n    access_log:\n      path: ''\n",
 			[]string{`4: load_balancers[0].access_log.path: must not be empty (leave the key out instead)`}},
 		{"access log shared", "load_balancers:\n  - name: web\n    access_log: {path: logs/a.log}\n  - name: web2\n    access_log: {path: ./logs/a.log}\n",
-			[]string{`4: load_balancers[1].access_log.path: "./logs/a.log" is already the access log of load_balancers[0]; give each load balancer its own file`}},
+			[]string{`4: load_balancers[1].access_log.path: "./logs/a.log" is already the access log of load_balancers[0]; give each log its own file`}},
+		{"health-check log on the connection log", "load_balancers:\n  - name: web\n    connection_log: {path: logs/c.log}\n    health_check_log: {path: logs/c.log}\n",
+			[]string{`2: load_balancers[0].health_check_log.path: "logs/c.log" is already the connection log of load_balancers[0]; give each log its own file`}},
+		{"health-check log keys", "load_balancers:\n  - name: web\n    health_check_log: {file: x}\n",
+			[]string{`3: load_balancers[0].health_check_log.file: unknown key`}},
 
 		// Target groups and targets.
 		{"target group port missing", "target_groups:\n  - name: app\nload_balancers: [{name: web}]\n",

@@ -817,7 +817,8 @@ func Compile(m *Model) (*config.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("load balancer %q: %w", lb.Name, err)
 		}
-		clb := config.LoadBalancer{Name: lb.Name, Attributes: full, Attrs: typed, AccessLog: lb.AccessLog}
+		clb := config.LoadBalancer{Name: lb.Name, Attributes: full, Attrs: typed, AccessLog: lb.AccessLog,
+			ConnectionLog: lb.ConnectionLog, HealthCheckLog: lb.HealthCheckLog}
 		for _, l := range m.ListenersOf(lb.ID) {
 			addr := l.Address
 			if addr == "" || m.BindLocally && addr == config.DefaultListenerAddress {

@@ -107,6 +107,7 @@ func importFile(tx *Tx, cfg *config.Config) error {
 			rec = old.Clone()
 		}
 		rec.Attributes, rec.AccessLog, rec.FromFile, rec.FileOwner = flb.Attributes, flb.AccessLog, true, owner
+		rec.ConnectionLog, rec.HealthCheckLog = flb.ConnectionLog, flb.HealthCheckLog
 		if old == nil || !reflect.DeepEqual(rec, old) {
 			tx.PutLoadBalancer(rec)
 		}

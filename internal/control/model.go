@@ -73,6 +73,10 @@ type LoadBalancer struct {
 	// AccessLog is where the node writes this load balancer's access log (set
 	// by the configuration file only).
 	AccessLog config.AccessLog `json:"access_log"`
+	// ConnectionLog and HealthCheckLog are where the node writes its
+	// connection and health-check logs (set by the configuration file only).
+	ConnectionLog  config.AccessLog `json:"connection_log"`
+	HealthCheckLog config.AccessLog `json:"health_check_log"`
 	// FromFile marks a resource the configuration file declares: the file is
 	// applied over it at every start and reload, and removing it from the file
 	// deletes it.

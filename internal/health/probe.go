@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/http1"
 )
 
@@ -77,7 +78,7 @@ func check(ctx context.Context, s *settings, target netip.AddrPort, buf []byte) 
 				break
 			}
 			if perr != http1.ErrIncomplete {
-				return Result{Reason: ReasonFailedHealthChecks, Detail: "malformed response: " + perr.Error()}, buf
+				return Result{Reason: ReasonFailedHealthChecks, Detail: "malformed response: " + perr.Error(), logReason: accesslog.HealthReasonInternalError}, buf
 			}
 		}
 		if err != nil {
@@ -91,7 +92,7 @@ func check(ctx context.Context, s *settings, target netip.AddrPort, buf []byte) 
 		}
 		if w == len(buf) {
 			if len(buf) >= http1.MaxResponseHead+probeBufSize {
-				return Result{Reason: ReasonFailedHealthChecks, Detail: "response head too large"}, buf
+				return Result{Reason: ReasonFailedHealthChecks, Detail: "response head too large", logReason: accesslog.HealthReasonInternalError}, buf
 			}
 			nb := make([]byte, 2*len(buf))
 			copy(nb, buf[:w])
@@ -173,12 +174,36 @@ func drain(c net.Conn, resp *http1.Response, buf []byte, w int) {
 }
 
 // failure classifies a failed connect, write or read: a timeout is
-// Target.Timeout, anything else (refused, reset, TLS failure) is
-// Target.FailedHealthChecks.
+// Target.Timeout, anything else (refused, reset, closed, TLS failure) is
+// Target.FailedHealthChecks, and ConnectionReset in the health-check log.
 func failure(err error) Result {
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return Result{Reason: ReasonTimeout, Detail: err.Error()}
 	}
-	return Result{Reason: ReasonFailedHealthChecks, Detail: err.Error()}
+	return Result{Reason: ReasonFailedHealthChecks, Detail: err.Error(), logReason: accesslog.HealthReasonConnectionReset}
+}
+
+// LogReason is the health-check log's reason_code for r (spec §1.6): "" for
+// a pass; TimedOut; a status outside the matcher is TargetError when it is a
+// 5xx and ResponseCodeMismatch otherwise (GRPCUnexpectedStatus for a gRPC
+// check); a connection that failed is ConnectionReset; a response that
+// could not be read is InternalError (GRPCStatusHeaderEmpty without a
+// grpc-status).
+func (r Result) LogReason(grpc bool) string {
+	switch {
+	case r.Pass:
+		return ""
+	case r.logReason != "":
+		return r.logReason
+	case r.Reason == ReasonTimeout:
+		return accesslog.HealthReasonTimedOut
+	case r.Reason == ReasonResponseCodeMismatch && grpc:
+		return accesslog.HealthReasonGRPCUnexpectedStatus
+	case r.Reason == ReasonResponseCodeMismatch && r.Code >= 500:
+		return accesslog.HealthReasonTargetError
+	case r.Reason == ReasonResponseCodeMismatch:
+		return accesslog.HealthReasonResponseCodeMismatch
+	}
+	return accesslog.HealthReasonInternalError
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"io"
 	"net/http"
 	"net/netip"
@@ -44,7 +45,7 @@ func checkH2(ctx context.Context, s *settings, target netip.AddrPort) Result {
 	if tc, ok := c.(*tls.Conn); ok {
 		scheme = "https"
 		if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
-			return Result{Reason: ReasonFailedHealthChecks, Detail: "target did not negotiate HTTP/2 (ALPN h2) in the TLS handshake, got " + strconv.Quote(p)}
+			return Result{Reason: ReasonFailedHealthChecks, Detail: "target did not negotiate HTTP/2 (ALPN h2) in the TLS handshake, got " + strconv.Quote(p), logReason: accesslog.HealthReasonInternalError}
 		}
 	}
 	tr := &http2.Transport{AllowHTTP: true, DisableCompression: true}
@@ -93,7 +94,7 @@ func checkH2(ctx context.Context, s *settings, target netip.AddrPort) Result {
 		n, err := io.CopyN(io.Discard, resp.Body, maxDrain+1)
 		switch {
 		case n > maxDrain:
-			return Result{Reason: ReasonFailedHealthChecks, Detail: "gRPC response larger than " + strconv.Itoa(maxDrain) + " bytes"}
+			return Result{Reason: ReasonFailedHealthChecks, Detail: "gRPC response larger than " + strconv.Itoa(maxDrain) + " bytes", logReason: accesslog.HealthReasonInternalError}
 		case err != nil && err != io.EOF:
 			return h2Failure(ctx, err)
 		}
@@ -101,11 +102,11 @@ func checkH2(ctx context.Context, s *settings, target netip.AddrPort) Result {
 	}
 	if status == "" {
 		return Result{Reason: ReasonFailedHealthChecks,
-			Detail: "response has no grpc-status (HTTP status " + strconv.Itoa(resp.StatusCode) + ")"}
+			Detail: "response has no grpc-status (HTTP status " + strconv.Itoa(resp.StatusCode) + ")", logReason: accesslog.HealthReasonGRPCStatusHeaderEmpty}
 	}
 	code, err := strconv.Atoi(status)
 	if err != nil || code < 0 || strconv.Itoa(code) != status {
-		return Result{Reason: ReasonFailedHealthChecks, Detail: "malformed grpc-status " + strconv.Quote(status)}
+		return Result{Reason: ReasonFailedHealthChecks, Detail: "malformed grpc-status " + strconv.Quote(status), logReason: accesslog.HealthReasonGRPCUnexpectedStatus}
 	}
 	if s.matcher.Match(code) {
 		return Result{Pass: true, Code: code}

@@ -2,6 +2,7 @@ package health
 
 import (
 	"context"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"log/slog"
 	"time"
 )
@@ -76,7 +77,8 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status, batch in
 		case <-timer.C:
 		}
 		s = g.settings.Load()
-		st.update(CheckStarted, time.Now())
+		began := time.Now()
+		st.update(CheckStarted, began)
 		var res Result
 		if s.h2 {
 			res = checkH2(ctx, s, st.addr)
@@ -85,6 +87,9 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status, batch in
 		}
 		if ctx.Err() != nil {
 			return // stopped during the check: its result means nothing
+		}
+		if r.opts.CheckLog != nil && s.lb != "" {
+			r.logCheck(s, g, st, began, res)
 		}
 		old, rec := st.update(func(rec Record) Record { return Observe(rec, res, s.thresholds) }, time.Now())
 		if old.State != rec.State {
@@ -98,6 +103,29 @@ func (r *Registry) probeLoop(ctx context.Context, g *Group, st *Status, batch in
 		}
 		timer.Reset(time.Until(next))
 	}
+}
+
+// logCheck hands the check's health-check log entry to Options.CheckLog.
+func (r *Registry) logCheck(s *settings, g *Group, st *Status, began time.Time, res Result) {
+	e := accesslog.HealthEntry{Type: s.logType(), Time: began, Latency: time.Since(began),
+		Target: st.addr, TargetGroup: g.name, Pass: res.Pass, Reason: res.LogReason(s.grpc)}
+	if !s.grpc {
+		e.StatusCode = res.Code // a gRPC status is not an HTTP status code
+	}
+	r.opts.CheckLog(s.lb, &e)
+}
+
+// logType is the health-check log's type of the check.
+func (s *settings) logType() string {
+	switch {
+	case s.grpc:
+		return "grpc"
+	case s.h2:
+		return "h2"
+	case s.https:
+		return "https"
+	}
+	return "http"
 }
 
 func (r *Registry) logTransition(lb string, g *Group, st *Status, old, rec Record, res Result) {

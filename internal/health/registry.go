@@ -3,6 +3,7 @@ package health
 import (
 	"cmp"
 	"context"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"hash/fnv"
 	"log/slog"
 	"net/netip"
@@ -27,6 +28,11 @@ type Options struct {
 	// lifecycle (draining, removal) still runs. For tests whose targets must
 	// see only the requests the test sends.
 	Disabled bool
+	// CheckLog, if set, receives one health-check log entry per check, with
+	// every field but ELB and NodeIP filled in, from the checking goroutine
+	// (concurrently for different targets); lb names the load balancer that
+	// uses the group. e is reused once CheckLog returns.
+	CheckLog func(lb string, e *accesslog.HealthEntry)
 }
 
 // Registry holds the health of every registered target of every target group

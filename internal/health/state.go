@@ -95,6 +95,9 @@ type Result struct {
 	// Detail is a human-readable account of a failure for the node's log
 	// ("connect: connection refused"); never shown as the description.
 	Detail string
+	// logReason is the health-check log's reason_code when Reason alone does
+	// not say it (see LogReason).
+	logReason string
 }
 
 // Record is the state machine's view of one target: its state and reason and

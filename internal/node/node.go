@@ -87,6 +87,9 @@ type Node struct {
 	cookies  *balance.Codec
 
 	snap atomic.Pointer[snapshot.Snapshot]
+	// healthLogs maps a load balancer's name to its health-check logs; set
+	// with snap.
+	healthLogs atomic.Pointer[map[string]*healthLog]
 
 	// health checks the targets and tracks their lifecycle across snapshots.
 	health *health.Registry
@@ -151,10 +154,11 @@ func New(opts Options) (*Node, error) {
 		proxy:     proxy.New(proxy.Options{Logger: opts.Logger}),
 		runtimes:  balance.NewRegistry(),
 		cookies:   cookies,
-		health:    health.NewRegistry(health.Options{Logger: opts.Logger, Second: opts.HealthSecond, Disabled: opts.DisableHealthChecks}),
 		listeners: make(map[netip.AddrPort]*boundListener),
 		logs:      make(map[string]*openLog),
 	}
+	n.health = health.NewRegistry(health.Options{Logger: opts.Logger, Second: opts.HealthSecond, Disabled: opts.DisableHealthChecks,
+		CheckLog: n.logHealthCheck})
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.bg.Add(1)
 	go func() {
@@ -266,12 +270,20 @@ func (n *Node) Apply(cfg *config.Config) error {
 	}
 	loggers := make(map[string]snapshot.EntryLogger, len(logs))
 	connLoggers := make(map[string]snapshot.ConnLogger)
+	healthLogs := make(map[string]*healthLog)
 	for name, l := range logs {
 		if rest, ok := strings.CutPrefix(name, s3LogKey); ok {
 			name = rest
 		}
 		if lb, ok := strings.CutPrefix(name, connLogKey); ok {
 			connLoggers[lb] = teeConn(connLoggers[lb], l.w)
+		} else if lb, ok := strings.CutPrefix(name, healthLogKey); ok {
+			hl := healthLogs[lb]
+			if hl == nil {
+				hl = &healthLog{elb: "app/" + lb + "/" + ids[snapshot.LoadBalancerKey(lb)], nodeIP: n.nodeAddr()}
+				healthLogs[lb] = hl
+			}
+			hl.w = append(hl.w, l.w)
 		} else {
 			loggers[name] = teeEntry(loggers[name], l.w)
 		}
@@ -285,6 +297,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 
 	// Commit: from here nothing fails.
 	n.snap.Store(snap)
+	n.healthLogs.Store(&healthLogs)
 	for addr, bl := range listeners {
 		bl.cfg.Store(snap.Listeners[addr])
 	}
@@ -337,9 +350,44 @@ func (n *Node) closeConns(bl *boundListener) {
 	n.proxy.CloseConns(&bl.cfg)
 }
 
-// connLogKey prefixes a load balancer's name to key its connection log among
-// the node's open logs.
-const connLogKey = "conn_log/"
+// connLogKey and healthLogKey prefix a load balancer's name to key its
+// connection log and its health-check log among the node's open logs.
+const (
+	connLogKey   = "conn_log/"
+	healthLogKey = "health_check_log/"
+)
+
+// healthLog is where a load balancer's health checks are logged: its file
+// log, its log to S3, or both.
+type healthLog struct {
+	w      []*accesslog.Writer
+	elb    string     // app/NAME/ID
+	nodeIP netip.Addr // the zero Addr writes "-"
+}
+
+// logHealthCheck is the health registry's CheckLog: it writes e to the
+// health-check logs of load balancer lb, if it has any.
+func (n *Node) logHealthCheck(lb string, e *accesslog.HealthEntry) {
+	logs := n.healthLogs.Load()
+	if logs == nil {
+		return
+	}
+	hl := (*logs)[lb]
+	if hl == nil {
+		return
+	}
+	e.ELB, e.NodeIP = hl.elb, hl.nodeIP
+	for _, w := range hl.w {
+		w.LogHealth(e)
+	}
+}
+
+// nodeAddr is the node's IP for the ip_address fields, the zero Addr when
+// Options.NodeIP is not an IP address.
+func (n *Node) nodeAddr() netip.Addr {
+	a, _ := netip.ParseAddr(n.opts.NodeIP)
+	return a
+}
 
 // logDestination is one log a load balancer writes: its access log or its
 // connection log.
@@ -370,6 +418,10 @@ func (n *Node) logDestinations(cfg *config.Config) []logDestination {
 			out = append(out, logDestination{lb: lb, name: connLogKey + lb.Name, what: "connection log",
 				where: lb.ConnectionLog, prefix: accesslog.ConnLogFilePrefix})
 		}
+		if lb.HealthCheckLog.Path != "" || lb.HealthCheckLog.Directory != "" {
+			out = append(out, logDestination{lb: lb, name: healthLogKey + lb.Name, what: "health-check log",
+				where: lb.HealthCheckLog, prefix: accesslog.HealthLogFilePrefix})
+		}
 		if n.opts.Shipper == nil {
 			continue
 		}
@@ -380,6 +432,10 @@ func (n *Node) logDestinations(cfg *config.Config) []logDestination {
 		if a := lb.Attrs.ConnectionLogsS3; a.Enabled && a.Bucket != "" {
 			out = append(out, logDestination{lb: lb, name: s3LogKey + connLogKey + lb.Name, what: "connection log to S3",
 				where: config.AccessLog{Directory: n.opts.Shipper.Dir(a.Bucket, a.Prefix)}, prefix: accesslog.ConnLogFilePrefix, spooled: true})
+		}
+		if a := lb.Attrs.HealthCheckLogsS3; a.Enabled && a.Bucket != "" {
+			out = append(out, logDestination{lb: lb, name: s3LogKey + healthLogKey + lb.Name, what: "health-check log to S3",
+				where: config.AccessLog{Directory: n.opts.Shipper.Dir(a.Bucket, a.Prefix)}, prefix: accesslog.HealthLogFilePrefix, spooled: true})
 		}
 	}
 	return out
