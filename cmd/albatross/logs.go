@@ -20,12 +20,16 @@ const logsUsage = `Usage:
   albatross logs summary [flags] [FILE|DIR|-|s3://BUCKET[/PREFIX]]...
   albatross logs errors  [flags] [FILE|DIR|-|s3://BUCKET[/PREFIX]]...
   albatross logs explain [--format text|json] [LINE... | -]
+  albatross logs connections [flags] [FILE|DIR|-|s3://BUCKET[/PREFIX]]...
 
 Reads ALB access logs (plain or .gz, directories recursively, "-" or a pipe for
 stdin, or an S3 bucket in ALB's layout: only the objects of the --since/--until
 window, the last hour by default, are listed and read) and reports counts,
-latency and the errors with what caused them.
-Flags (every command):
+latency and the errors with what caused them. "connections" reads ALB
+connection logs instead (conn_log_ files): TLS handshake failures by reason
+and client, and the TLS versions, ciphers and key exchanges in use; see
+"albatross logs connections -h".
+Flags (summary and errors):
 `
 
 // listFlag collects a repeatable, comma-separated flag.
@@ -60,6 +64,8 @@ func runLogs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	switch args[0] {
 	case "explain":
 		return runExplain(args[1:], stdin, stdout, stderr)
+	case "connections":
+		return runConnections(ctx, args[1:], stdin, stdout, stderr)
 	case "summary":
 		view = analyze.ViewSummary
 	case "errors":
@@ -86,7 +92,7 @@ func runLogs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		names = []string{analyze.StdinName}
 	}
 	s3names := names
-	names, cleanup, err := s3Inputs(ctx, names, logship.S3Options{Endpoint: *o.s3Endpoint, Region: *o.s3Region, PathStyle: *o.s3PathStyle},
+	names, cleanup, err := s3Inputs(ctx, names, accessLogs, logship.S3Options{Endpoint: *o.s3Endpoint, Region: *o.s3Region, PathStyle: *o.s3PathStyle},
 		&opts.Filter.Since, &opts.Filter.Until, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)

@@ -38,13 +38,19 @@ func parseS3URL(u string) (s3Location, error) {
 // logInterval is how long one of ALB's log files covers.
 const logInterval = 5 * time.Minute
 
-// fetchS3 downloads into dir the access log objects (conn=false) or
-// connection log objects (conn=true) of loc whose intervals overlap
+// The logs an s3:// input can be read for.
+const (
+	accessLogs     = "access"
+	connectionLogs = "connection"
+)
+
+// fetchS3 downloads into dir the access log objects (kind accessLogs) or
+// connection log objects (kind connectionLogs) of loc whose intervals overlap
 // [since, until), walking ALB's layout: the accounts and regions under
 // PREFIX/AWSLogs/, then one listing per delivery day. So a one-hour window
 // lists and reads one hour of objects, not the bucket. It returns how many
 // objects it read.
-func fetchS3(ctx context.Context, c *logship.S3, loc s3Location, since, until time.Time, conn bool, dir string) (int, error) {
+func fetchS3(ctx context.Context, c *logship.S3, loc s3Location, since, until time.Time, kind string, dir string) (int, error) {
 	base := "AWSLogs/"
 	if loc.prefix != "" {
 		base = loc.prefix + "/AWSLogs/"
@@ -69,8 +75,9 @@ func fetchS3(ctx context.Context, c *logship.S3, loc s3Location, since, until ti
 				}
 				for _, o := range objs {
 					name := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
-					isConn := strings.Contains(name, "_conn_log_") || strings.HasPrefix(name, "conn_log_")
-					if isConn != conn || strings.Contains(name, "_health_check_log_") {
+					isConn := analyze.IsConnLogName(name)
+					isHealth := strings.Contains(name, "_health_check_log_") || strings.HasPrefix(name, "health_check_log_")
+					if isConn != (kind == connectionLogs) || isHealth {
 						continue
 					}
 					end, _, ok := analyze.FileInterval(name)
@@ -97,9 +104,9 @@ func fetchS3(ctx context.Context, c *logship.S3, loc s3Location, since, until ti
 }
 
 // s3Inputs replaces the s3:// names among names by a temporary directory
-// holding the objects they name within the filter's window (the last hour
-// when --since is not given); cleanup removes it.
-func s3Inputs(ctx context.Context, names []string, so logship.S3Options, since, until *time.Time, now time.Time) ([]string, func(), error) {
+// holding the objects of the kind of log they name within the filter's
+// window (the last hour when --since is not given); cleanup removes it.
+func s3Inputs(ctx context.Context, names []string, kind string, so logship.S3Options, since, until *time.Time, now time.Time) ([]string, func(), error) {
 	var locs []s3Location
 	var out []string
 	for _, name := range names {
@@ -134,7 +141,7 @@ func s3Inputs(ctx context.Context, names []string, so logship.S3Options, since, 
 	cleanup := func() { os.RemoveAll(dir) }
 	for i, loc := range locs {
 		sub := filepath.Join(dir, fmt.Sprint(i))
-		if _, err := fetchS3(ctx, c, loc, *since, to, false, sub); err != nil {
+		if _, err := fetchS3(ctx, c, loc, *since, to, kind, sub); err != nil {
 			cleanup()
 			return nil, nil, fmt.Errorf("s3://%s/%s: %w", loc.bucket, loc.prefix, err)
 		}

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/admin"
 	"github.com/albatross-lb/albatross/internal/api/elbv2"
 	"github.com/albatross-lb/albatross/internal/config"
@@ -126,8 +127,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	s3Region := fs.String("s3-region", "", "`region` that signs S3 requests (default: the AWS environment's, else us-east-1)")
 	s3PathStyle := fs.Bool("s3-path-style", false, "address S3 buckets as ENDPOINT/BUCKET (most S3-compatible servers want it)")
 	s3SpoolMax := fs.Int64("s3-spool-max-bytes", logship.DefaultMaxSpool, "bound of the local spool of logs waiting for S3 (DATA-DIR/log-spool); past it the oldest files are dropped and counted")
+	logInterval := fs.Duration("log-interval", accesslog.DefaultInterval, "for tests and labs: how long each log file written to a directory or delivered to S3 covers (ALB: 5m); a whole number of minutes, or of seconds dividing a minute")
 	nodeName := fs.String("node-name", "", "this node's `name` in its log lines (node=NAME); with --store etcd:// the host name when not given")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if err := accesslog.CheckInterval(*logInterval); err != nil {
+		fmt.Fprintf(stderr, "albatross serve: --log-interval: %v\n", err)
 		return 2
 	}
 	var level slog.Level
@@ -203,7 +209,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	defer stopShipping()
 	// Files left in the spool by an earlier run (killed with kill -9) go first.
 	go shipper.Run(shipCtx)
-	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg, NodeIP: nodeIP(*listenAddr), Shipper: shipper})
+	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg, NodeIP: nodeIP(*listenAddr), Shipper: shipper,
+		LogInterval: *logInterval})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1

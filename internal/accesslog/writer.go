@@ -191,8 +191,17 @@ func (o *Options) validateNaming() error {
 	if o.NodeIP == "" || strings.ContainsAny(o.NodeIP, "_/\\ ") {
 		return fmt.Errorf("access log: node IP %q cannot be used in a file name", o.NodeIP)
 	}
-	if o.Interval%time.Minute != 0 {
-		return fmt.Errorf("access log: interval %v is not a whole number of minutes", o.Interval)
+	if err := CheckInterval(o.Interval); err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	return nil
+}
+
+// CheckInterval accepts a Directory mode interval: a whole number of minutes
+// (ALB's is 5), or, for tests, a whole number of seconds dividing a minute.
+func CheckInterval(d time.Duration) error {
+	if d <= 0 || d%time.Minute != 0 && (d%time.Second != 0 || time.Minute%d != 0) {
+		return fmt.Errorf("interval %v is neither a whole number of minutes nor a whole number of seconds that divides a minute", d)
 	}
 	return nil
 }

@@ -48,6 +48,11 @@ type Options struct {
 	BaseDir string
 	// NodeIP is the address written into access log file names (default 127.0.0.1).
 	NodeIP string
+	// LogInterval is how long each log file of Directory mode and of S3
+	// delivery covers (default 5 minutes, as on ALB). Shorter, a divisor of
+	// a minute, is for tests: files then share their end minute in their
+	// names and differ by their random part.
+	LogInterval time.Duration
 	// Shipper, when set, delivers the logs of load balancers whose
 	// access_logs.s3.* or connection_logs.s3.* attributes turn S3 delivery
 	// on: they are written into its spool, which it uploads. Nil: those
@@ -535,6 +540,7 @@ func (n *Node) logOptions(cfg *config.Config, lb config.LoadBalancer, id string,
 		Region:         cfg.Region,
 		LoadBalancerID: "app/" + lb.Name + "/" + id,
 		NodeIP:         n.opts.NodeIP,
+		Interval:       n.opts.LogInterval,
 		Logger:         n.log,
 	}
 	if p := where.Path; p != "" {
