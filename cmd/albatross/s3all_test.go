@@ -97,7 +97,7 @@ target_groups:
 	tlsClient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true,
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "web.example.test"}}}
 	sent := map[string]int{} // request path → times sent
-	warmup := "/" // the request that waited for the node
+	warmup := "/"            // the request that waited for the node
 	sent[warmup]++
 	sendHTTP := func(prefix string, n int) {
 		for i := range n {
