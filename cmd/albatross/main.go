@@ -254,7 +254,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			n.Shutdown(context.Background())
 			return 1
 		}
-		api, err := elbv2.New(elbv2.Options{Controller: ctrl, Credentials: creds, Health: elbv2.RegistryHealth(n.Health()), Logger: log})
+		api, err := elbv2.New(elbv2.Options{Controller: ctrl, Credentials: creds, Health: elbv2.RegistryHealth(n.Health()), Logger: log,
+			CheckLogBucket: func(ctx context.Context, bucket, prefix string) error {
+				return shipper.WriteTestFile(ctx, bucket, prefix, ctrl.Model().AccountID)
+			}})
 		if err != nil {
 			fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 			n.Shutdown(context.Background())

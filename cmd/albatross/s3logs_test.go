@@ -178,3 +178,87 @@ func gzipLines(path string) int {
 	b, _ := io.ReadAll(zr)
 	return bytes.Count(b, []byte{'\n'})
 }
+
+// TestLogBucketErrors: ModifyLoadBalancerAttributes that turns on a log to a
+// bucket the node cannot write to (no such bucket, wrong credentials, an
+// S3 endpoint that does not answer) is refused as ALB refuses it,
+// InvalidConfigurationRequest "Access Denied for bucket: ...", with the
+// cause, and changes nothing; a bucket it can write to is accepted and gets
+// ALB's test object.
+func TestLogBucketErrors(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "alb-logs")
+	for _, kv := range s3test.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	node := func(name, endpoint string) *elb.Client {
+		admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		p, c := apiNode(t, filepath.Join(dir, name, "data"), admin, "--s3-endpoint", endpoint, "--s3-path-style")
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("node %s:\n%s", name, p.stderr.String())
+			}
+		})
+		return c
+	}
+	enable := func(c *elb.Client, arn *string, log, bucket string) error {
+		_, err := c.ModifyLoadBalancerAttributes(ctx(t), &elb.ModifyLoadBalancerAttributesInput{LoadBalancerArn: arn, Attributes: []types.LoadBalancerAttribute{
+			{Key: aws.String(log + ".s3.enabled"), Value: aws.String("true")},
+			{Key: aws.String(log + ".s3.bucket"), Value: aws.String(bucket)},
+			{Key: aws.String(log + ".s3.prefix"), Value: aws.String("p")},
+		}})
+		return err
+	}
+	refused := func(c *elb.Client, arn *string, log, bucket, cause string) {
+		t.Helper()
+		err := enable(c, arn, log, bucket)
+		var ae interface{ ErrorCode() string }
+		if !errorsAs(err, &ae) || ae.ErrorCode() != "InvalidConfigurationRequest" ||
+			!strings.Contains(err.Error(), "Access Denied for bucket: "+bucket+". Please check S3bucket permission") || !strings.Contains(err.Error(), cause) {
+			t.Fatalf("%s to %s: %v, want InvalidConfigurationRequest Access Denied for bucket naming %q", log, bucket, err, cause)
+		}
+		t.Logf("%s to %s: %v", log, bucket, err)
+		attrs, err := c.DescribeLoadBalancerAttributes(ctx(t), &elb.DescribeLoadBalancerAttributesInput{LoadBalancerArn: arn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range attrs.Attributes {
+			if strings.HasPrefix(*a.Key, log+".s3.") && *a.Value != map[string]string{"enabled": "false", "bucket": "", "prefix": ""}[strings.TrimPrefix(*a.Key, log+".s3.")] {
+				t.Errorf("after the refusal %s = %q: the call changed something", *a.Key, *a.Value)
+			}
+		}
+	}
+	newLB := func(c *elb.Client) *string {
+		lb, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("web")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lb.LoadBalancers[0].LoadBalancerArn
+	}
+
+	good := node("good", srv.URL)
+	arn := newLB(good)
+	refused(good, arn, "access_logs", "no-such-bucket", "NoSuchBucket")
+	refused(good, arn, "health_check_logs", "no-such-bucket", "NoSuchBucket")
+	if err := enable(good, arn, "connection_logs", "alb-logs"); err != nil {
+		t.Fatalf("a bucket the node can write to: %v", err)
+	}
+	if keys := srv.Keys(t, "alb-logs", "p/AWSLogs/000000000000/ELBAccessLogTestFile"); len(keys) != 1 {
+		t.Errorf("test object: %q", keys)
+	}
+
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+	wrong := node("wrong-secret", srv.URL)
+	refused(wrong, newLB(wrong), "access_logs", "alb-logs", "SignatureDoesNotMatch")
+
+	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretAccessKey)
+	down := node("unreachable", fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t)))
+	refused(down, newLB(down), "access_logs", "alb-logs", "connection refused")
+}

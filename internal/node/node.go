@@ -455,7 +455,8 @@ func (n *Node) writeTestFile(bucket, prefix, account string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := n.opts.Shipper.WriteTestFile(ctx, bucket, prefix, account); err != nil {
-			n.log.Warn("writing ELBAccessLogTestFile", "bucket", bucket, "err", err)
+			n.log.Error("cannot write ALB's test object to the access log bucket: check the bucket, the S3 credentials and --s3-endpoint; the logs wait in the spool and uploads are retried",
+				"bucket", bucket, "err", err)
 		}
 	}()
 }

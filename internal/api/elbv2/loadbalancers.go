@@ -1,8 +1,10 @@
 package elbv2
 
 import (
+	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/control"
@@ -194,6 +196,60 @@ func findLoadBalancer(m *control.Model, f form) (*control.LoadBalancer, error) {
 	return lb, nil
 }
 
+// logBucketTimeout bounds the write of ALB's test object to a log bucket.
+const logBucketTimeout = 15 * time.Second
+
+// checkLogBuckets writes ALB's test object to every log bucket that given
+// turns on or moves to (access, connection and health-check logs), before
+// anything changes: a bucket that cannot be written to refuses the call as
+// ALB does ("Access Denied for bucket: ..."), with the cause appended.
+func (c *call) checkLogBuckets(given map[string]string) error {
+	check := c.h.opts.CheckLogBucket
+	if check == nil {
+		return nil
+	}
+	lb, err := findLoadBalancer(c.ctrl.Model(), c.f)
+	if err != nil {
+		return err
+	}
+	merged := lb.Clone()
+	for k, v := range given {
+		merged.Attributes[k] = v
+	}
+	if _, _, err := config.NormalizeLoadBalancerAttributes(merged.Attributes); err != nil {
+		return nil // the update reports it, as it does without buckets
+	}
+	checked := map[[2]string]bool{}
+	for _, log := range []string{"access_logs", "connection_logs", "health_check_logs"} {
+		get := func(key string) (now, next string) {
+			now = lb.Attributes[log+".s3."+key]
+			next, ok := given[log+".s3."+key]
+			if !ok {
+				next = now
+			}
+			return now, next
+		}
+		wasOn, on := get("enabled")
+		oldBucket, bucket := get("bucket")
+		oldPrefix, prefix := get("prefix")
+		if !strings.EqualFold(on, "true") || bucket == "" || checked[[2]string{bucket, prefix}] {
+			continue
+		}
+		if strings.EqualFold(wasOn, "true") && oldBucket == bucket && oldPrefix == prefix {
+			continue // already delivering there
+		}
+		checked[[2]string{bucket, prefix}] = true
+		ctx, cancel := context.WithTimeout(c.ctx, logBucketTimeout)
+		err := check(ctx, bucket, prefix)
+		cancel()
+		if err != nil {
+			c.h.log.Warn("ModifyLoadBalancerAttributes: cannot write to the log bucket", "load_balancer", lb.Name, "bucket", bucket, "err", err)
+			return errorf(codeInvalidConfiguration, "Access Denied for bucket: %s. Please check S3bucket permission (%s: %v)", bucket, log, err)
+		}
+	}
+	return nil
+}
+
 func deleteLoadBalancer(c *call, w *xmlWriter) error {
 	arn, ok := c.f.lookup("LoadBalancerArn")
 	if !ok || arn == "" {
@@ -228,6 +284,9 @@ func describeLoadBalancerAttributes(c *call, w *xmlWriter) error {
 func modifyLoadBalancerAttributes(c *call, w *xmlWriter) error {
 	given, err := readAttributes(c.f)
 	if err != nil {
+		return err
+	}
+	if err := c.checkLogBuckets(given); err != nil {
 		return err
 	}
 	var out *control.LoadBalancer

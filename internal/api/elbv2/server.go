@@ -61,6 +61,12 @@ type Options struct {
 	// Health reports target health; nil until a health checker is wired in,
 	// and then DescribeTargetHealth says what the configuration knows.
 	Health HealthFunc
+	// CheckLogBucket, when set, writes ALB's test object
+	// (AWSLogs/ACCOUNT/ELBAccessLogTestFile under prefix) to a log bucket
+	// that ModifyLoadBalancerAttributes turns on or moves to; an error refuses
+	// the call with InvalidConfigurationRequest, as ALB refuses a bucket it
+	// cannot write to, and changes nothing.
+	CheckLogBucket func(ctx context.Context, bucket, prefix string) error
 	// MaxBodyBytes caps request bodies (DefaultMaxBodyBytes when zero).
 	MaxBodyBytes int64
 	// Now is the clock for signatures (time.Now when nil).
