@@ -51,8 +51,15 @@ func shipper(t *testing.T, srv *s3test.Server, o Options) *Shipper {
 // the file.
 func writeLog(t *testing.T, dir string, n int) {
 	t.Helper()
+	writeLogPrefix(t, dir, n, "")
+}
+
+// writeLogPrefix is writeLog with file names starting with prefix (ALB's
+// connection and health-check logs), the lines being access log lines.
+func writeLogPrefix(t *testing.T, dir string, n int, prefix string) {
+	t.Helper()
 	w, err := accesslog.Open(accesslog.Options{Directory: dir, AccountID: "123456789012", Region: "us-east-1",
-		LoadBalancerID: "app/web/0123456789abcdef", NodeIP: "10.0.0.7"})
+		LoadBalancerID: "app/web/0123456789abcdef", NodeIP: "10.0.0.7", FilePrefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,18 +162,54 @@ func TestShipWhileStoreDown(t *testing.T) {
 // their lines.
 func TestSpoolBound(t *testing.T) {
 	srv := s3test.Start(t)
+	srv.Bucket(t, "logs")
 	dropped := map[string]int{}
 	sh := shipper(t, srv, Options{MaxSpoolBytes: 1, Dropped: func(log string, n int) { dropped[log] += n }})
 	srv.Stop()
-	writeLog(t, sh.Dir("logs", ""), 30)
+	// Four files, oldest first: a health-check log of 7 lines and access
+	// logs of 10, 11 and 12 lines.
+	writeLogPrefix(t, sh.Dir("logs", ""), 7, accesslog.HealthLogFilePrefix)
+	writeLog(t, sh.Dir("logs", ""), 10)
+	writeLog(t, sh.Dir("logs", ""), 11)
+	writeLog(t, sh.Dir("logs", ""), 12)
+	files, err := sh.scan()
+	if err != nil || len(files) != 4 {
+		t.Fatalf("spool holds %d files (%v), want 4", len(files), err)
+	}
+	base := time.Now().Add(-time.Hour)
+	for i, f := range files {
+		// scan orders by modification time; make it the order of writing.
+		if err := os.Chtimes(f.path, base.Add(time.Duration(i)*time.Minute), base.Add(time.Duration(i)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ = sh.scan()
+	if logKind(files[0].key) != "health_check" {
+		t.Fatalf("oldest file %s is not the health-check log", files[0].key)
+	}
+	// Room for the two newest files only.
+	sh.opts.MaxSpoolBytes = files[2].size + files[3].size
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	sh.Flush(ctx)
-	if dropped["access"] != 30 {
-		t.Errorf("dropped %v, want 30 access lines", dropped)
+	sh.Flush(ctx) // the server is down: nothing uploads, the bound drops
+	if dropped["health_check"] != 7 || dropped["access"] != 10 || len(dropped) != 2 {
+		t.Errorf("dropped %v, want exactly the 7 health-check and 10 access lines of the two oldest files", dropped)
+	}
+	srv.Restart()
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	if err := sh.Flush(ctx2); err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, key := range srv.Keys(t, "logs", "AWSLogs/") {
+		lines += len(gunzipLines(t, get(t, srv, "logs", key)))
+	}
+	if lines != 23 {
+		t.Errorf("uploaded %d lines, want the 23 of the two files kept", lines)
 	}
 	if files, _ := sh.scan(); len(files) != 0 {
-		t.Errorf("spool %v after dropping", files)
+		t.Errorf("spool %v after uploading", files)
 	}
 }
 
