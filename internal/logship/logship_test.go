@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -49,24 +50,28 @@ func shipper(t *testing.T, srv *s3test.Server, o Options) *Shipper {
 
 // writeLog writes n access log lines into dir, as a node does, and closes
 // the file.
-func writeLog(t *testing.T, dir string, n int) {
+func writeLog(t testing.TB, dir string, n int) {
 	t.Helper()
 	writeLogPrefix(t, dir, n, "")
 }
 
 // writeLogPrefix is writeLog with file names starting with prefix (ALB's
 // connection and health-check logs), the lines being access log lines.
-func writeLogPrefix(t *testing.T, dir string, n int, prefix string) {
+func writeLogPrefix(t testing.TB, dir string, n int, prefix string) {
 	t.Helper()
 	w, err := accesslog.Open(accesslog.Options{Directory: dir, AccountID: "123456789012", Region: "us-east-1",
-		LoadBalancerID: "app/web/0123456789abcdef", NodeIP: "10.0.0.7", FilePrefix: prefix})
+		LoadBalancerID: "app/web/0123456789abcdef", NodeIP: "10.0.0.7", FilePrefix: prefix, Buffer: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
+		// Lines that differ as real ones do (client port, path, trace id,
+		// timings), so that they compress as real logs do.
 		e := accesslog.Entry{Type: "http", Time: time.Now(), ELB: "app/web/0123456789abcdef",
-			Client: netip.MustParseAddrPort("192.0.2.1:4000"), ELBStatusCode: 200, Request: []byte("GET http://x:80/" + strings.Repeat("a", i%7) + " HTTP/1.1"),
-			RequestProcessingTime: time.Millisecond, TargetProcessingTime: 2 * time.Millisecond, ResponseProcessingTime: 0}
+			Client: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(1024+i%60000)), ELBStatusCode: 200,
+			Request:               fmt.Appendf(nil, "GET http://x:80/users/%d/orders?page=%d HTTP/1.1", i*7919%100003, i%13),
+			TraceID:               fmt.Appendf(nil, "Root=1-%08x-%024x", i, uint64(i)*0x9e3779b97f4a7c15),
+			RequestProcessingTime: time.Duration(i%1000) * time.Microsecond, TargetProcessingTime: time.Duration(i*31%20000) * time.Microsecond}
 		w.Log(&e)
 	}
 	if err := w.Close(context.Background()); err != nil {
