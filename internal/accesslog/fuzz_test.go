@@ -101,3 +101,44 @@ func canonicalBytes(b []byte) []byte {
 	}
 	return b
 }
+
+// FuzzParseConnLine and FuzzParseHealthLine check that the connection and
+// health-check log parsers never panic, and that whatever they accept
+// re-encodes to a line that parses and re-encodes to the same bytes.
+func FuzzParseConnLine(f *testing.F) {
+	for _, l := range []string{connExample, connExample2023, connFailed} {
+		f.Add([]byte(l))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var e1, e2 ConnEntry
+		if ParseConnLine(line, &e1) != nil {
+			return
+		}
+		out1 := AppendConnLine(nil, &e1)
+		if err := ParseConnLine(out1, &e2); err != nil {
+			t.Fatalf("re-encoded line does not parse: %v\n in: %q\nout: %q", err, line, out1)
+		}
+		if out2 := AppendConnLine(nil, &e2); !bytes.Equal(out1, out2) {
+			t.Fatalf("encoding is not stable:\n in: %q\n 1: %q\n 2: %q", line, out1, out2)
+		}
+	})
+}
+
+func FuzzParseHealthLine(f *testing.F) {
+	for _, l := range []string{healthExample, healthPass} {
+		f.Add([]byte(l))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var e1, e2 HealthEntry
+		if ParseHealthLine(line, &e1) != nil {
+			return
+		}
+		out1 := AppendHealthLine(nil, &e1)
+		if err := ParseHealthLine(out1, &e2); err != nil {
+			t.Fatalf("re-encoded line does not parse: %v\n in: %q\nout: %q", err, line, out1)
+		}
+		if out2 := AppendHealthLine(nil, &e2); !bytes.Equal(out1, out2) {
+			t.Fatalf("encoding is not stable:\n in: %q\n 1: %q\n 2: %q", line, out1, out2)
+		}
+	})
+}
