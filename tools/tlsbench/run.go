@@ -109,7 +109,7 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	backend := exec.Command("taskset", "-c", "0", self, "backend", "-addr", fmt.Sprintf("127.0.0.1:%d", o.backend))
+	backend := pinned("0", self, "backend", "-addr", fmt.Sprintf("127.0.0.1:%d", o.backend))
 	backend.Env = append(os.Environ(), "GOMAXPROCS=1")
 	backend.Stderr = os.Stderr
 	if err := backend.Start(); err != nil {
@@ -278,7 +278,7 @@ target_groups:
 		os.RemoveAll(filepath.Join(t, "albatross-data"))
 		argv = []string{p.o.albatross, "serve", "--config", cfg, "--data-dir", filepath.Join(t, "albatross-data"), "--admin-addr", ""}
 	}
-	p.cmd = exec.Command("taskset", append([]string{"-c", "1"}, argv...)...)
+	p.cmd = pinned("1", argv...)
 	p.cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	out, err := os.Create(filepath.Join(t, p.name+".out"))
 	if err != nil {
@@ -384,7 +384,7 @@ func measure(p *proxy, sc string, o *options, self string) (result, error) {
 
 // runWrk runs wrk over HTTPS, one thread, 64 connections.
 func runWrk(url, secs string) (result, error) {
-	out, err := exec.Command("taskset", "-c", "0", "wrk", "-t1", "-c64", "-d"+secs+"s", "--latency", url).CombinedOutput()
+	out, err := pinned("0", "wrk", "-t1", "-c64", "-d"+secs+"s", "--latency", url).CombinedOutput()
 	s := string(out)
 	if err != nil || !strings.Contains(s, "Latency Distribution") {
 		return result{}, fmt.Errorf("wrk: %v\n%s", err, s)
@@ -434,7 +434,7 @@ func findFloat(pattern, s string) float64 {
 
 // runHandshakes runs this tool's handshakes subcommand on CPU 0.
 func runHandshakes(self, addr string, d time.Duration, resume bool) (result, error) {
-	cmd := exec.Command("taskset", "-c", "0", self, "handshakes", "-addr", addr, "-duration", d.String(), "-conns", "16", "-resume="+strconv.FormatBool(resume))
+	cmd := pinned("0", self, "handshakes", "-addr", addr, "-duration", d.String(), "-conns", "16", "-resume="+strconv.FormatBool(resume))
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -456,7 +456,7 @@ func runHandshakes(self, addr string, d time.Duration, resume bool) (result, err
 func runH2load(url, secs, tmp string) (result, error) {
 	logf := filepath.Join(tmp, "h2load.log")
 	os.Remove(logf)
-	out, err := exec.Command("taskset", "-c", "0", "h2load", "-t1", "-c8", "-m100", "-D", secs, "--log-file="+logf, url).CombinedOutput()
+	out, err := pinned("0", "h2load", "-t1", "-c8", "-m100", "-D", secs, "--log-file="+logf, url).CombinedOutput()
 	s := string(out)
 	if err != nil || !strings.Contains(s, "requests:") {
 		return result{}, fmt.Errorf("h2load: %v\n%s", err, s)
@@ -514,7 +514,7 @@ func runIdle(self, addr string, useTLS bool, n, pid int, tmp string) (result, er
 	ready := filepath.Join(tmp, "idle.ready")
 	os.Remove(ready)
 	before := rssKiB(pid)
-	cmd := exec.Command("taskset", "-c", "0", self, "idle", "-addr", addr, "-n", strconv.Itoa(n), "-tls="+strconv.FormatBool(useTLS), "-hold", "120s", "-ready-file", ready)
+	cmd := pinned("0", self, "idle", "-addr", addr, "-n", strconv.Itoa(n), "-tls="+strconv.FormatBool(useTLS), "-hold", "120s", "-ready-file", ready)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -712,4 +712,13 @@ func rounds(rs []result, f func(result) float64, format string) string {
 		s[i] = fmt.Sprintf(format, f(r))
 	}
 	return strings.Join(s, ", ")
+}
+
+// pinned prepares a command run on the given CPUs (taskset -c) that the
+// kernel kills if this process dies first, so that an interrupted run leaves
+// no proxy or load generator behind.
+func pinned(cpus string, argv ...string) *exec.Cmd {
+	cmd := exec.Command("taskset", append([]string{"-c", cpus}, argv...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
