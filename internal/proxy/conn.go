@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"math"
@@ -85,7 +86,8 @@ type conn struct {
 
 	state atomic.Int32
 	// parkable is whether the connection can wait for its next request without
-	// a goroutine: a plain TCP connection on a platform with a poller.
+	// a goroutine: a TCP connection (plain, or TLS carrying HTTP/1.1 once its
+	// handshake is done) on a platform with a poller.
 	parkable bool
 	// idleSince is when the connection began waiting for its next request.
 	idleSince time.Time
@@ -113,6 +115,8 @@ type conn struct {
 	replyOp   sendrecv.Op
 	raw       syscall.RawConn
 	pipelines bool
+	// pollRaw is the TCP socket under a TLS connection, for parking.
+	pollRaw syscall.RawConn
 
 	watchDone chan struct{}
 	gone      atomic.Bool
@@ -963,7 +967,7 @@ func (c *conn) doneWithTarget(uc *upstream.Conn, ok bool) {
 // next request to write: the client connection is a plain TCP socket with
 // nothing of a next request buffered, and has not been seen to pipeline.
 func (c *conn) mayDeferReply() bool {
-	if !sendrecv.Supported || !c.parkable || c.pipelines || c.r != c.w {
+	if !sendrecv.Supported || !c.parkable || c.tls != nil || c.pipelines || c.r != c.w {
 		return false
 	}
 	if c.rawConn() == nil {
@@ -975,8 +979,22 @@ func (c *conn) mayDeferReply() bool {
 	return true
 }
 
+// pollConn returns the client's TCP socket for the parker's poller: the
+// connection's own, or the one under its TLS layer.
+func (c *conn) pollConn() syscall.RawConn {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		if c.pollRaw == nil {
+			if tcp, ok := tc.NetConn().(*net.TCPConn); ok {
+				c.pollRaw, _ = tcp.SyscallConn()
+			}
+		}
+		return c.pollRaw
+	}
+	return c.rawConn()
+}
+
 // rawConn returns the client's socket for raw calls (parking, the raw reply
-// path), or nil when the connection is not a plain TCP one.
+// path, splicing), or nil when the connection is not a plain TCP one.
 func (c *conn) rawConn() syscall.RawConn {
 	if c.raw == nil {
 		if tc, ok := c.nc.(*net.TCPConn); ok {

@@ -3,10 +3,12 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
@@ -21,6 +23,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/health"
 	"github.com/albatross-lb/albatross/internal/metrics"
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"golang.org/x/net/http2"
 )
 
 // loadGenEnv, when set, makes the test binary a load generator (see
@@ -138,8 +141,11 @@ func (lg *loadGen) command(tb testing.TB, format string, args ...any) {
 
 // runLoadGen serves a fixed 64-byte response on a loopback target, writes the
 // target's address, then obeys commands, one per line, answering "ok" to each:
-// "connect ADDR N" opens N keep-alive client connections to ADDR, "run N" sends
-// N requests spread over them (one at a time on each) and reads the responses.
+// "connect ADDR N" opens N keep-alive client connections to ADDR,
+// "connecttls ADDR N" N kept-alive TLS 1.3 connections (HTTP/1.1),
+// "connecth2 ADDR N M" N HTTP/2 connections carrying M streams at once each,
+// and "run N" sends N requests spread over them (one at a time on each
+// connection or stream) and reads the responses.
 func runLoadGen(in io.Reader, out io.Writer) error {
 	tl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -149,6 +155,7 @@ func runLoadGen(in io.Reader, out io.Writer) error {
 	go serveFixedTarget(tl)
 	fmt.Fprintln(out, tl.Addr().String())
 	var conns []net.Conn
+	var h2conns []*http2.ClientConn
 	defer func() {
 		for _, c := range conns {
 			c.Close()
@@ -170,6 +177,64 @@ func runLoadGen(in io.Reader, out io.Writer) error {
 					return err
 				}
 				conns = append(conns, c)
+			}
+		case len(f) == 3 && f[0] == "connecttls":
+			n, err := strconv.Atoi(f[2])
+			if err != nil {
+				return err
+			}
+			for range n {
+				c, err := tls.Dial("tcp", f[1], loadGenTLS("http/1.1"))
+				if err != nil {
+					return err
+				}
+				conns = append(conns, c)
+			}
+		case len(f) == 4 && f[0] == "connecth2":
+			n, err := strconv.Atoi(f[2])
+			if err != nil {
+				return err
+			}
+			streams, err := strconv.Atoi(f[3])
+			if err != nil {
+				return err
+			}
+			for range n {
+				c, err := tls.Dial("tcp", f[1], loadGenTLS("h2"))
+				if err != nil {
+					return err
+				}
+				conns = append(conns, c)
+				cc, err := (&http2.Transport{}).NewClientConn(c)
+				if err != nil {
+					return err
+				}
+				for range streams {
+					h2conns = append(h2conns, cc)
+				}
+			}
+		case len(f) == 2 && f[0] == "run" && len(h2conns) > 0:
+			n, err := strconv.Atoi(f[1])
+			if err != nil {
+				return err
+			}
+			var left atomic.Int64
+			left.Store(int64(n))
+			var wg sync.WaitGroup
+			errs := make(chan error, len(h2conns))
+			for _, cc := range h2conns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := exchangeH2(cc, &left); err != nil {
+						errs <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			if err := <-errs; err != nil {
+				return err
 			}
 		case len(f) == 2 && f[0] == "run" && len(conns) > 0:
 			n, err := strconv.Atoi(f[1])
@@ -200,6 +265,33 @@ func runLoadGen(in io.Reader, out io.Writer) error {
 		fmt.Fprintln(out, "ok")
 	}
 	return sc.Err()
+}
+
+// loadGenTLS is the load generator's TLS client configuration, offering one
+// application protocol.
+func loadGenTLS(alpn string) *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true, ServerName: "bench.example", NextProtos: []string{alpn}, MinVersion: tls.VersionTLS13}
+}
+
+// exchangeH2 sends GET requests on an HTTP/2 connection, one after the
+// other, while left stays positive, and reads each 64-byte response.
+func exchangeH2(cc *http2.ClientConn, left *atomic.Int64) error {
+	for left.Add(-1) >= 0 {
+		req, err := http.NewRequest("GET", "https://bench.example/bench", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := cc.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		n, err := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 || n != 64 {
+			return fmt.Errorf("HTTP/2 response %d, %d bytes, %v", resp.StatusCode, n, err)
+		}
+	}
+	return nil
 }
 
 // exchange sends req on c and reads a fixedTarget response, one after the

@@ -35,6 +35,8 @@ type parker struct {
 	// events only.
 	waitUntil time.Time
 	stopped   bool
+	// resumes counts the parkings that ended with the client's bytes.
+	resumes uint64
 }
 
 // wakeToken marks the eventfd's events; parkings count from 1.
@@ -85,7 +87,7 @@ func (k *parker) park(c *conn) bool {
 		k.p.log.Warn("idle connections keep a goroutine each: no poller", "err", err)
 		return false
 	}
-	rc := c.rawConn()
+	rc := c.pollConn()
 	if rc == nil {
 		return false
 	}
@@ -171,6 +173,7 @@ func (k *parker) loop() {
 				continue // expired or closed meanwhile
 			}
 			k.remove(c)
+			k.resumes++
 			resume = append(resume, c)
 		}
 		now := time.Now()
@@ -187,7 +190,13 @@ func (k *parker) loop() {
 		}
 		for i, c := range expire {
 			// Idle timeout with no request: ALB closes silently, no log line.
-			c.close()
+			if c.tls != nil {
+				// Closing a TLS connection writes its close_notify alert,
+				// which may wait on a client that does not read; not here.
+				go c.close()
+			} else {
+				c.close()
+			}
 			expire[i] = nil
 		}
 		resume, expire = resume[:0], expire[:0]
@@ -281,4 +290,11 @@ func (k *parker) parked() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.conns)
+}
+
+// resumed reports how many parked connections have been resumed.
+func (k *parker) resumed() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.resumes
 }

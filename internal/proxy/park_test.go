@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"testing"
@@ -103,4 +104,102 @@ func TestShutdownClosesParkedConnections(t *testing.T) {
 	if n := connCount(p); n != 0 {
 		t.Fatalf("%d connections left after shutdown", n)
 	}
+}
+
+// tlsProxyWithClient is proxyWithClient over HTTPS: a kept-alive TLS 1.3
+// connection carrying HTTP/1.1, through conn wrap (nil for none).
+func tlsProxyWithClient(t *testing.T, idle time.Duration, wrap func(net.Conn) net.Conn) (*Proxy, net.Conn, *bufio.Reader) {
+	t.Helper()
+	target := startOKTarget(t)
+	p := quietProxy()
+	attrs := config.LoadBalancerAttributes{IdleTimeout: idle, ClientKeepAlive: time.Hour}
+	addr := serve(t, p, withTLS(t, testListener(attrs, nil, target), true))
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrap != nil {
+		raw = wrap(raw)
+	}
+	c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, ServerName: "bench.example", NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS13})
+	t.Cleanup(func() { c.Close() })
+	if err := c.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	return p, c, bufio.NewReader(c)
+}
+
+func TestIdleTLSConnectionParksAndResumes(t *testing.T) {
+	p, c, br := tlsProxyWithClient(t, time.Minute, nil)
+	for round := range 3 {
+		get(t, c, br)
+		// Between requests a TLS connection parks as a plain one does.
+		waitFor(t, "the TLS connection is parked", func() bool { return p.parker.parked() == 1 })
+		if n := connCount(p); n != 1 {
+			t.Fatalf("round %d: proxy holds %d connections while one is parked, want 1", round, n)
+		}
+	}
+	get(t, c, br)
+	if n := p.parker.parked(); n != 0 {
+		t.Fatalf("%d connections parked right after a request, want 0", n)
+	}
+}
+
+func TestParkedTLSConnectionClosedAtIdleTimeout(t *testing.T) {
+	const idle = time.Second
+	p, c, br := tlsProxyWithClient(t, idle, nil)
+	idleFrom := time.Now()
+	get(t, c, br)
+	waitFor(t, "the TLS connection is parked", func() bool { return p.parker.parked() == 1 })
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := br.Read(make([]byte, 1))
+	if err != io.EOF {
+		t.Fatalf("read on an idle TLS connection: %d bytes, %v; want EOF (close_notify)", n, err)
+	}
+	if elapsed := time.Since(idleFrom); elapsed < idle {
+		t.Fatalf("closed after %v idle, before the %v idle timeout", elapsed, idle)
+	}
+	waitFor(t, "the proxy forgets the connection", func() bool { return connCount(p) == 0 && p.parker.parked() == 0 })
+}
+
+// splitWriter writes the first bytes of one Write, then calls between, then
+// writes the rest: a TLS record that arrives in two pieces.
+type splitWriter struct {
+	net.Conn
+	armed   bool
+	between func()
+}
+
+func (s *splitWriter) Write(b []byte) (int, error) {
+	if !s.armed || len(b) < 4 {
+		return s.Conn.Write(b)
+	}
+	s.armed = false
+	n, err := s.Conn.Write(b[:3])
+	if err != nil {
+		return n, err
+	}
+	s.between()
+	m, err := s.Conn.Write(b[3:])
+	return n + m, err
+}
+
+func TestTLSConnectionParksWithPartialRecord(t *testing.T) {
+	var sw *splitWriter
+	p, c, br := tlsProxyWithClient(t, time.Minute, func(nc net.Conn) net.Conn {
+		sw = &splitWriter{Conn: nc}
+		return sw
+	})
+	get(t, c, br)
+	waitFor(t, "the TLS connection is parked", func() bool { return p.parker.parked() == 1 })
+	// The next request's record arrives in two pieces, with the connection
+	// resumed by the first and parked again, holding part of a record,
+	// before the second: the rest must wake it and the request be served.
+	sw.between = func() {
+		waitFor(t, "the connection is parked holding part of a record", func() bool {
+			return p.parker.parked() == 1 && p.parker.resumed() >= 1
+		})
+	}
+	sw.armed = true
+	get(t, c, br)
 }

@@ -17,8 +17,7 @@ import (
 func (c *conn) serveTLS(l *snapshot.Listener) {
 	defer c.recoverPanic()
 	raw := c.nc
-	// A TLS connection may hold decrypted bytes the poller cannot see: it
-	// waits for its next request on its goroutine.
+	// The handshake runs on the connection's goroutine.
 	c.parkable = false
 	hs := l.TLS.NewHandshake()
 	tc := tls.Server(raw, hs.Config)
@@ -69,6 +68,13 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 	c.nc = tc
 	c.p.mu.Unlock()
 	c.state.Store(stateActive)
+	// Between HTTP/1.1 requests the connection parks as a plain one does:
+	// it parks only after a read that timed out having returned nothing,
+	// and crypto/tls reads the socket only once it has decrypted every whole
+	// record it holds, so no request bytes can be waiting inside the TLS
+	// layer, out of the poller's sight (at most the start of a record, whose
+	// rest makes the socket readable).
+	c.parkable = c.p.parker != nil && info.ALPN != "h2"
 	if info.ALPN == "h2" {
 		// Streams take their own scratch space; the connection needs none.
 		c.p.putWork(c.work)
