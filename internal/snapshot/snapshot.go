@@ -504,7 +504,7 @@ func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir strin
 		}
 		certs = append(certs, cert)
 	}
-	return tlsconf.NewListener(p, certs, http2)
+	return tlsconf.NewListener(p, certs, http2, nil)
 }
 
 // TargetAddrs is the set of target pool keys the snapshot uses (addresses,

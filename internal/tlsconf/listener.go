@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // Cert is one certificate of a listener, loaded from PEM files.
@@ -78,6 +79,9 @@ type Listener struct {
 	// Certs are the listener's certificates; Certs[0] is the default.
 	Certs []*Cert
 
+	// MTLS is the listener's mutual TLS setting; nil when its mode is off.
+	MTLS *MutualAuth
+
 	exact    map[string][]int // name → indexes into Certs
 	wildcard map[string][]int // "example.com" for "*.example.com" → indexes
 	base     *tls.Config
@@ -85,12 +89,15 @@ type Listener struct {
 
 // NewListener compiles a listener's TLS settings. certs must not be empty; the
 // first is the default certificate. With http2, ALPN offers h2 before
-// http/1.1.
-func NewListener(p *Policy, certs []*Cert, http2 bool) (*Listener, error) {
+// http/1.1. mtls is the listener's mutual TLS (nil: off).
+func NewListener(p *Policy, certs []*Cert, http2 bool, mtls *MutualAuth) (*Listener, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("an HTTPS listener needs at least one certificate")
 	}
-	l := &Listener{Policy: p, Certs: certs, exact: map[string][]int{}, wildcard: map[string][]int{}}
+	if mtls != nil && mtls.Mode == ModeVerify && mtls.Store == nil {
+		return nil, errors.New("mutual authentication mode verify needs a trust store")
+	}
+	l := &Listener{Policy: p, Certs: certs, MTLS: mtls, exact: map[string][]int{}, wildcard: map[string][]int{}}
 	for i, c := range certs {
 		for _, n := range c.Names {
 			if rest, ok := strings.CutPrefix(n, "*."); ok {
@@ -109,6 +116,15 @@ func NewListener(p *Policy, certs []*Cert, http2 bool) (*Listener, error) {
 	}
 	if http2 {
 		l.base.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if mtls != nil {
+		// The certificate is asked for, never checked by crypto/tls: the
+		// handshake's VerifyConnection judges it (see Handshake), so that
+		// the failure reason is known and expiry can be ignored.
+		l.base.ClientAuth = tls.RequestClientCert
+		if mtls.Mode == ModeVerify && mtls.AdvertiseCANames {
+			l.base.ClientCAs = mtls.Store.pool
+		}
 	}
 	// Session tickets: one key per compiled listener, shared by the per-
 	// connection copies of base (they would otherwise each make their own and
@@ -161,6 +177,10 @@ type Handshake struct {
 	l       *Listener
 	chosen  int
 	matched bool
+	// client and reason are the client certificate's description and, when
+	// it failed verification, ALB's reason code (mutual TLS only).
+	client *ClientCert
+	reason string
 }
 
 // NewHandshake prepares the handshake of one client connection.
@@ -171,7 +191,52 @@ func (l *Listener) NewHandshake() *Handshake {
 		h.chosen, h.matched = l.choose(hello)
 		return l.Certs[h.chosen].TLS, nil
 	}
+	if l.MTLS != nil {
+		h.Config.VerifyConnection = h.verifyConnection
+	}
 	return h
+}
+
+// verifyConnection judges the client's certificate chain, on full and resumed
+// handshakes alike, and records what the logs and the target get.
+func (h *Handshake) verifyConnection(cs tls.ConnectionState) error {
+	m := h.l.MTLS
+	certs := cs.PeerCertificates
+	if len(certs) > 0 {
+		cc := describeLeaf(certs[0])
+		h.client = &cc
+	}
+	if m.Mode != ModeVerify {
+		if h.client != nil {
+			ders := make([][]byte, len(certs))
+			for i, c := range certs {
+				ders[i] = c.Raw
+			}
+			h.client.Chain = string(urlEncodePEM(nil, ders...))
+		}
+		return nil
+	}
+	if r := m.verifyClient(certs, time.Now()); r != "" {
+		h.reason = r
+		return fmt.Errorf("client certificate: %s", r)
+	}
+	h.client.Verified = true
+	h.client.Leaf = string(urlEncodePEM(nil, certs[0].Raw))
+	return nil
+}
+
+// ClientCert returns the client certificate's description, nil when the client
+// sent none (or the listener has no mutual TLS). After a failed handshake it
+// describes the certificate that failed.
+func (h *Handshake) ClientCert() *ClientCert { return h.client }
+
+// FailReason returns ALB's reason code for a failed handshake: why the client
+// certificate was refused, or UnmappedConnectionError for any other failure.
+func (h *Handshake) FailReason() string {
+	if h.reason != "" {
+		return h.reason
+	}
+	return ReasonUnmapped
 }
 
 // ConnInfo is what the access and connection logs record of a TLS connection.
@@ -184,6 +249,8 @@ type ConnInfo struct {
 	CertARN string
 	// ALPN is the negotiated application protocol ("h2", "http/1.1" or "").
 	ALPN string
+	// Client is the client certificate (mutual TLS), nil without one.
+	Client *ClientCert
 }
 
 // Info describes the connection once its handshake has completed.
@@ -193,6 +260,7 @@ func (h *Handshake) Info(cs tls.ConnectionState) ConnInfo {
 		Protocol: ProtocolName(cs.Version),
 		ALPN:     cs.NegotiatedProtocol,
 		CertARN:  h.l.Certs[h.chosen].ARN,
+		Client:   h.client,
 	}
 	if cs.DidResume {
 		ci.CertARN = "session-reused"
