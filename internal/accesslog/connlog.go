@@ -23,8 +23,9 @@ type ConnEntry struct {
 	// decimals; negative (failed handshake) encodes as "-".
 	HandshakeLatency time.Duration
 	// LeafClientCertSubject, LeafClientCertValidity and
-	// LeafClientCertSerialNumber describe a mutual-TLS client certificate;
-	// Albatross has no mTLS, so they are always "-".
+	// LeafClientCertSerialNumber describe a mutual-TLS client certificate
+	// (RFC 2253 subject, "NotBefore=...;NotAfter=...", upper-case hex
+	// serial); "-" when the client sent none.
 	LeafClientCertSubject      string
 	LeafClientCertValidity     string
 	LeafClientCertSerialNumber string

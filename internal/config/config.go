@@ -20,6 +20,9 @@ type Config struct {
 	// TargetGroups may be empty; names are unique, and each group is used by at
 	// most one load balancer, as on AWS.
 	TargetGroups []TargetGroup `yaml:"target_groups"`
+	// TrustStores are the trust stores of mutual TLS listeners; names are
+	// unique.
+	TrustStores []TrustStore `yaml:"trust_stores"`
 }
 
 // LoadBalancer returns the load balancer named name, or nil. The result points
@@ -150,6 +153,8 @@ type Listener struct {
 	// SSLPolicy is an HTTPS listener's ALB security policy name (default
 	// DefaultSSLPolicy; empty on HTTP listeners).
 	SSLPolicy string `yaml:"ssl_policy"`
+	// MutualAuthentication is an HTTPS listener's mutual TLS (nil: off).
+	MutualAuthentication *MutualAuthentication `yaml:"mutual_authentication"`
 	// DefaultActions has exactly one action: the default rule's, run when no
 	// rule matches.
 	DefaultActions []Action `yaml:"default_actions"`

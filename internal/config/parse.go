@@ -113,7 +113,7 @@ type socket struct {
 
 func (d *decoder) config(root *yaml.Node) *Config {
 	c := &Config{Region: DefaultRegion, AccountID: DefaultAccountID}
-	f, ok := d.mapping(root, "", "region", "account_id", "load_balancers", "target_groups")
+	f, ok := d.mapping(root, "", "region", "account_id", "load_balancers", "target_groups", "trust_stores")
 	if !ok {
 		return c
 	}
@@ -153,6 +153,8 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		c.TargetGroups = append(c.TargetGroups, tg)
 	}
 
+	c.TrustStores = d.trustStores(f["trust_stores"].val)
+
 	lbNode := f["load_balancers"].val
 	lbItems := d.list(lbNode, "load_balancers")
 	lbIndex := map[string]int{}
@@ -187,6 +189,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		d.checkProtocolVersions(lb, pos, c.TargetGroups, tgs)
 		c.LoadBalancers = append(c.LoadBalancers, lb)
 	}
+	d.checkTrustStoreRefs(c, lbItems)
 	return c
 }
 
@@ -262,7 +265,7 @@ func (d *decoder) accessLog(n *yaml.Node, path string) AccessLog {
 func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 	l := Listener{Address: DefaultListenerAddress, Protocol: DefaultProtocol}
 	pos := listenerPos{node: n, port: n}
-	f, ok := d.mapping(n, path, "port", "address", "protocol", "certificates", "ssl_policy", "default_actions", "rules", "attributes")
+	f, ok := d.mapping(n, path, "port", "address", "protocol", "certificates", "ssl_policy", "default_actions", "rules", "attributes", "mutual_authentication")
 	if !ok {
 		return l, pos
 	}
@@ -290,6 +293,7 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 		}
 	}
 	d.listenerTLS(f, n, path, &l)
+	d.listenerMTLS(f, path, &l)
 	actionsPath := join(path, "default_actions")
 	items := d.list(f["default_actions"].val, actionsPath)
 	if len(items) == 0 {

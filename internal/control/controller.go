@@ -244,6 +244,12 @@ func (c *Controller) decode(kvs []state.KV) (*Model, int64, error) {
 				m.Listeners[r.ID] = &r
 				seq = max(seq, r.Seq)
 			}
+		case strings.HasPrefix(kv.Key, prefixTrustStore):
+			var r TrustStore
+			if err = json.Unmarshal(kv.Value, &r); err == nil {
+				m.TrustStores[r.ID] = &r
+				seq = max(seq, r.Seq)
+			}
 		}
 		if err != nil {
 			return nil, 0, fmt.Errorf("state record %s: %w", kv.Key, err)
@@ -263,6 +269,7 @@ func (c *Controller) emptyModel() *Model {
 		LoadBalancers:  map[string]*LoadBalancer{},
 		TargetGroups:   map[string]*TargetGroup{},
 		Listeners:      map[string]*Listener{},
+		TrustStores:    map[string]*TrustStore{},
 	}
 }
 
@@ -709,6 +716,11 @@ func (c *Controller) keyInUse(m *Model, key string) bool {
 			return true
 		}
 	}
+	for _, ts := range m.TrustStores {
+		if TrustStoreKey(ts.Name) == key {
+			return true
+		}
+	}
 	return false
 }
 
@@ -747,6 +759,10 @@ func (m *Model) shallowCopy() *Model {
 	for k, v := range m.Listeners {
 		n.Listeners[k] = v
 	}
+	n.TrustStores = make(map[string]*TrustStore, len(m.TrustStores))
+	for k, v := range m.TrustStores {
+		n.TrustStores[k] = v
+	}
 	return &n
 }
 
@@ -768,6 +784,10 @@ func (tx *Tx) ops() ([]state.Op, error) {
 			if r := tx.m.Listeners[strings.TrimPrefix(key, prefixListener)]; r != nil {
 				rec = r
 			}
+		case strings.HasPrefix(key, prefixTrustStore):
+			if r := tx.m.TrustStores[strings.TrimPrefix(key, prefixTrustStore)]; r != nil {
+				rec = r
+			}
 		}
 		if rec == nil {
 			ops = append(ops, state.Delete(key))
@@ -786,6 +806,7 @@ func (tx *Tx) ops() ([]state.Op, error) {
 // targets are not in TargetGroup.Targets, so they get no new requests.
 func Compile(m *Model) (*config.Config, error) {
 	cfg := &config.Config{Region: m.Region, AccountID: m.AccountID}
+	compileTrustStores(m, cfg)
 	for _, tg := range m.SortedTargetGroups() {
 		full, typed, err := config.NormalizeTargetGroupAttributes(tg.Attributes)
 		if err != nil {
@@ -829,7 +850,10 @@ func Compile(m *Model) (*config.Config, error) {
 				return nil, fmt.Errorf("listener %s: %w", l.ID, err)
 			}
 			cl := config.Listener{Port: l.Port, Address: addr, Protocol: l.Protocol, DefaultActions: l.DefaultActions, SSLPolicy: l.SSLPolicy,
-				Attributes: full, Attrs: attrs}
+				Attributes: full, Attrs: attrs, MutualAuthentication: l.MutualAuthentication}
+			if ma := l.MutualAuthentication; ma.Enabled() && ma.Mode == config.MTLSModeVerify && m.TrustStoreByName(ma.TrustStore) == nil {
+				return nil, fmt.Errorf("listener %s: trust store %q does not exist", l.ID, ma.TrustStore)
+			}
 			for _, c := range l.Certificates {
 				if c.Cert == "" {
 					var err error

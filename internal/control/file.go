@@ -58,6 +58,10 @@ func importFile(tx *Tx, cfg *config.Config) error {
 	now := tx.Now()
 	owner := tx.c.opts.FileOwner
 
+	if err := importTrustStores(tx, cfg); err != nil {
+		return err
+	}
+
 	fileTGs := map[string]bool{}
 	for _, ftg := range cfg.TargetGroups {
 		fileTGs[ftg.Name] = true
@@ -135,6 +139,11 @@ func importFile(tx *Tx, cfg *config.Config) error {
 			l.Protocol, l.Address, l.FromFile, l.FileOwner = fl.Protocol, fl.Address, true, owner
 			l.Certificates, l.SSLPolicy = fl.Certificates, fl.SSLPolicy
 			l.DefaultActions, l.Attributes = fl.DefaultActions, fl.Attributes
+			ma, err := fileMutualAuthentication(m, fl.MutualAuthentication)
+			if err != nil {
+				return fmt.Errorf("load balancer %q: listener %d: mutual_authentication: %w", flb.Name, fl.Port, err)
+			}
+			l.MutualAuthentication = ma
 			for _, name := range fl.TargetGroupNames() {
 				if m.TargetGroupByName(name) == nil {
 					return fmt.Errorf("load balancer %q: listener %d: target group %q does not exist", flb.Name, fl.Port, name)
@@ -186,5 +195,5 @@ func importFile(tx *Tx, cfg *config.Config) error {
 		}
 		tx.DeleteTargetGroup(tg.ID)
 	}
-	return nil
+	return removeFileTrustStores(tx, cfg)
 }

@@ -48,6 +48,7 @@ type Model struct {
 	LoadBalancers map[string]*LoadBalancer
 	TargetGroups  map[string]*TargetGroup
 	Listeners     map[string]*Listener
+	TrustStores   map[string]*TrustStore
 }
 
 // Tag is a resource tag.
@@ -145,6 +146,9 @@ type Listener struct {
 	Certificates []config.Certificate `json:"certificates,omitempty"`
 	// SSLPolicy is an HTTPS listener's security policy ("" on HTTP).
 	SSLPolicy string `json:"ssl_policy,omitempty"`
+	// MutualAuthentication is an HTTPS listener's mutual TLS (nil: off); its
+	// TrustStore is the trust store's name.
+	MutualAuthentication *config.MutualAuthentication `json:"mutual_authentication,omitempty"`
 	// DefaultRuleID is the id of the listener's default rule, whose ARN
 	// DescribeRules returns.
 	DefaultRuleID string `json:"default_rule_id"`
@@ -245,6 +249,10 @@ func (l *Listener) Clone() *Listener {
 	c := *l
 	c.DefaultActions = slices.Clone(l.DefaultActions)
 	c.Certificates = slices.Clone(l.Certificates)
+	if l.MutualAuthentication != nil {
+		ma := *l.MutualAuthentication
+		c.MutualAuthentication = &ma
+	}
 	c.Rules = slices.Clone(l.Rules)
 	c.Attributes = cloneMap(l.Attributes)
 	c.Tags = slices.Clone(l.Tags)

@@ -48,6 +48,7 @@ func (c *conn) appendRequestHead(b []byte, l *snapshot.Listener) []byte {
 	}
 	b = c.appendUpgradeHeaders(b)
 	b = c.appendTLSHeaders(b, attrs.TLSVersionAndCipherSuiteHeaders)
+	b = c.appendMTLSHeaders(b)
 	b = c.appendXFF(b, attrs.XFFHeaderProcessingMode, attrs.XFFClientPort)
 	b = append(b, "X-Forwarded-Proto: "...)
 	b = append(b, l.Scheme...)
@@ -82,6 +83,8 @@ func (c *conn) dropRequestHeader(name []byte, preserveHost, dropInvalid bool) bo
 	case dropInvalid && !validHeaderName(name):
 		return true
 	case c.tls != nil && c.isTLSHeader(name):
+		return true
+	case c.isMTLSHeader(name):
 		return true
 	}
 	return listedInConnection(req.Headers, name)

@@ -8,6 +8,7 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/snapshot"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // serveTLS runs the TLS handshake of a connection to an HTTPS listener, writes
@@ -46,7 +47,8 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 		}
 		l.LB.TLSNegotiationErrors.Add(1)
 		ce.HandshakeLatency = -1
-		ce.TLSVerifyStatus = "Failed:UnmappedConnectionError"
+		ce.TLSVerifyStatus = "Failed:" + hs.FailReason()
+		setClientCertFields(&ce, hs.ClientCert())
 		if l.LB.ConnLog != nil {
 			l.LB.ConnLog.LogConn(&ce)
 		}
@@ -59,6 +61,7 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 	ce.TLSProtocol, ce.TLSCipher = info.Protocol, info.Cipher
 	ce.TLSVerifyStatus = "Success"
 	ce.TLSKeyExchange = keyExchangeName(cs.CurveID)
+	setClientCertFields(&ce, info.Client)
 	if l.LB.ConnLog != nil {
 		l.LB.ConnLog.LogConn(&ce)
 	}
@@ -84,6 +87,68 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 		return
 	}
 	c.serve()
+}
+
+// setClientCertFields fills the connection log's leaf_client_cert_* fields
+// from the connection's client certificate (mutual TLS), if it sent one.
+func setClientCertFields(ce *accesslog.ConnEntry, cc *tlsconf.ClientCert) {
+	if cc == nil {
+		return
+	}
+	ce.LeafClientCertSubject = cc.Subject
+	ce.LeafClientCertValidity = cc.Validity
+	ce.LeafClientCertSerialNumber = cc.Serial
+}
+
+// appendMTLSHeaders appends the client certificate headers of a mutual TLS
+// connection, as ALB sends them: in verify mode X-Amzn-Mtls-Clientcert-Serial-
+// Number, -Issuer, -Subject, -Validity and -Leaf; in passthrough mode
+// X-Amzn-Mtls-Clientcert, the whole chain; under the listener's names.
+func (c *conn) appendMTLSHeaders(b []byte) []byte {
+	if c.tls == nil || c.tls.Client == nil {
+		return b
+	}
+	cc := c.tls.Client
+	names := &c.ln.Load().Headers.MTLSNames
+	if !cc.Verified {
+		return appendHeaderLine(b, names[5], cc.Chain)
+	}
+	b = appendHeaderLine(b, names[0], cc.Serial)
+	b = appendHeaderLine(b, names[1], cc.Issuer)
+	b = appendHeaderLine(b, names[2], cc.Subject)
+	b = appendHeaderLine(b, names[3], cc.Validity)
+	return appendHeaderLine(b, names[4], cc.Leaf)
+}
+
+func appendHeaderLine(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, ": "...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
+}
+
+// isMTLSHeader reports whether a client header is one of mutual TLS's: any
+// X-Amzn-Mtls-* header, on every listener, and on a mutual TLS listener the
+// names its headers are renamed to. A client's own never reaches the target,
+// so that a target can trust them.
+func (c *conn) isMTLSHeader(name []byte) bool {
+	const prefix = "X-Amzn-Mtls-"
+	if len(name) >= len(prefix) && (name[0]|0x20) == 'x' && http1.EqualFold(name[:len(prefix)], prefix) {
+		return true
+	}
+	if c.tls == nil {
+		return false
+	}
+	lh := &c.ln.Load().Headers
+	if !lh.MTLS {
+		return false
+	}
+	for _, n := range lh.MTLSNames {
+		if http1.EqualFold(name, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // keyExchangeName names a key exchange group as OpenSSL does.

@@ -121,6 +121,12 @@ type ListenerHeaders struct {
 	// TLSVersion and TLSCipher are the names X-Amzn-Tls-Version and
 	// X-Amzn-Tls-Cipher-Suite are sent under ("" for those).
 	TLSVersion, TLSCipher string
+	// MTLS is set on a listener whose mutual authentication is passthrough
+	// or verify; MTLSNames are then the names its client certificate
+	// headers are sent under, renamed or not, in the order of
+	// config.MTLSHeaders.
+	MTLS      bool
+	MTLSNames [6]string
 }
 
 // Sets reports whether the listener sets response header name itself.
@@ -142,6 +148,9 @@ func compileHeaders(a config.ListenerAttributes) ListenerHeaders {
 	}
 	h.TLSVersion = a.RequestHeaderNames["X-Amzn-Tls-Version"]
 	h.TLSCipher = a.RequestHeaderNames["X-Amzn-Tls-Cipher-Suite"]
+	for i, name := range config.MTLSHeaders {
+		h.MTLSNames[i] = a.RequestHeaderName(name)
+	}
 	return h
 }
 
@@ -390,6 +399,10 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 		groups[tg.Name] = ctg
 		s.TargetGroups = append(s.TargetGroups, ctg)
 	}
+	stores, err := compileTrustStores(cfg)
+	if err != nil {
+		return nil, err
+	}
 	for i := range cfg.LoadBalancers {
 		lb := &cfg.LoadBalancers[i]
 		lbID, err := id(LoadBalancerKey(lb.Name))
@@ -436,8 +449,16 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 			}
 			if l.Protocol == "HTTPS" {
 				cl.Scheme = "https"
-				if cl.TLS, err = compileTLS(cfg, l, lb.Attrs.HTTP2Enabled, res.BaseDir); err != nil {
+				if cl.TLS, err = compileTLS(cfg, l, lb.Attrs.HTTP2Enabled, res.BaseDir, stores); err != nil {
 					return nil, fmt.Errorf("load balancer %q: listener %d: %w", lb.Name, l.Port, err)
+				}
+				if cl.TLS.MTLS != nil {
+					cl.Headers.MTLS = true
+					if l.Attributes == nil {
+						for i, name := range config.MTLSHeaders {
+							cl.Headers.MTLSNames[i] = name
+						}
+					}
 				}
 			}
 			if err := compileRules(cl, l, groups); err != nil {
@@ -484,8 +505,9 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 	return s, nil
 }
 
-// compileTLS loads an HTTPS listener's certificates and policy.
-func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir string) (*tlsconf.Listener, error) {
+// compileTLS loads an HTTPS listener's certificates and policy, and compiles
+// its mutual TLS with the trust stores of the snapshot.
+func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir string, stores map[string]*tlsconf.TrustStore) (*tlsconf.Listener, error) {
 	p, err := tlsconf.Lookup(l.SSLPolicy)
 	if err != nil {
 		return nil, err
@@ -504,7 +526,42 @@ func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir strin
 		}
 		certs = append(certs, cert)
 	}
-	return tlsconf.NewListener(p, certs, http2, nil)
+	mtls, err := compileMTLS(l.MutualAuthentication, stores)
+	if err != nil {
+		return nil, err
+	}
+	return tlsconf.NewListener(p, certs, http2, mtls)
+}
+
+// compileTrustStores compiles every trust store once per snapshot; the
+// listeners that use one share it.
+func compileTrustStores(cfg *config.Config) (map[string]*tlsconf.TrustStore, error) {
+	if len(cfg.TrustStores) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]*tlsconf.TrustStore, len(cfg.TrustStores))
+	for _, ts := range cfg.TrustStores {
+		c, err := tlsconf.NewTrustStore(ts.Name, "", ts.CABundlePEM, ts.CRLs)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot: %w", err)
+		}
+		out[ts.Name] = c
+	}
+	return out, nil
+}
+
+// compileMTLS compiles a listener's mutual authentication; nil when off.
+func compileMTLS(ma *config.MutualAuthentication, stores map[string]*tlsconf.TrustStore) (*tlsconf.MutualAuth, error) {
+	if !ma.Enabled() {
+		return nil, nil
+	}
+	m := &tlsconf.MutualAuth{Mode: ma.Mode, IgnoreExpiry: ma.IgnoreClientCertificateExpiry, AdvertiseCANames: ma.AdvertiseTrustStoreCaNames}
+	if ma.Mode == config.MTLSModeVerify {
+		if m.Store = stores[ma.TrustStore]; m.Store == nil {
+			return nil, fmt.Errorf("mutual authentication: trust store %q does not exist", ma.TrustStore)
+		}
+	}
+	return m, nil
 }
 
 // TargetAddrs is the set of target pool keys the snapshot uses (addresses,

@@ -39,3 +39,8 @@ func LoadBalancerResourceID(name, id string) string {
 func TargetGroupResourceID(name, id string) string {
 	return "targetgroup/" + name + "/" + id
 }
+
+// TrustStoreARN is arn:aws:elasticloadbalancing:REGION:ACCOUNT:truststore/NAME/ID.
+func TrustStoreARN(region, account, name, id string) string {
+	return arnPrefix + region + ":" + account + ":truststore/" + name + "/" + id
+}

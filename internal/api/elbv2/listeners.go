@@ -207,11 +207,15 @@ func createListener(c *call, w *xmlWriter) error {
 		if err := applyListenerTLS(l, protocol, t); err != nil {
 			return err
 		}
+		if l.MutualAuthentication, _, err = readMutualAuthentication(m, c.f, l.Protocol); err != nil {
+			return err
+		}
 		for _, o := range m.ListenersOf(lb.ID) {
 			if o.Port != port {
 				continue
 			}
 			if o.Protocol == l.Protocol && reflect.DeepEqual(o.DefaultActions, actions) && o.SSLPolicy == l.SSLPolicy &&
+				reflect.DeepEqual(o.MutualAuthentication, l.MutualAuthentication) &&
 				(l.Protocol != "HTTPS" || o.Certificates[0].ARN == l.Certificates[0].ARN) {
 				out = o // identical: CreateListener is idempotent
 				return nil
@@ -251,6 +255,9 @@ func writeListener(w *xmlWriter, m *control.Model, l *control.Listener) {
 		w.leaf("SslPolicy", l.SSLPolicy)
 	}
 	writeActions(w, m, "DefaultActions", l.DefaultActions)
+	if l.Protocol == "HTTPS" {
+		writeMutualAuthentication(w, m, l.MutualAuthentication)
+	}
 }
 
 func describeListeners(c *call, w *xmlWriter) error {
@@ -335,6 +342,15 @@ func modifyListener(c *call, w *xmlWriter) error {
 		}
 		if err := applyListenerTLS(n, protocol, t); err != nil {
 			return err
+		}
+		ma, given, err := readMutualAuthentication(m, c.f, n.Protocol)
+		switch {
+		case err != nil:
+			return err
+		case given:
+			n.MutualAuthentication = ma
+		case n.Protocol != "HTTPS":
+			n.MutualAuthentication = nil // switching to HTTP turns mutual TLS off
 		}
 		if err := checkListenerForwards(m, n); err != nil {
 			return err

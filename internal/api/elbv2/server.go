@@ -166,6 +166,15 @@ func init() {
 		"AddListenerCertificates":        addListenerCertificates,
 		"RemoveListenerCertificates":     removeListenerCertificates,
 		"DescribeListenerCertificates":   describeListenerCertificates,
+
+		"CreateTrustStore":                  createTrustStore,
+		"DescribeTrustStores":               describeTrustStores,
+		"ModifyTrustStore":                  modifyTrustStore,
+		"DeleteTrustStore":                  deleteTrustStore,
+		"AddTrustStoreRevocations":          addTrustStoreRevocations,
+		"DescribeTrustStoreRevocations":     describeTrustStoreRevocations,
+		"RemoveTrustStoreRevocations":       removeTrustStoreRevocations,
+		"GetTrustStoreCaCertificatesBundle": getTrustStoreCaCertificatesBundle,
 	}
 }
 

@@ -26,6 +26,11 @@ func taggable(tx *control.Tx, m *control.Model, arn string) ([]control.Tag, func
 			return l.Tags, func(t []control.Tag) { n := l.Clone(); n.Tags = t; tx.PutListener(n) }, nil
 		}
 		return nil, nil, errorf(codeListenerNotFound, "Listener '%s' not found", arn)
+	case control.KindTrustStore:
+		if ts := m.TrustStoreByARN(arn); ts != nil {
+			return ts.Tags, func(t []control.Tag) { n := ts.Clone(); n.Tags = t; tx.PutTrustStore(n) }, nil
+		}
+		return nil, nil, errorf(codeTrustStoreNotFound, "Trust store '%s' not found", arn)
 	case control.KindRule:
 		l, r := m.RuleByARN(arn)
 		switch {
@@ -42,7 +47,7 @@ func taggable(tx *control.Tx, m *control.Model, arn string) ([]control.Tag, func
 			tx.PutListener(n)
 		}, nil
 	}
-	return nil, nil, errorf(codeValidation, "'%s' is not the ARN of a load balancer, target group, listener or rule", arn)
+	return nil, nil, errorf(codeValidation, "'%s' is not the ARN of a load balancer, target group, listener, rule or trust store", arn)
 }
 
 func resourceARNs(f form) ([]string, error) {
