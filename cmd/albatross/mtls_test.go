@@ -381,3 +381,115 @@ func checkChainHeader(t *testing.T, what string, h http.Header, cl *testca.Clien
 		}
 	}
 }
+
+// TestMutualTLSFromTheFile serves a verify listener and its trust store from
+// the configuration file and checks the connection log's client certificate
+// fields and failure reasons.
+func TestMutualTLSFromTheFile(t *testing.T) {
+	dir := t.TempDir()
+	root := testca.NewRoot(t, "File Root")
+	good := root.Client(t, "file.client", testca.ClientOptions{})
+	revoked := root.Client(t, "revoked.file.client", testca.ClientOptions{})
+	stranger := testca.NewRoot(t, "Nobody").Client(t, "stranger", testca.ClientOptions{})
+	expired := root.Client(t, "old.client", testca.ClientOptions{NotBefore: time.Now().Add(-3 * time.Hour), NotAfter: time.Now().Add(-2 * time.Hour)})
+	sc, sk, err := tlsconf.SelfSigned([]string{"lb.example.test"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"ca.pem": root.PEM, "crl.pem": root.CRL(t, revoked.Cert), "lb.crt": sc, "lb.key": sk} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	target := newHeaderTarget(t)
+	host, tport, _ := net.SplitHostPort(target.addr)
+	port := testutil.FreePort(t)
+	cfg := fmt.Sprintf(`trust_stores:
+  - name: clients
+    ca_certificates_bundle: ca.pem
+    revocations: [crl.pem]
+load_balancers:
+  - name: web
+    connection_log: {path: conn.log}
+    listeners:
+      - port: %d
+        address: 127.0.0.1
+        protocol: HTTPS
+        certificates: [{cert: lb.crt, key: lb.key}]
+        mutual_authentication: {mode: verify, trust_store: clients}
+        attributes:
+          routing.http.request.x_amzn_mtls_clientcert_subject.header_name: X-Client-Subject
+        default_actions: [{type: forward, target_group: app}]
+target_groups:
+  - name: app
+    port: 80
+    targets: [{id: %s, port: %s}]
+`, port, host, tport)
+	cfgPath := filepath.Join(dir, "albatross.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	p := start(t, "serve", "--config", cfgPath, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", admin)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node output:\n%s", p.stderr.String())
+		}
+	})
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	eventually(t, "the listener", func() bool { st, _ := mtlsGet(addr, good, nil); return st == 200 })
+	if st, err := mtlsGet(addr, good, http.Header{"X-Client-Subject": {"CN=forged"}}); err != nil || st != 200 {
+		t.Fatalf("good client: %d %v", st, err)
+	}
+	if got := target.headers().Values("X-Client-Subject"); len(got) != 1 || got[0] != good.Cert.Subject.String() {
+		t.Errorf("renamed subject header %q", got)
+	}
+	if target.headers().Get("X-Amzn-Mtls-Clientcert-Subject") != "" {
+		t.Error("the subject went under its old name too")
+	}
+	for _, cl := range []*testca.Client{stranger, expired, revoked} {
+		if _, err := mtlsGet(addr, cl, nil); err == nil {
+			t.Errorf("%s got through", cl.Cert.Subject)
+		}
+	}
+	logPath := filepath.Join(dir, "conn.log")
+	want := map[string]string{
+		good.Cert.Subject.String():     "Success",
+		stranger.Cert.Subject.String(): "Failed:ClientCertUntrusted",
+		expired.Cert.Subject.String():  "Failed:ClientCertExpired",
+		revoked.Cert.Subject.String():  "Failed:ClientCertCrlHit",
+	}
+	var lines []string
+	eventually(t, "the connection log lines", func() bool {
+		b, _ := os.ReadFile(logPath)
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		found := 0
+		for subj := range want {
+			for _, l := range lines {
+				if strings.Contains(l, `"`+subj+`"`) {
+					found++
+					break
+				}
+			}
+		}
+		return found == len(want)
+	})
+	for subj, status := range want {
+		var cl *testca.Client
+		for _, c := range []*testca.Client{good, stranger, expired, revoked} {
+			if c.Cert.Subject.String() == subj {
+				cl = c
+			}
+		}
+		fields := fmt.Sprintf(`"%s" NotBefore=%s;NotAfter=%s %X %s `, subj, cl.Cert.NotBefore.UTC().Format(time.RFC3339), cl.Cert.NotAfter.UTC().Format(time.RFC3339), cl.Cert.SerialNumber.Bytes(), status)
+		ok := false
+		for _, l := range lines {
+			if strings.Contains(l, fields) {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("no connection log line with %q in:\n%s", fields, strings.Join(lines, "\n"))
+		}
+	}
+}

@@ -530,7 +530,7 @@ func compileTLS(cfg *config.Config, l config.Listener, http2 bool, baseDir strin
 	if err != nil {
 		return nil, err
 	}
-	return tlsconf.NewListener(p, certs, http2, mtls)
+	return tlsconf.NewMutualListener(p, certs, http2, mtls)
 }
 
 // compileTrustStores compiles every trust store once per snapshot; the

@@ -89,8 +89,14 @@ type Listener struct {
 
 // NewListener compiles a listener's TLS settings. certs must not be empty; the
 // first is the default certificate. With http2, ALPN offers h2 before
-// http/1.1. mtls is the listener's mutual TLS (nil: off).
-func NewListener(p *Policy, certs []*Cert, http2 bool, mtls *MutualAuth) (*Listener, error) {
+// http/1.1.
+func NewListener(p *Policy, certs []*Cert, http2 bool) (*Listener, error) {
+	return NewMutualListener(p, certs, http2, nil)
+}
+
+// NewMutualListener is NewListener with mutual TLS: mtls is the listener's
+// mutual authentication (nil: off).
+func NewMutualListener(p *Policy, certs []*Cert, http2 bool, mtls *MutualAuth) (*Listener, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("an HTTPS listener needs at least one certificate")
 	}

@@ -69,7 +69,7 @@ func handshake(t *testing.T, l *Listener, client *testca.Client) (*Handshake, er
 func mtlsListener(t *testing.T, m *MutualAuth) *Listener {
 	t.Helper()
 	p, _ := Lookup(DefaultPolicy)
-	l, err := NewListener(p, []*Cert{loadTestCert(t, "lb.example.com")}, false, m)
+	l, err := NewMutualListener(p, []*Cert{loadTestCert(t, "lb.example.com")}, false, m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestTrustStoreInputs(t *testing.T) {
 	if err != nil || len(crl.RevokedCertificateEntries) != 1 {
 		t.Errorf("DER CRL: %v", err)
 	}
-	if _, err := NewListener(&Policy{}, []*Cert{loadTestCert(t, "x")}, false, &MutualAuth{Mode: ModeVerify}); err == nil {
+	if _, err := NewMutualListener(&Policy{}, []*Cert{loadTestCert(t, "x")}, false, &MutualAuth{Mode: ModeVerify}); err == nil {
 		t.Error("verify mode without a trust store compiled")
 	}
 }

@@ -106,7 +106,7 @@ func TestChoose(t *testing.T) {
 	exact := loadTestCert(t, "www.example.com", "api.example.com")
 	wild := loadTestCert(t, "*.example.com")
 	p, _ := Lookup(DefaultPolicy)
-	l, err := NewListener(p, []*Cert{def, wild, exact}, true, nil)
+	l, err := NewListener(p, []*Cert{def, wild, exact}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestChoose(t *testing.T) {
 	if def.ARN[:42] != "arn:aws:acm:eu-west-1:123456789012:certifi" || len(def.ARN) != len("arn:aws:acm:eu-west-1:123456789012:certificate/")+36 {
 		t.Errorf("derived ARN %q", def.ARN)
 	}
-	if _, err := NewListener(p, nil, false, nil); err == nil {
+	if _, err := NewListener(p, nil, false); err == nil {
 		t.Error("a listener without certificates compiled")
 	}
 	if _, err := LoadCert("/nonexistent.pem", "/nonexistent.key", "", "r", "a"); err == nil {
