@@ -165,7 +165,7 @@ func (m *Model) S3File(bucket, key string) (string, error) {
 	src := "s3://" + bucket + "/" + key
 	switch {
 	case m.CertificateDir == "":
-		return "", &TrustStoreContentError{Source: src, NotFound: true, Err: errors.New("this node has no certificate directory (--cert-dir), where S3 objects are read from")}
+		return "", &TrustStoreContentError{Source: src, NotFound: true, Err: errors.New("this node has no certificate directory (--certificates-dir), where S3 objects are read from")}
 	case !s3PartRE.MatchString(bucket) || strings.Contains(bucket, ".."):
 		return "", &TrustStoreContentError{Source: src, Err: fmt.Errorf("bucket %q is not a valid S3 bucket name", bucket)}
 	case key == "" || strings.HasPrefix(key, "/") || strings.Contains("/"+key+"/", "/../") || strings.ContainsRune(key, 0):
