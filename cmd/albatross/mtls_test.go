@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -301,6 +302,19 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 	}
 	if dts, err := c.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{Names: []string{"clients"}}); err != nil || aws.ToInt64(dts.TrustStores[0].TotalRevokedEntries) != 1 {
 		t.Errorf("DescribeTrustStores after the CRL: %v", err)
+	}
+
+	// The trust store, its CRL and the listener's setting are durable: a
+	// restarted node enforces them as before.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+	p, c = apiNode(t, data, admin)
+	eventually(t, "the restarted node serving the good client", func() bool { st, _ := mtlsGet(vAddr, good, nil); return st == 200 })
+	if _, err := mtlsGet(vAddr, revoked, nil); err == nil {
+		t.Error("after a restart a revoked certificate got through")
+	}
+	if st, err := mtlsGet(vAddr, expired, nil); err != nil || st != 200 {
+		t.Errorf("after a restart, expired with expiry ignored: %d %v", st, err)
 	}
 
 	// curl as a real client.
