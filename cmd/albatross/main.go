@@ -128,6 +128,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	s3PathStyle := fs.Bool("s3-path-style", false, "address S3 buckets as ENDPOINT/BUCKET (most S3-compatible servers want it)")
 	s3SpoolMax := fs.Int64("s3-spool-max-bytes", logship.DefaultMaxSpool, "bound of the local spool of logs waiting for S3 (DATA-DIR/log-spool); past it the oldest files are dropped and counted")
 	logInterval := fs.Duration("log-interval", accesslog.DefaultInterval, "for tests and labs: how long each log file written to a directory or delivered to S3 covers (ALB: 5m); a whole number of minutes, or of seconds dividing a minute")
+	insecureIdP := fs.Bool("allow-insecure-idp", false, "let authentication actions use identity providers (issuer, endpoints, JWKS) over plain http on 127.0.0.1 or [::1]; for tests and labs only")
 	nodeName := fs.String("node-name", "", "this node's `name` in its log lines (node=NAME); with --store etcd:// the host name when not given")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -210,7 +211,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	// Files left in the spool by an earlier run (killed with kill -9) go first.
 	go shipper.Run(shipCtx)
 	n, err := node.New(node.Options{DataDir: *dataDir, IDs: ids, BaseDir: baseDir, Logger: log, Metrics: reg, NodeIP: nodeIP(*listenAddr), Shipper: shipper,
-		LogInterval: *logInterval})
+		LogInterval: *logInterval, AllowInsecureIdP: *insecureIdP})
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross serve: %v\n", err)
 		return 1
@@ -269,7 +270,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		if public {
 			log.Info("the admin address is not loopback: the dashboard asks for the API credentials (HTTP Digest: access key id and secret); /metrics and /healthz are open", "addr", ln.Addr().String())
 		}
-		aopts := admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log,
+		aopts := admin.Options{Health: n.Health(), Metrics: reg, Snapshot: n.Snapshot, Public: public, Version: versionString(), Logger: log, PublicKey: n.Auth().PublicKeyPEM,
 			Credentials: func(id string) (string, bool) { s, ok := creds[id]; return s, ok }}
 		if sw != nil {
 			aopts.Degraded = func() (string, time.Time, bool) { return degraded(sw, ctrl) }

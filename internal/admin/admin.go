@@ -52,6 +52,10 @@ type Options struct {
 	// Nodes, in a cluster, lists the nodes that announce themselves in the
 	// shared store (their leases); the dashboard shows them.
 	Nodes func(ctx context.Context) ([]NodeState, error)
+	// PublicKey, when set, serves GET /public-keys/{kid}: the PEM public key
+	// that verifies x-amzn-oidc-data, as ALB's
+	// https://public-keys.auth.elb.REGION.amazonaws.com/KID does.
+	PublicKey func(kid string) ([]byte, bool)
 }
 
 // NodeState is one node of a cluster as it announces itself in the shared
@@ -110,6 +114,18 @@ func Handler(opts Options) http.Handler {
 	})
 	if opts.Metrics != nil {
 		mux.Handle("GET /metrics", opts.Metrics.NodeHandler(opts.Node))
+	}
+	if opts.PublicKey != nil {
+		mux.HandleFunc("GET /public-keys/{kid}", func(w http.ResponseWriter, r *http.Request) {
+			pem, ok := opts.PublicKey(r.PathValue("kid"))
+			if !ok {
+				http.Error(w, "no such key", http.StatusNotFound)
+				return
+			}
+			w.Header().Set("Content-Type", "application/x-pem-file")
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			w.Write(pem)
+		})
 	}
 	d := &dashboard{opts: opts}
 	if opts.Public && opts.Credentials != nil {

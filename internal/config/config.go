@@ -184,7 +184,8 @@ type Certificate struct {
 // Action is a listener or rule action: forward, redirect or fixed-response.
 // Exactly the configuration its type needs is set.
 type Action struct {
-	// Type is the AWS action type: forward, redirect or fixed-response.
+	// Type is the AWS action type: forward, redirect, fixed-response,
+	// authenticate-oidc, authenticate-cognito or jwt-validation.
 	Type string `yaml:"type"`
 	// TargetGroup names the target group of a single-group forward action (the
 	// short form of Forward).
@@ -197,6 +198,15 @@ type Action struct {
 	Redirect *RedirectConfig `yaml:"redirect"`
 	// FixedResponse is a fixed-response action's configuration.
 	FixedResponse *FixedResponseConfig `yaml:"fixed_response"`
+	// Order places the action in its list (1-50000, lowest first); required
+	// when the list has several actions.
+	Order int `yaml:"order"`
+	// AuthenticateOIDC is an authenticate-oidc action's configuration.
+	AuthenticateOIDC *AuthenticateOIDCConfig `yaml:"authenticate_oidc"`
+	// AuthenticateCognito is an authenticate-cognito action's configuration.
+	AuthenticateCognito *AuthenticateCognitoConfig `yaml:"authenticate_cognito"`
+	// JWTValidation is a jwt-validation action's configuration.
+	JWTValidation *JWTValidationConfig `yaml:"jwt_validation"`
 }
 
 // TargetGroup is a set of targets that a forward action balances over.

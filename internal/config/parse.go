@@ -301,12 +301,19 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 	}
 	for i, an := range items {
 		ap := index(actionsPath, i)
-		if i == 1 {
-			d.add(an, ap, "exactly one default action is supported (action chains such as authenticate-oidc before forward are not supported yet), got %d", len(items))
-		}
 		a, refs := d.action(an, ap)
 		l.DefaultActions = append(l.DefaultActions, a)
 		pos.refs = append(pos.refs, refs...)
+	}
+	if len(items) > 0 {
+		for _, p := range CheckActionList(l.DefaultActions, "default_actions") {
+			at := n
+			if i, ok := listIndex(p.Path); ok && i < len(items) {
+				at = items[i]
+			}
+			d.add(at, join(path, p.Path), "%s", p.Message)
+		}
+		SortActions(l.DefaultActions)
 	}
 	if r, ok := f["rules"]; ok {
 		var refs []tgRef
@@ -315,6 +322,8 @@ func (d *decoder) listener(n *yaml.Node, path string) (Listener, listenerPos) {
 	}
 	if l.Protocol == "HTTPS" {
 		d.checkHTTPSRedirects(l, n, path)
+	} else {
+		d.checkAuthOnHTTPS(l, n, path)
 	}
 	return l, pos
 }
@@ -686,5 +695,34 @@ func (d *decoder) attributeProblems(probs []attrProblem, table []attribute, pos 
 			}
 		}
 		d.add(at, join(path, p.key), "%s", p.msg)
+	}
+}
+
+// listIndex returns the index of the first list item a problem path names
+// ("default_actions[1].order" is 1).
+func listIndex(path string) (int, bool) {
+	i := strings.IndexByte(path, '[')
+	j := strings.IndexByte(path, ']')
+	if i < 0 || j < i {
+		return 0, false
+	}
+	v, err := strconv.Atoi(path[i+1 : j])
+	return v, err == nil
+}
+
+// checkAuthOnHTTPS reports authentication actions on a listener that is not
+// HTTPS: AWS allows them only on HTTPS listeners.
+func (d *decoder) checkAuthOnHTTPS(l Listener, n *yaml.Node, path string) {
+	for i, a := range l.DefaultActions {
+		if IsAuthenticate(a.Type) {
+			d.add(n, index(join(path, "default_actions"), i), "an authentication action (%s) needs an HTTPS listener (this one is %s)", a.Type, l.Protocol)
+		}
+	}
+	for i, r := range l.Rules {
+		for j, a := range r.Actions {
+			if IsAuthenticate(a.Type) {
+				d.add(n, index(join(index(join(path, "rules"), i), "actions"), j), "an authentication action (%s) needs an HTTPS listener (this one is %s)", a.Type, l.Protocol)
+			}
+		}
 	}
 }

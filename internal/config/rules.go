@@ -317,12 +317,8 @@ func CheckRule(r Rule) []FieldProblem {
 	if wildcards > MaxConditionWildcards {
 		add("conditions", "a rule can only have %d wildcards (* and ?) in its conditions, got %d", MaxConditionWildcards, wildcards)
 	}
-	switch len(r.Actions) {
-	case 0:
-		add("actions", "exactly one action is required, got none")
-	case 1:
-	default:
-		add(index("actions", 1), "exactly one action is supported (action chains such as authenticate-oidc before forward are not supported yet), got %d", len(r.Actions))
+	for _, p := range CheckActionList(r.Actions, "actions") {
+		add(p.Path, "%s", p.Message)
 	}
 	for i, a := range r.Actions {
 		for _, p := range CheckAction(a) {
@@ -763,12 +759,43 @@ func CheckAction(a Action) []FieldProblem {
 		if a.TargetGroup != "" || a.Forward != nil || a.Redirect != nil {
 			add("", "a fixed-response action takes only fixed_response")
 		}
-	case ActionAuthenticateOIDC, ActionAuthenticateCognito, ActionJWTValidation:
-		add("type", "action type %q is not supported yet; use forward, redirect or fixed-response", a.Type)
+	case ActionAuthenticateOIDC:
+		if a.AuthenticateOIDC == nil {
+			add("authenticate_oidc", "is required for an authenticate-oidc action")
+		} else {
+			checkAuthenticateOIDC(a.AuthenticateOIDC, add)
+		}
+	case ActionAuthenticateCognito:
+		if a.AuthenticateCognito == nil {
+			add("authenticate_cognito", "is required for an authenticate-cognito action")
+		} else {
+			checkAuthenticateCognito(a.AuthenticateCognito, add)
+		}
+	case ActionJWTValidation:
+		if a.JWTValidation == nil {
+			add("jwt_validation", "is required for a jwt-validation action")
+		} else {
+			checkJWTValidation(a.JWTValidation, add)
+		}
 	case "":
 		add("type", "is required")
 	default:
 		add("type", "must be one of forward, redirect, fixed-response, authenticate-oidc, authenticate-cognito or jwt-validation, got %q", a.Type)
+	}
+	if IsAuthenticate(a.Type) && (a.TargetGroup != "" || a.Forward != nil || a.Redirect != nil || a.FixedResponse != nil) {
+		add("", "a %s action takes only %s", a.Type, yamlKey(a.Type))
+	}
+	for _, c := range []struct {
+		typ string
+		set bool
+	}{
+		{ActionAuthenticateOIDC, a.AuthenticateOIDC != nil},
+		{ActionAuthenticateCognito, a.AuthenticateCognito != nil},
+		{ActionJWTValidation, a.JWTValidation != nil},
+	} {
+		if c.set && a.Type != c.typ && a.Type != "" {
+			add(yamlKey(c.typ), "belongs to a %s action, not to a %s action", c.typ, a.Type)
+		}
 	}
 	return probs
 }

@@ -181,7 +181,7 @@ func TestRuleValidationErrors(t *testing.T) {
 		{"fixed response body", []string{"- {priority: 1, conditions: [{path_pattern: [/a]}], actions: [{type: fixed-response, fixed_response: {status_code: 200, message_body: '" + strings.Repeat("x", 1025) + "'}}]}"},
 			[]string{`7: ` + r + `[0].actions[0].fixed_response.message_body: must be at most 1024 characters, got 1025`}},
 		{"two actions", []string{"- {priority: 1, conditions: [{path_pattern: [/a]}], actions: [{type: forward, target_group: app}, {type: forward, target_group: app}]}"},
-			[]string{`7: ` + r + `[0].actions[1]: exactly one action is supported (action chains such as authenticate-oidc before forward are not supported yet), got 2`}},
+			[]string{`7: ` + r + `[0].actions[1]: only one forward, redirect or fixed-response action is allowed, got forward and forward`}},
 		{"target group of another load balancer via a rule", nil, nil},
 	} {
 		if c.lines == nil {

@@ -115,6 +115,7 @@ func (d *decoder) rules(n *yaml.Node, path string) ([]Rule, []tgRef) {
 				byPriority[r.Priority] = i
 			}
 		}
+		SortActions(r.Actions)
 		for j := range r.Actions {
 			if a := r.Actions[j].Redirect; a != nil {
 				*a = RedirectDefaults(*a)
@@ -335,7 +336,7 @@ func (d *decoder) action(n *yaml.Node, path string) (Action, []tgRef) {
 func (d *decoder) actionIn(n *yaml.Node, path string, sp *spots) (Action, []tgRef) {
 	var a Action
 	sp.set(path, n)
-	f, ok := d.mapping(n, path, "type", "target_group", "forward", "redirect", "fixed_response")
+	f, ok := d.mapping(n, path, "type", "order", "target_group", "forward", "redirect", "fixed_response", "authenticate_oidc", "authenticate_cognito", "jwt_validation")
 	if !ok {
 		sp.reported[path] = true
 		sp.reported[join(path, "type")] = true
@@ -347,6 +348,15 @@ func (d *decoder) actionIn(n *yaml.Node, path string, sp *spots) (Action, []tgRe
 		d.add(n, join(path, "type"), "is required")
 		sp.reported[join(path, "type")] = true
 	}
+	if o, ok := f["order"]; ok {
+		sp.set(join(path, "order"), o.val)
+		a.Order = d.number(o.val, join(path, "order"), sp, fmt.Sprintf("an integer from 1 to %d", MaxActionOrder))
+		if a.Order == 0 && !sp.reported[join(path, "order")] {
+			d.add(o.val, join(path, "order"), "must be an integer from 1 to %d, got 0", MaxActionOrder)
+			sp.reported[join(path, "order")] = true
+		}
+	}
+	d.authActions(f, path, sp, &a)
 	var refs []tgRef
 	a.TargetGroup = str(f, "target_group", join(path, "target_group"))
 	if _, ok := f["target_group"]; ok && a.TargetGroup != "" {
@@ -442,5 +452,103 @@ func (d *decoder) checkHTTPSRedirects(l Listener, n *yaml.Node, path string) {
 		for j, a := range r.Actions {
 			check(a, index(join(index(join(path, "rules"), i), "actions"), j))
 		}
+	}
+}
+
+// authActions decodes the configuration of authentication actions.
+func (d *decoder) authActions(f map[string]field, path string, sp *spots, a *Action) {
+	str := func(m map[string]field, key, kp string) string { return d.scalarAt(sp, m, key, kp) }
+	sessionKeys := []string{"scope", "session_cookie_name", "session_timeout", "on_unauthenticated_request", "authentication_request_extra_params"}
+	session := func(m map[string]field, p string, scope, cookie *string, timeout *int64, onUnauth *string, extra *map[string]string) {
+		*scope = str(m, "scope", join(p, "scope"))
+		*cookie = str(m, "session_cookie_name", join(p, "session_cookie_name"))
+		*onUnauth = str(m, "on_unauthenticated_request", join(p, "on_unauthenticated_request"))
+		if t, ok := m["session_timeout"]; ok {
+			tp := join(p, "session_timeout")
+			sp.set(tp, t.val)
+			*timeout = int64(d.number(t.val, tp, sp, fmt.Sprintf("an integer from 1 to %d seconds", MaxSessionTimeout)))
+			if *timeout == 0 && !sp.reported[tp] {
+				d.add(t.val, tp, "must be an integer from 1 to %d seconds, got 0", MaxSessionTimeout)
+				sp.reported[tp] = true
+			}
+		}
+		if e, ok := m["authentication_request_extra_params"]; ok {
+			ep := join(p, "authentication_request_extra_params")
+			sp.set(ep, e.val)
+			*extra = map[string]string{}
+			if !isNull(e.val) && resolve(e.val).Kind != yaml.MappingNode {
+				d.add(e.val, ep, "must be a mapping (key: value lines), got %s", describe(e.val))
+				sp.reported[ep] = true
+			} else {
+				for _, pair := range d.pairs(e.val, ep) {
+					em := map[string]field{pair.name: pair}
+					(*extra)[pair.name] = str(em, pair.name, join(ep, pair.name))
+				}
+			}
+		}
+	}
+	if o, ok := f["authenticate_oidc"]; ok {
+		p := join(path, "authenticate_oidc")
+		sp.set(p, o.val)
+		keys := append([]string{"issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint", "client_id", "client_secret", "use_existing_client_secret"}, sessionKeys...)
+		m, _ := d.mapping(o.val, p, keys...)
+		c := &AuthenticateOIDCConfig{
+			Issuer:                str(m, "issuer", join(p, "issuer")),
+			AuthorizationEndpoint: str(m, "authorization_endpoint", join(p, "authorization_endpoint")),
+			TokenEndpoint:         str(m, "token_endpoint", join(p, "token_endpoint")),
+			UserInfoEndpoint:      str(m, "user_info_endpoint", join(p, "user_info_endpoint")),
+			ClientID:              str(m, "client_id", join(p, "client_id")),
+			ClientSecret:          str(m, "client_secret", join(p, "client_secret")),
+		}
+		if u, ok := m["use_existing_client_secret"]; ok {
+			sp.set(join(p, "use_existing_client_secret"), u.val)
+			c.UseExistingClientSecret, _ = d.boolean(u.val, join(p, "use_existing_client_secret"))
+		}
+		session(m, p, &c.Scope, &c.SessionCookieName, &c.SessionTimeout, &c.OnUnauthenticatedRequest, &c.AuthenticationRequestExtraParams)
+		a.AuthenticateOIDC = c
+	}
+	if o, ok := f["authenticate_cognito"]; ok {
+		p := join(path, "authenticate_cognito")
+		sp.set(p, o.val)
+		keys := append([]string{"user_pool_arn", "user_pool_client_id", "user_pool_domain", "client_secret"}, sessionKeys...)
+		m, _ := d.mapping(o.val, p, keys...)
+		c := &AuthenticateCognitoConfig{
+			UserPoolARN:      str(m, "user_pool_arn", join(p, "user_pool_arn")),
+			UserPoolClientID: str(m, "user_pool_client_id", join(p, "user_pool_client_id")),
+			UserPoolDomain:   str(m, "user_pool_domain", join(p, "user_pool_domain")),
+			ClientSecret:     str(m, "client_secret", join(p, "client_secret")),
+		}
+		session(m, p, &c.Scope, &c.SessionCookieName, &c.SessionTimeout, &c.OnUnauthenticatedRequest, &c.AuthenticationRequestExtraParams)
+		a.AuthenticateCognito = c
+	}
+	if o, ok := f["jwt_validation"]; ok {
+		p := join(path, "jwt_validation")
+		sp.set(p, o.val)
+		m, _ := d.mapping(o.val, p, "jwks_endpoint", "issuer", "additional_claims")
+		c := &JWTValidationConfig{
+			JWKSEndpoint: str(m, "jwks_endpoint", join(p, "jwks_endpoint")),
+			Issuer:       str(m, "issuer", join(p, "issuer")),
+		}
+		if ac, ok := m["additional_claims"]; ok {
+			acp := join(p, "additional_claims")
+			sp.set(acp, ac.val)
+			for _, item := range d.mappingItems(sp, ac.val, acp, "format", "name", "values") {
+				cl := JWTClaim{
+					Format: str(item.fields, "format", join(item.path, "format")),
+					Name:   str(item.fields, "name", join(item.path, "name")),
+				}
+				if v, ok := item.fields["values"]; ok {
+					vp := join(item.path, "values")
+					sp.set(vp, v.val)
+					for i, vn := range d.list(v.val, vp) {
+						sp.set(index(vp, i), vn)
+						s, _ := d.scalar(vn, index(vp, i))
+						cl.Values = append(cl.Values, s)
+					}
+				}
+				c.AdditionalClaims = append(c.AdditionalClaims, cl)
+			}
+		}
+		a.JWTValidation = c
 	}
 }

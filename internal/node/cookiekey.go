@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/albatross-lb/albatross/internal/auth"
 	"github.com/albatross-lb/albatross/internal/balance"
 )
 
@@ -16,14 +17,24 @@ import (
 // before a restart still bind their clients after it.
 const cookieKeyFile = "stickiness.key"
 
-// openCookieCodec returns the stickiness cookie codec with the data
-// directory's key.
-func openCookieCodec(dir string) (*balance.Codec, error) {
-	key, err := loadCookieKey(dir)
+// openCookieKeys returns the stickiness cookie codec with the data
+// directory's key, and the authentication service whose session and
+// signing keys derive from the same key (so that every node of a cluster
+// reads the others' sessions and signs x-amzn-oidc-data alike).
+func openCookieKeys(opts Options) (*balance.Codec, *auth.Service, error) {
+	key, err := loadCookieKey(opts.DataDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return balance.NewCodec(key)
+	codec, err := balance.NewCodec(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := auth.NewService(auth.Options{Key: key, AllowInsecureIdP: opts.AllowInsecureIdP, Client: opts.IdPClient, Logger: opts.Logger})
+	if err != nil {
+		return nil, nil, err
+	}
+	return codec, svc, nil
 }
 
 // loadCookieKey reads the stickiness cookie key from dir, creating it on first

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/auth"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/health"
@@ -75,6 +77,13 @@ type Options struct {
 	// Metrics, when not nil, counts every load balancer's connections and
 	// requests; the admin server reports it on /metrics and the dashboard.
 	Metrics *metrics.Registry
+	// AllowInsecureIdP lets authentication actions use identity providers
+	// over plain http on 127.0.0.1 or [::1] (serve --allow-insecure-idp), for
+	// tests and labs.
+	AllowInsecureIdP bool
+	// IdPClient, when set, is the HTTP client authentication actions use
+	// (tests give one that trusts their provider's certificate).
+	IdPClient *http.Client
 }
 
 // Node is a running Albatross node.
@@ -90,6 +99,9 @@ type Node struct {
 	// stickiness cookie codec, both outliving snapshots.
 	runtimes *balance.Registry
 	cookies  *balance.Codec
+	// auth runs authentication actions with keys derived from the
+	// stickiness cookie key, which a cluster shares.
+	auth *auth.Service
 
 	snap atomic.Pointer[snapshot.Snapshot]
 	// healthLogs maps a load balancer's name to its health-check logs; set
@@ -143,7 +155,7 @@ func New(opts Options) (*Node, error) {
 		}
 		ids = own
 	}
-	cookies, err := openCookieCodec(opts.DataDir)
+	cookies, authSvc, err := openCookieKeys(opts)
 	if err != nil {
 		if own != nil {
 			own.Close()
@@ -159,6 +171,7 @@ func New(opts Options) (*Node, error) {
 		proxy:     proxy.New(proxy.Options{Logger: opts.Logger}),
 		runtimes:  balance.NewRegistry(),
 		cookies:   cookies,
+		auth:      authSvc,
 		listeners: make(map[netip.AddrPort]*boundListener),
 		logs:      make(map[string]*openLog),
 	}
@@ -172,6 +185,10 @@ func New(opts Options) (*Node, error) {
 	}()
 	return n, nil
 }
+
+// Auth returns the service that runs the node's authentication actions; its
+// PublicKeyPEM is what the admin server's /public-keys/KID serves.
+func (n *Node) Auth() *auth.Service { return n.auth }
 
 // Snapshot returns the configuration snapshot in force (nil before Apply).
 func (n *Node) Snapshot() *snapshot.Snapshot { return n.snap.Load() }
@@ -293,7 +310,7 @@ func (n *Node) Apply(cfg *config.Config) error {
 			loggers[name] = teeEntry(loggers[name], l.w)
 		}
 	}
-	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Health: n.health,
+	snap, err := snapshot.Compile(cfg, snapshot.Resources{IDs: ids, Pools: n.pools, Logs: loggers, Runtimes: n.runtimes, Cookies: n.cookies, Auth: n.auth, Health: n.health,
 		ConnLogs: connLoggers, TLSErrors: n.tlsErrorCounters(cfg), BaseDir: n.opts.BaseDir, Metrics: n.opts.Metrics})
 	if err != nil {
 		undo()

@@ -2,11 +2,13 @@ package proxy
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/auth"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/http1"
@@ -40,6 +42,9 @@ type routing struct {
 	host, uri       []byte
 	hostBuf, uriBuf []byte
 	inURI           []byte
+	// auth is what the request's authentication action decided: headers
+	// for the target and for the response (empty when it has none).
+	auth auth.Result
 }
 
 // maxKeptRouting bounds the routing buffers a connection keeps between
@@ -60,6 +65,7 @@ func (r *routing) shrink() {
 	if cap(r.uriBuf) > maxKeptRouting || cap(r.inURI) > maxKeptRouting {
 		r.uriBuf, r.inURI = nil, nil
 	}
+	r.auth.Shrink()
 }
 
 // appSticky is a pending AWSALBAPP cookie.
@@ -79,6 +85,7 @@ func (c *conn) route(l *snapshot.Listener) *snapshot.Action {
 	c.rt.cookies = c.rt.cookies[:0]
 	c.rt.app = appSticky{}
 	c.rt.host, c.rt.uri = nil, nil
+	c.rt.auth.Reset()
 	c.e.MatchedRulePriority = accesslog.PriorityDefault
 	act := l.DefaultAction
 	if l.Rules != nil && l.Rules.Len() > 0 {
@@ -96,8 +103,55 @@ func (c *conn) route(l *snapshot.Listener) *snapshot.Action {
 		}
 		rr.Headers = nil // do not pin the request's headers
 	}
-	c.e.ActionsExecuted = act.Type
+	c.e.ActionsExecuted = act.Logged
 	return act
+}
+
+// authenticate runs the authentication action before act (act.Auth not
+// nil). answered is true when it answered the request itself (a redirect to
+// the identity provider, 401, 500, 561); keep is then whether the
+// connection stays open. Otherwise the request goes on to act, with the
+// headers the action added (c.rt.auth).
+func (c *conn) authenticate(l *snapshot.Listener, act *snapshot.Action, hasBody bool) (answered, keep bool) {
+	res := &c.rt.auth
+	req := c.authRequest()
+	act.Auth.Run(&req, res)
+	if res.ErrorReason != "" {
+		c.e.ErrorReason = res.ErrorReason
+	}
+	if res.Status == 0 {
+		return false, false
+	}
+	c.e.ActionsExecuted = act.Auth.Logged
+	return true, c.generated(l, res.Status, "text/html", nil, nil, hasBody)
+}
+
+// authCallback answers the identity provider's redirect to
+// /oauth2/idpresponse on a listener with OIDC actions.
+func (c *conn) authCallback(l *snapshot.Listener, hasBody bool) bool {
+	res := &c.rt.auth
+	req := c.authRequest()
+	auth.Callback(l.Callbacks, &req, res)
+	c.e.ErrorReason = res.ErrorReason
+	c.e.ActionsExecuted = "authenticate"
+	status := res.Status
+	if status == 0 {
+		status = 500
+	}
+	return c.generated(l, status, "text/html", nil, nil, hasBody)
+}
+
+// authRequest is the current request as authentication actions see it.
+func (c *conn) authRequest() auth.Request {
+	req := auth.Request{Ctx: context.Background(), Host: requestHost(&c.req), Headers: c.req.Headers}
+	req.Path, req.Query = route.ParseTarget(c.req.Target)
+	return req
+}
+
+// isCallback reports whether the request is for the OIDC callback path.
+func (c *conn) isCallback() bool {
+	path, _ := route.ParseTarget(c.req.Target)
+	return string(path) == auth.CallbackPath
 }
 
 // Values of the access log's request_transform_status. AWS documents only
@@ -287,6 +341,7 @@ func (c *conn) appendStickyCookies(l *snapshot.Listener, name, corsName string, 
 // both cookies.
 func (c *conn) appendStickinessHeaders(b []byte, l *snapshot.Listener, resp *http1.Response) []byte {
 	b = append(b, c.rt.cookies...)
+	b = append(b, c.rt.auth.Header...) // a renewed session's cookies
 	app := &c.rt.app
 	if !app.on || !(app.issue || setsCookie(resp.Headers, app.name)) {
 		return b
@@ -387,6 +442,7 @@ func (c *conn) generated(l *snapshot.Listener, status int, contentType string, e
 	b = strconv.AppendInt(b, int64(n), 10)
 	b = append(b, "\r\n"...)
 	b = append(b, extra...)
+	b = append(b, c.rt.auth.Header...)
 	b = append(b, l.Headers.Response...)
 	if closeConn {
 		b = append(b, "Connection: close\r\n\r\n"...)

@@ -356,6 +356,14 @@ func (c *conn) serveRequest() bool {
 	if countXFF(req) > maxXFFAddresses {
 		return c.answer(l, 463, hasBody)
 	}
+	if l.Callbacks != nil && c.isCallback() {
+		return c.authCallback(l, hasBody)
+	}
+	if act.Auth != nil {
+		if answered, keep := c.authenticate(l, act, hasBody); answered {
+			return keep
+		}
+	}
 	switch act.Type {
 	case config.ActionRedirect:
 		return c.redirect(l, act, hasBody)

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"github.com/albatross-lb/albatross/internal/auth"
 	"github.com/albatross-lb/albatross/internal/http1"
 	"github.com/albatross-lb/albatross/internal/route"
 	"github.com/albatross-lb/albatross/internal/snapshot"
@@ -47,6 +48,7 @@ func (c *conn) appendRequestHead(b []byte, l *snapshot.Listener) []byte {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	b = c.appendUpgradeHeaders(b)
+	b = append(b, c.rt.auth.Upstream...) // x-amzn-oidc-*
 	b = c.appendTLSHeaders(b, attrs.TLSVersionAndCipherSuiteHeaders)
 	b = c.appendMTLSHeaders(b)
 	b = c.appendXFF(b, attrs.XFFHeaderProcessingMode, attrs.XFFClientPort)
@@ -74,7 +76,8 @@ func (c *conn) dropRequestHeader(name []byte, preserveHost, dropInvalid bool) bo
 		http1.EqualFold(name, "X-Forwarded-For"),
 		http1.EqualFold(name, "X-Forwarded-Proto"),
 		http1.EqualFold(name, "X-Forwarded-Port"),
-		http1.EqualFold(name, "X-Amzn-Trace-Id"):
+		http1.EqualFold(name, "X-Amzn-Trace-Id"),
+		auth.IsOIDCHeader(name):
 		return true
 	case req.ExpectContinue && http1.EqualFold(name, "Expect"):
 		return true

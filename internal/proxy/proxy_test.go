@@ -35,7 +35,7 @@ func testListener(attrs config.LoadBalancerAttributes, log snapshot.EntryLogger,
 		tg.Targets = append(tg.Targets, snapshot.NewTarget(ap, p, nil))
 	}
 	lb := &snapshot.LoadBalancer{Name: "lb", ResourceID: "app/lb/0123456789abcdef", DNSName: "lb.localhost", Attrs: attrs, Log: log}
-	l := &snapshot.Listener{LB: lb, Port: 8080, PortText: "8080", Scheme: "http", DefaultAction: &snapshot.Action{Type: "forward", TargetGroup: tg}}
+	l := &snapshot.Listener{LB: lb, Port: 8080, PortText: "8080", Scheme: "http", DefaultAction: &snapshot.Action{Type: "forward", Logged: "forward", TargetGroup: tg}}
 	var p atomic.Pointer[snapshot.Listener]
 	p.Store(l)
 	return &p

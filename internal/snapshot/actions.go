@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/auth"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/route"
@@ -35,6 +36,13 @@ type Action struct {
 	// request after matching; nil when the rule has none (and for default
 	// actions, which cannot have them).
 	Transforms *route.Transforms
+	// Auth is the authentication action (authenticate-oidc,
+	// authenticate-cognito, jwt-validation) that runs before this one; nil
+	// when there is none.
+	Auth *auth.Action
+	// Logged is the access log's actions_executed when Auth let the request
+	// through ("authenticate,forward"); Auth.Logged alone when it answered.
+	Logged string
 }
 
 // FixedResponse is a fixed-response action's answer.
@@ -50,9 +58,9 @@ type FixedResponse struct {
 const FixedResponseCharset = "; charset=utf-8"
 
 // compileRules compiles a listener's default action and rules into cl.
-func compileRules(cl *Listener, l config.Listener, groups map[string]*TargetGroup) error {
+func compileRules(cl *Listener, l config.Listener, groups map[string]*TargetGroup, svc *auth.Service) error {
 	var err error
-	if cl.DefaultAction, err = compileAction(l.DefaultActions[0], groups); err != nil {
+	if cl.DefaultAction, err = compileActions(cl, l.DefaultActions, groups, svc); err != nil {
 		return fmt.Errorf("default action: %w", err)
 	}
 	if len(l.Rules) == 0 {
@@ -63,7 +71,7 @@ func compileRules(cl *Listener, l config.Listener, groups map[string]*TargetGrou
 	}
 	cl.RuleActions = make([]*Action, len(l.Rules))
 	for i, r := range l.Rules {
-		if cl.RuleActions[i], err = compileAction(r.Actions[len(r.Actions)-1], groups); err != nil {
+		if cl.RuleActions[i], err = compileActions(cl, r.Actions, groups, svc); err != nil {
 			return fmt.Errorf("rule priority %d: %w", r.Priority, err)
 		}
 		if cl.RuleActions[i].Transforms, err = route.CompileTransforms(r.Transforms); err != nil {
@@ -73,8 +81,30 @@ func compileRules(cl *Listener, l config.Listener, groups map[string]*TargetGrou
 	return nil
 }
 
+// compileActions compiles an action list: its terminal action, and the
+// authentication action before it, if any (OIDC ones are also listed in
+// cl.Callbacks, which answer the identity provider's redirect).
+func compileActions(cl *Listener, actions []config.Action, groups map[string]*TargetGroup, svc *auth.Service) (*Action, error) {
+	ca, err := compileAction(config.Terminal(actions), groups)
+	if err != nil {
+		return nil, err
+	}
+	a := config.Authenticate(actions)
+	if a == nil {
+		return ca, nil
+	}
+	if ca.Auth, err = svc.Compile(*a, auth.Site{LoadBalancerARN: cl.LB.ARN}); err != nil {
+		return nil, err
+	}
+	ca.Logged = ca.Auth.Logged + "," + ca.Type
+	if ca.Auth.OIDC() {
+		cl.Callbacks = append(cl.Callbacks, ca.Auth)
+	}
+	return ca, nil
+}
+
 func compileAction(a config.Action, groups map[string]*TargetGroup) (*Action, error) {
-	ca := &Action{Type: a.Type}
+	ca := &Action{Type: a.Type, Logged: a.Type}
 	switch a.Type {
 	case config.ActionForward:
 		tuples := a.ForwardTargetGroups()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
+	"github.com/albatross-lb/albatross/internal/auth"
 	"github.com/albatross-lb/albatross/internal/balance"
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/health"
@@ -100,6 +101,9 @@ type Listener struct {
 	// action is RuleActions[rule.Index].
 	Rules       *route.Table
 	RuleActions []*Action
+	// Callbacks are the listener's OIDC actions, which answer the identity
+	// provider's redirect to /oauth2/idpresponse; nil when there are none.
+	Callbacks []*auth.Action
 	// Closed is set on the listener of a deleted listener's connections: they
 	// finish the request in flight and close (see proxy.CloseConns).
 	Closed bool
@@ -304,6 +308,10 @@ type Resources struct {
 	// Cookies encodes stickiness cookies (nil: a codec with a random key, so
 	// cookies do not survive the process).
 	Cookies *balance.Codec
+	// Auth runs authentication actions (nil: a service with a random key,
+	// so sessions do not survive the process, and no insecure identity
+	// providers).
+	Auth *auth.Service
 	// Health supplies each target's health status (nil: a private registry,
 	// every target initial).
 	Health *health.Registry
@@ -327,6 +335,12 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 	}
 	s := &Snapshot{Config: cfg, Listeners: make(map[netip.AddrPort]*Listener)}
 	now := time.Now()
+	if res.Auth == nil {
+		var err error
+		if res.Auth, err = auth.NewService(auth.Options{Key: randomKey()}); err != nil {
+			return nil, err
+		}
+	}
 	if res.Cookies == nil {
 		var err error
 		if res.Cookies, err = balance.NewCodec(randomKey()); err != nil {
@@ -461,7 +475,7 @@ func Compile(cfg *config.Config, res Resources) (*Snapshot, error) {
 					}
 				}
 			}
-			if err := compileRules(cl, l, groups); err != nil {
+			if err := compileRules(cl, l, groups, res.Auth); err != nil {
 				return nil, fmt.Errorf("snapshot: load balancer %q: listener %d: %w", lb.Name, l.Port, err)
 			}
 			for _, tg := range cl.targetGroups() {

@@ -1,0 +1,282 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/albatross-lb/albatross/internal/config"
+)
+
+// The jwt-validation action: the bearer token's signature against the keys
+// of a JWKS endpoint (cached; refreshed in the background when stale, and at
+// once, at most every jwksMinRefresh, when a token names a key the cache
+// lacks), iss, exp, nbf and iat, and the configured additional claims. A
+// valid token goes to the target as it came; any failure is a 401 with an
+// RFC 6750 WWW-Authenticate challenge.
+
+// error_reason values of jwt-validation. ALB documents none (alb-data-plane.md
+// §2.3); these are Albatross's, namespaced by the action.
+const (
+	ReasonJWTMissing     = "JwtValidationMissingToken"
+	ReasonJWTMalformed   = "JwtValidationMalformedToken"
+	ReasonJWTSignature   = "JwtValidationInvalidSignature"
+	ReasonJWTExpired     = "JwtValidationExpired"
+	ReasonJWTIssuer      = "JwtValidationInvalidIssuer"
+	ReasonJWTClaim       = "JwtValidationInvalidClaim"
+	ReasonJWKSUnavailble = "JwtValidationJwksUnavailable"
+)
+
+const (
+	// jwksMaxAge is how long fetched keys are used before a refresh.
+	jwksMaxAge = time.Hour
+	// jwksMinRefresh bounds how often an unknown key id triggers a fetch.
+	jwksMinRefresh = 30 * time.Second
+	// maxJWKS and maxJWKSKeys are ALB's limits on the JWKS (150 KB, 10 keys).
+	maxJWKS     = 150 << 10
+	maxJWKSKeys = 10
+	// maxBearer bounds the token looked at.
+	maxBearer = 16 << 10
+	// jwtLeeway tolerates clock skew on exp, nbf and iat.
+	jwtLeeway = time.Minute
+)
+
+// jwtAlgorithms are the signature algorithms accepted: ALB's RS256, and the
+// other asymmetric ones (an extension).
+var jwtAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512, jose.ES256, jose.ES384, jose.ES512, jose.EdDSA}
+
+type jwtAction struct {
+	s      *Service
+	c      config.JWTValidationConfig
+	keys   *jwksCache
+	claims []config.JWTClaim
+}
+
+func (s *Service) newJWT(c config.JWTValidationConfig) *jwtAction {
+	s.mu.Lock()
+	k := s.jwks[c.JWKSEndpoint]
+	if k == nil {
+		k = &jwksCache{s: s, url: c.JWKSEndpoint}
+		s.jwks[c.JWKSEndpoint] = k
+	}
+	s.mu.Unlock()
+	return &jwtAction{s: s, c: c, keys: k, claims: c.AdditionalClaims}
+}
+
+// jwksCache holds one JWKS endpoint's keys.
+type jwksCache struct {
+	s   *Service
+	url string
+
+	set       atomic.Pointer[jwksSet]
+	mu        sync.Mutex // one fetch at a time
+	lastFetch time.Time
+	fetching  atomic.Bool
+}
+
+type jwksSet struct {
+	keys    jose.JSONWebKeySet
+	fetched time.Time
+}
+
+func (j *jwtAction) run(req *Request, res *Result) {
+	tok := bearer(header(req.Headers, "Authorization"))
+	if tok == "" {
+		j.fail(res, ReasonJWTMissing, "")
+		return
+	}
+	if len(tok) > maxBearer {
+		j.fail(res, ReasonJWTMalformed, "token too large")
+		return
+	}
+	parsed, err := jwt.ParseSigned(tok, jwtAlgorithms)
+	if err != nil || len(parsed.Headers) != 1 {
+		j.fail(res, ReasonJWTMalformed, "malformed token")
+		return
+	}
+	now := j.s.now()
+	kid := parsed.Headers[0].KeyID
+	key, reason := j.keys.key(req.Ctx, kid, now)
+	if reason != "" {
+		j.fail(res, reason, "signing keys unavailable")
+		return
+	}
+	if key == nil {
+		j.fail(res, ReasonJWTSignature, "unknown signing key")
+		return
+	}
+	var std jwt.Claims
+	var all map[string]any
+	if err := parsed.Claims(key.Key, &std, &all); err != nil {
+		j.fail(res, ReasonJWTSignature, "invalid signature")
+		return
+	}
+	if std.Issuer != j.c.Issuer {
+		j.fail(res, ReasonJWTIssuer, "invalid issuer")
+		return
+	}
+	if std.Expiry == nil {
+		j.fail(res, ReasonJWTExpired, "no expiry")
+		return
+	}
+	if err := std.ValidateWithLeeway(jwt.Expected{Time: now}, jwtLeeway); err != nil {
+		j.fail(res, ReasonJWTExpired, "token expired or not yet valid")
+		return
+	}
+	for _, c := range j.claims {
+		if !claimMatches(all[c.Name], c) {
+			j.fail(res, ReasonJWTClaim, "claim "+c.Name+" not accepted")
+			return
+		}
+	}
+}
+
+// fail answers 401 with the challenge of RFC 6750 §3.
+func (j *jwtAction) fail(res *Result, reason, desc string) {
+	res.answer(401, reason)
+	if reason == ReasonJWTMissing {
+		res.header("WWW-Authenticate", "Bearer")
+		return
+	}
+	res.header("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+desc+`"`)
+}
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(v []byte) string {
+	const p = "bearer "
+	if len(v) <= len(p) || !strings.EqualFold(string(v[:len(p)]), p) {
+		return ""
+	}
+	return strings.TrimSpace(string(v[len(p):]))
+}
+
+// claimMatches reports whether a claim's value is one the action accepts.
+func claimMatches(v any, c config.JWTClaim) bool {
+	switch c.Format {
+	case config.ClaimSingleString:
+		s, ok := v.(string)
+		return ok && slices.Contains(c.Values, s)
+	case config.ClaimSpaceSeparatedValues:
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		for _, w := range strings.Fields(s) {
+			if slices.Contains(c.Values, w) {
+				return true
+			}
+		}
+	case config.ClaimStringArray:
+		list, ok := v.([]any)
+		if !ok {
+			return false
+		}
+		for _, e := range list {
+			if s, ok := e.(string); ok && slices.Contains(c.Values, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// key returns the key with id kid: from the cache, refreshed in the
+// background when stale, fetched now when there is none or kid is unknown.
+// reason is set when no keys could be had at all (fail closed).
+func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.JSONWebKey, string) {
+	set := k.set.Load()
+	if set != nil {
+		if now.Sub(set.fetched) > jwksMaxAge && k.fetching.CompareAndSwap(false, true) {
+			go func() {
+				defer k.fetching.Store(false)
+				fctx, cancel := context.WithTimeout(context.Background(), DefaultIdPTimeout)
+				defer cancel()
+				k.refresh(fctx, now, true)
+			}()
+		}
+		if key := find(set, kid); key != nil {
+			return key, ""
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	set = k.refresh(ctx, now, set != nil)
+	if set == nil {
+		return nil, ReasonJWKSUnavailble
+	}
+	return find(set, kid), ""
+}
+
+func find(set *jwksSet, kid string) *jose.JSONWebKey {
+	for i := range set.keys.Keys {
+		key := &set.keys.Keys[i]
+		if (kid == "" || key.KeyID == kid) && key.Use != "enc" && key.Valid() {
+			return key
+		}
+	}
+	return nil
+}
+
+// refresh fetches the keys unless another fetch did it lately (limited:
+// only an unknown key id asks again before jwksMinRefresh).
+func (k *jwksCache) refresh(ctx context.Context, now time.Time, limited bool) *jwksSet {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if cur := k.set.Load(); cur != nil && limited && now.Sub(k.lastFetch) < jwksMinRefresh {
+		return cur
+	}
+	k.lastFetch = now
+	set, err := k.fetch(ctx, now)
+	if err != nil {
+		k.s.log.Warn("jwt-validation: cannot fetch the JWKS; tokens are refused until it can be", "jwks_endpoint", k.url, "err", err)
+		return k.set.Load() // the keys fetched before, if any, still verify
+	}
+	k.set.Store(set)
+	return set
+}
+
+func (k *jwksCache) fetch(ctx context.Context, now time.Time) (*jwksSet, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := k.s.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxJWKS+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxJWKS {
+		return nil, fmt.Errorf("JWKS over %d bytes", maxJWKS)
+	}
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, fmt.Errorf("JWKS: %w", err)
+	}
+	if len(set.Keys) == 0 {
+		return nil, errors.New("JWKS has no keys")
+	}
+	if len(set.Keys) > maxJWKSKeys {
+		return nil, fmt.Errorf("JWKS has %d keys, over %d", len(set.Keys), maxJWKSKeys)
+	}
+	return &jwksSet{keys: set, fetched: now}, nil
+}
