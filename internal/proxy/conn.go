@@ -51,6 +51,12 @@ const (
 	// missed: only those of a request pipelined while the previous one was
 	// at its target.
 	replyWait = 50 * time.Millisecond
+	// parkFirstAfter replaces parkAfter while a connection has carried at
+	// most one request: a client that keeps a connection busy sends its
+	// second request within milliseconds, while a pool of connections opened
+	// ahead of need (or a flood of them) would otherwise hold a goroutine and
+	// buffers each for parkAfter, which is what their memory peaks at.
+	parkFirstAfter = 10 * time.Millisecond
 )
 
 // Connection states, for graceful shutdown.
@@ -102,6 +108,9 @@ type conn struct {
 	// wantPark is set when the connection has waited parkAfter for a request
 	// and should park rather than go on waiting.
 	wantPark bool
+	// requests counts the request heads the connection has received
+	// (saturating), for parkFirstAfter.
+	requests uint8
 
 	// reply is a response ready in c.out and not yet written; replyLB the
 	// load balancer whose access log and metrics take its entry once it is.
@@ -118,6 +127,8 @@ type conn struct {
 	// pollRaw is the TCP socket under a TLS connection, for parking.
 	pollRaw syscall.RawConn
 
+	// watchDone is the 460 watcher's signal that it has stopped; made by
+	// the first request that needs a watcher, since most never do.
 	watchDone chan struct{}
 	gone      atomic.Bool
 
@@ -178,13 +189,12 @@ type work struct {
 
 func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn {
 	c := &conn{
-		p:         p,
-		nc:        nc,
-		ln:        ln,
-		client:    addrPortOf(nc.RemoteAddr()),
-		start:     time.Now(),
-		work:      p.getWork(),
-		watchDone: make(chan struct{}, 1),
+		p:      p,
+		nc:     nc,
+		ln:     ln,
+		client: addrPortOf(nc.RemoteAddr()),
+		start:  time.Now(),
+		work:   p.getWork(),
 	}
 	_, c.parkable = nc.(*net.TCPConn)
 	c.parkable = c.parkable && p.parker != nil
@@ -332,6 +342,9 @@ func (c *conn) serveRequest() bool {
 		return c.answer(l, status, true)
 	}
 	req := &c.req
+	if c.requests < math.MaxUint8 {
+		c.requests++
+	}
 	c.e.ReceivedBytes = int64(req.HeadLen)
 	c.recordRequest(l)
 	c.r += req.HeadLen
@@ -457,8 +470,12 @@ func (c *conn) readHead(idle time.Duration) error {
 				c.idleSince = now
 			}
 			deadline = c.idleSince.Add(idle)
-			if c.parkable && deadline.Sub(now) > parkAfter {
-				deadline, lingering = now.Add(parkAfter), true
+			linger := parkAfter
+			if c.requests <= 1 {
+				linger = parkFirstAfter
+			}
+			if c.parkable && deadline.Sub(now) > linger {
+				deadline, lingering = now.Add(linger), true
 			}
 			c.state.Store(stateIdle)
 		}
@@ -1289,6 +1306,9 @@ func (c *conn) startWatch(uc *upstream.Conn) {
 		return
 	}
 	c.watching = true
+	if c.watchDone == nil {
+		c.watchDone = make(chan struct{}, 1)
+	}
 	c.nc.SetReadDeadline(time.Time{})
 	go c.watch(uc)
 }

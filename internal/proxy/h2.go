@@ -91,16 +91,15 @@ func (c *conn) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer c.p.wg.Done()
 	s := newStreamConn(c, w, r)
 	sc := &conn{
-		p:         c.p,
-		nc:        s,
-		ln:        c.ln,
-		client:    c.client,
-		start:     c.start,
-		tid:       c.tid,
-		work:      c.p.getWork(),
-		watchDone: make(chan struct{}, 1),
-		tls:       c.tls,
-		h2:        s,
+		p:      c.p,
+		nc:     s,
+		ln:     c.ln,
+		client: c.client,
+		start:  c.start,
+		tid:    c.tid,
+		work:   c.p.getWork(),
+		tls:    c.tls,
+		h2:     s,
 	}
 	s.sc = sc
 	sc.serveRequest()

@@ -82,6 +82,10 @@ func TestPipelinedRequestDuringTargetWait(t *testing.T) {
 			t.Fatal(err)
 		}
 		br := bufio.NewReader(c)
+		// One request first: a connection that has carried a single one
+		// parks after parkFirstAfter, before replyWait, and the parker
+		// then finds the pipelined bytes; after two it waits replyWait.
+		get(t, c, br)
 		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
 		<-received
 		io.WriteString(c, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -109,5 +113,48 @@ func TestPipelinedRequestDuringTargetWait(t *testing.T) {
 	}
 	if !missed {
 		t.Fatal("no connection noticed the pipelined request the raw reply wait missed")
+	}
+}
+
+// TestPipelinedFirstRequestServedThroughParking: on a connection's first
+// request the wait for the next one ends at parkFirstAfter, before replyWait;
+// a request pipelined while the first was at its target is then found by the
+// parker (its bytes are already in the socket) and served.
+func TestPipelinedFirstRequestServedThroughParking(t *testing.T) {
+	received := make(chan struct{}, 1)
+	release := make(chan struct{})
+	target := startTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/first" {
+			received <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, "ok")
+	})
+	p := quietProxy()
+	attrs := config.LoadBalancerAttributes{IdleTimeout: 60 * time.Second, ClientKeepAlive: time.Hour}
+	addr := serve(t, p, testListener(attrs, discardLog{}, target))
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(c)
+		io.WriteString(c, "GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+		<-received
+		io.WriteString(c, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+		release <- struct{}{}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for i := 0; i < 2; i++ {
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("response %d: %v", i+1, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || string(body) != "ok" {
+				t.Fatalf("response %d: %d %q", i+1, resp.StatusCode, body)
+			}
+		}
+		c.Close()
 	}
 }
