@@ -21,6 +21,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/http1"
 )
 
 // ALB's error_reason values of authentication (alb-data-plane.md §2.3).
@@ -269,7 +270,7 @@ func Callback(actions []*Action, req *Request, res *Result) {
 		}
 	}
 	now := s.now()
-	bind := cookie(req.Headers, nonceCookie)
+	bind := http1.CookieValue(req.Headers, nonceCookie)
 	if o == nil || now.Unix() >= st.Until || bind == nil || digestString(string(bind)) != st.Bind {
 		res.answer(401, ReasonInvalidState)
 		return

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strconv"
@@ -95,28 +94,6 @@ func (r *Result) setCookie(name, value string, expires time.Time, maxAge int) {
 	}
 	b = append(b, "; Path=/; Secure; HttpOnly; SameSite=Lax\r\n"...)
 	r.Header = b
-}
-
-// cookie returns the value of the first cookie called name, or nil.
-func cookie(headers []http1.Header, name string) []byte {
-	for _, h := range headers {
-		if !http1.EqualFold(h.Name, "Cookie") {
-			continue
-		}
-		for v := h.Value; len(v) > 0; {
-			pair := v
-			if i := bytes.IndexByte(v, ';'); i >= 0 {
-				pair, v = v[:i], v[i+1:]
-			} else {
-				v = nil
-			}
-			pair = bytes.TrimLeft(pair, " \t")
-			if len(pair) > len(name) && pair[len(name)] == '=' && string(pair[:len(name)]) == name {
-				return bytes.TrimRight(pair[len(name)+1:], " \t")
-			}
-		}
-	}
-	return nil
 }
 
 // header returns the value of the first header called name, or nil.

@@ -72,7 +72,7 @@ var openBufs = sync.Pool{New: func() any { return new(openBuf) }}
 func sessionCookie(headers []http1.Header, names *[maxShards]string, buf []byte) []byte {
 	buf = buf[:0]
 	for i := range maxShards {
-		v := cookie(headers, names[i])
+		v := http1.CookieValue(headers, names[i])
 		if v == nil {
 			break
 		}
@@ -179,7 +179,7 @@ func appendSessionCookies(r *Result, names *[maxShards]string, value string, had
 // countShards counts the session cookie shards a request carries.
 func countShards(headers []http1.Header, names *[maxShards]string) int {
 	n := 0
-	for n < maxShards && cookie(headers, names[n]) != nil {
+	for n < maxShards && http1.CookieValue(headers, names[n]) != nil {
 		n++
 	}
 	return n

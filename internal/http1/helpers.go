@@ -1,5 +1,7 @@
 package http1
 
+import "bytes"
+
 // Small allocation-free helpers the proxy uses on parsed heads.
 
 // EqualFold reports whether b equals s under ASCII case folding. HTTP field
@@ -87,6 +89,30 @@ func firstValue(hs []Header, name string) []byte {
 	for i := range hs {
 		if EqualFold(hs[i].Name, name) {
 			return hs[i].Value
+		}
+	}
+	return nil
+}
+
+// CookieValue returns the value of the first cookie called name in the Cookie
+// headers among headers, or nil. It allocates nothing; the value aliases the
+// header.
+func CookieValue(headers []Header, name string) []byte {
+	for _, h := range headers {
+		if !EqualFold(h.Name, "Cookie") {
+			continue
+		}
+		for v := h.Value; len(v) > 0; {
+			pair := v
+			if i := bytes.IndexByte(v, ';'); i >= 0 {
+				pair, v = v[:i], v[i+1:]
+			} else {
+				v = nil
+			}
+			pair = bytes.TrimLeft(pair, " \t")
+			if len(pair) > len(name) && pair[len(name)] == '=' && string(pair[:len(name)]) == name {
+				return bytes.TrimRight(pair[len(name)+1:], " \t")
+			}
 		}
 	}
 	return nil

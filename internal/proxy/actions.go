@@ -249,7 +249,7 @@ func (c *conn) pickTarget(l *snapshot.Listener, act *snapshot.Action, now time.T
 func (c *conn) pickGroup(l *snapshot.Listener, act *snapshot.Action, now time.Time) *snapshot.TargetGroup {
 	chosen := -1
 	if act.GroupStickiness > 0 {
-		if v := cookieValue(c.req.Headers, balance.CookieTG); v != nil {
+		if v := http1.CookieValue(c.req.Headers, balance.CookieTG); v != nil {
 			s, ok := l.LB.Cookies.Open(v, &c.rt.sticky)
 			switch {
 			case !ok:
@@ -286,12 +286,12 @@ func (c *conn) stickyTarget(l *snapshot.Listener, tg *snapshot.TargetGroup, st *
 	name := balance.CookieLB
 	if st.Type == config.StickinessAppCookie {
 		// The client must return both the application's cookie and ours.
-		if cookieValue(c.req.Headers, st.AppCookieName) == nil {
+		if http1.CookieValue(c.req.Headers, st.AppCookieName) == nil {
 			return nil
 		}
 		name = balance.CookieApp
 	}
-	v := cookieValue(c.req.Headers, name)
+	v := http1.CookieValue(c.req.Headers, name)
 	if v == nil {
 		return nil
 	}
@@ -353,29 +353,6 @@ func (c *conn) appendStickinessHeaders(b []byte, l *snapshot.Listener, resp *htt
 	b = append(b, "; Expires="...)
 	b = c.reqStart.Add(balance.CookieLifetime).UTC().AppendFormat(b, http.TimeFormat)
 	return append(b, "; Path=/\r\n"...)
-}
-
-// cookieValue returns the value of the first cookie called name in the
-// request's Cookie headers, or nil.
-func cookieValue(headers []http1.Header, name string) []byte {
-	for _, h := range headers {
-		if !http1.EqualFold(h.Name, "Cookie") {
-			continue
-		}
-		for v := h.Value; len(v) > 0; {
-			pair := v
-			if i := bytes.IndexByte(v, ';'); i >= 0 {
-				pair, v = v[:i], v[i+1:]
-			} else {
-				v = nil
-			}
-			pair = bytes.TrimLeft(pair, " \t")
-			if len(pair) > len(name) && pair[len(name)] == '=' && string(pair[:len(name)]) == name {
-				return bytes.TrimRight(pair[len(name)+1:], " \t")
-			}
-		}
-	}
-	return nil
 }
 
 // setsCookie reports whether a response sets the cookie called name.
