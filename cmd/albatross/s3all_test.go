@@ -38,13 +38,8 @@ import (
 func TestThreeLogsToS3(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.Bucket(t, "alb-logs")
-	for _, kv := range s3test.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	s3test.SetEnv(t)
 	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
 	certPEM, keyPEM, err := tlsconf.SelfSigned([]string{"web.example.test"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)

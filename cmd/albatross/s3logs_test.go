@@ -29,13 +29,8 @@ import (
 func TestAccessLogsToS3(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.Bucket(t, "alb-logs")
-	for _, kv := range s3test.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	s3test.SetEnv(t)
 	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
 	data := filepath.Join(dir, "data")
 	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	s3flags := []string{"--s3-endpoint", srv.URL, "--s3-path-style", "--shutdown-timeout", "3s"}
@@ -188,13 +183,8 @@ func gzipLines(path string) int {
 func TestLogBucketErrors(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.Bucket(t, "alb-logs")
-	for _, kv := range s3test.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	s3test.SetEnv(t)
 	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
 	node := func(name, endpoint string) *elb.Client {
 		admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o700); err != nil {

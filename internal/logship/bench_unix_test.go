@@ -5,8 +5,6 @@ package logship
 import (
 	"context"
 	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,20 +19,7 @@ import (
 func BenchmarkShip(b *testing.B) {
 	srv := s3test.Start(b)
 	srv.Bucket(b, "logs")
-	for _, kv := range s3test.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		b.Setenv(k, v)
-	}
-	b.Setenv("AWS_CONFIG_FILE", filepath.Join(b.TempDir(), "none"))
-	b.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(b.TempDir(), "none"))
-	c, err := NewS3Client(context.Background(), S3Options{Endpoint: srv.URL, PathStyle: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sh, err := New(Options{Spool: filepath.Join(b.TempDir(), "spool"), Client: c})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sh := shipper(b, srv, Options{})
 	const lines = 100_000
 	var cpu, bytes int64
 	var wall time.Duration

@@ -20,19 +20,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// env points the AWS SDK at the test server's credentials.
-func env(t *testing.T) {
-	for _, kv := range s3test.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
-}
-
-func shipper(t *testing.T, srv *s3test.Server, o Options) *Shipper {
+// shipper returns a shipper of o uploading to srv with the test's
+// credentials (a spool in the test's directory unless o names one).
+func shipper(t testing.TB, srv *s3test.Server, o Options) *Shipper {
 	t.Helper()
-	env(t)
+	s3test.SetEnv(t)
 	c, err := NewS3Client(context.Background(), S3Options{Endpoint: srv.URL, PathStyle: true})
 	if err != nil {
 		t.Fatal(err)

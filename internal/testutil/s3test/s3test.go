@@ -139,10 +139,19 @@ func Binary(t testing.TB) string {
 // readyBucket is the bucket the readiness probe writes to.
 const readyBucket = "s3test-ready"
 
-// Env is the environment the AWS SDK reads the test's credentials from.
-func Env() []string {
-	return []string{"AWS_ACCESS_KEY_ID=" + AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + SecretAccessKey, "AWS_REGION=" + Region,
-		"AWS_EC2_METADATA_DISABLED=true"}
+// SetEnv points the AWS SDK of this process, and of the processes it starts,
+// at the test's credentials and region for the rest of the test: the
+// credential variables, no instance metadata, and no shared config or
+// credentials file (they name files that do not exist), so that nothing on
+// the machine takes part.
+func SetEnv(t testing.TB) {
+	t.Setenv("AWS_ACCESS_KEY_ID", AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", SecretAccessKey)
+	t.Setenv("AWS_REGION", Region)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
 }
 
 // Client returns an SDK client of the server with the test's credentials.
