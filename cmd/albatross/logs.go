@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"io"
 	"os"
 	"strings"
@@ -92,7 +93,7 @@ func runLogs(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		names = []string{analyze.StdinName}
 	}
 	s3names := names
-	names, cleanup, err := s3Inputs(ctx, names, accessLogs, logship.S3Options{Endpoint: *o.s3Endpoint, Region: *o.s3Region, PathStyle: *o.s3PathStyle},
+	names, cleanup, err := s3Inputs(ctx, names, accesslog.KindAccess, logship.S3Options{Endpoint: *o.s3Endpoint, Region: *o.s3Region, PathStyle: *o.s3PathStyle},
 		&opts.Filter.Since, &opts.Filter.Until, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "albatross logs %s: %v\n", args[0], err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"io"
 	"strings"
 	"time"
@@ -79,7 +80,7 @@ func runConnections(ctx context.Context, args []string, stdin io.Reader, stdout,
 		names = []string{analyze.StdinName}
 	}
 	given := names
-	names, cleanup, err := s3Inputs(ctx, names, connectionLogs, logship.S3Options{Endpoint: *s3Endpoint, Region: *s3Region, PathStyle: *s3PathStyle},
+	names, cleanup, err := s3Inputs(ctx, names, accesslog.KindConnection, logship.S3Options{Endpoint: *s3Endpoint, Region: *s3Region, PathStyle: *s3PathStyle},
 		&opts.Since, &opts.Until, now)
 	if err != nil {
 		return fail(1, "%v", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,14 +39,8 @@ func parseS3URL(u string) (s3Location, error) {
 // logInterval is how long one of ALB's log files covers.
 const logInterval = 5 * time.Minute
 
-// The logs an s3:// input can be read for.
-const (
-	accessLogs     = "access"
-	connectionLogs = "connection"
-)
-
-// fetchS3 downloads into dir the access log objects (kind accessLogs) or
-// connection log objects (kind connectionLogs) of loc whose intervals overlap
+// fetchS3 downloads into dir the objects of loc that hold the log kind
+// (accesslog.KindAccess, KindConnection) and whose intervals overlap
 // [since, until), walking ALB's layout: the accounts and regions under
 // PREFIX/AWSLogs/, then one listing per delivery day. So a one-hour window
 // lists and reads one hour of objects, not the bucket. It returns how many
@@ -75,9 +70,7 @@ func fetchS3(ctx context.Context, c *logship.S3, loc s3Location, since, until ti
 				}
 				for _, o := range objs {
 					name := o.Key[strings.LastIndexByte(o.Key, '/')+1:]
-					isConn := analyze.IsConnLogName(name)
-					isHealth := strings.Contains(name, "_health_check_log_") || strings.HasPrefix(name, "health_check_log_")
-					if isConn != (kind == connectionLogs) || isHealth {
+					if accesslog.FileKind(name) != kind {
 						continue
 					}
 					end, _, ok := analyze.FileInterval(name)

@@ -176,3 +176,18 @@ func TestLogHealthWritesLines(t *testing.T) {
 		t.Fatalf("file holds %q", got)
 	}
 }
+
+func TestFileKind(t *testing.T) {
+	const day = "p/AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/12/06/"
+	for name, want := range map[string]string{
+		day + "123456789012_elasticloadbalancing_us-east-1_app.web.0123456789abcdef_20261206T1005Z_10.0.0.7_abcdefgh.log.gz":          KindAccess,
+		day + "conn_log_123456789012_elasticloadbalancing_us-east-1_app.web.0123456789abcdef_20261206T1005Z_10.0.0.7_abcdefgh.log.gz": KindConnection,
+		"123456789012_conn_log.app.web.log.gz": KindConnection,
+		day + "health_check_log_123456789012_elasticloadbalancing_us-east-1_app.web.0123456789abcdef_20261206T1005Z_10.0.0.7_x.log.gz": KindHealthCheck,
+		"conn_log_dir/123456789012_elasticloadbalancing_us-east-1_app.web.0123456789abcdef_20261206T1005Z_10.0.0.7_abcdefgh.log.gz":    KindAccess,
+	} {
+		if got := FileKind(name); got != want {
+			t.Errorf("FileKind(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package accesslog
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // This file holds what the connection and health-check logs' encoders and
 // parsers share: their field lists (spec §1.5 and §1.6) and one loop that
@@ -47,4 +50,29 @@ func (f *lineFormat) parse(line []byte, set func(n int, raw []byte) error) (int,
 		return n, fmt.Errorf("%s line has %d fields, want at least %d (through %s): %w", f.log, n, f.min, f.names[f.min], ErrTooFewFields)
 	}
 	return n, nil
+}
+
+// The three logs of ALB, as FileKind names them (and as the
+// albatross_log_lines_dropped_total metric labels them).
+const (
+	KindAccess      = "access"
+	KindConnection  = "connection"
+	KindHealthCheck = "health_check"
+)
+
+// FileKind names the log an ALB log file holds, from its base name (or an S3
+// key): a name starting with ConnLogFilePrefix (or "conn_log.", which one
+// third-party parser expects) is a connection log, one starting with
+// HealthLogFilePrefix a health-check log, either possibly after the account
+// id; any other name an access log.
+func FileKind(name string) string {
+	base := name[strings.LastIndexByte(name, '/')+1:]
+	has := func(prefix string) bool { return strings.HasPrefix(base, prefix) || strings.Contains(base, "_"+prefix) }
+	switch {
+	case has(ConnLogFilePrefix) || has("conn_log."):
+		return KindConnection
+	case has(HealthLogFilePrefix):
+		return KindHealthCheck
+	}
+	return KindAccess
 }

@@ -122,7 +122,7 @@ func ConnInputs(names []string) ([]string, error) {
 				}
 				return nil
 			}
-			if !d.IsDir() && IsConnLogName(d.Name()) {
+			if !d.IsDir() && accesslog.FileKind(d.Name()) == accesslog.KindConnection {
 				out = append(out, path)
 			}
 			return nil
@@ -132,18 +132,6 @@ func ConnInputs(names []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// IsConnLogName reports whether a file name is one of ALB's connection log
-// files (spec §1.1: conn_log_, or conn_log. in one parser, possibly after
-// the account id).
-func IsConnLogName(base string) bool {
-	for _, p := range []string{"conn_log_", "conn_log."} {
-		if strings.HasPrefix(base, p) || strings.Contains(base, "_"+p) {
-			return true
-		}
-	}
-	return false
 }
 
 // Connections reads the connection logs names (plain or gzip) and reports

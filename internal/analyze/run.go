@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"io"
 	"io/fs"
 	"os"
@@ -105,7 +106,7 @@ func Inputs(names []string) (srcs []string, skipped []string, err error) {
 				info, err := os.Stat(path)
 				regular = err == nil && info.Mode().IsRegular()
 			}
-			if !regular || isOtherALBLog(base) {
+			if !regular || accesslog.FileKind(base) != accesslog.KindAccess {
 				skipped = append(skipped, path)
 				return nil
 			}
@@ -117,18 +118,6 @@ func Inputs(names []string) (srcs []string, skipped []string, err error) {
 		}
 	}
 	return srcs, skipped, nil
-}
-
-// isOtherALBLog reports whether a file name is one of ALB's connection or
-// health-check logs (spec §1.1: conn_log_ — conn_log. in one parser — and
-// health_check_log_ prefixes, possibly after the account id).
-func isOtherALBLog(base string) bool {
-	for _, p := range []string{"conn_log_", "conn_log.", "health_check_log_"} {
-		if strings.HasPrefix(base, p) || strings.Contains(base, "_"+p) {
-			return true
-		}
-	}
-	return false
 }
 
 // runner is the state of one Run.

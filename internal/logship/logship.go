@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -268,7 +269,7 @@ func (s *Shipper) bound(files []spooled) []spooled {
 		if err := os.Remove(f.path); err != nil {
 			continue
 		}
-		s.opts.Dropped(logKind(f.key), lines)
+		s.opts.Dropped(accesslog.FileKind(f.key), lines)
 		s.warnMu.Lock()
 		if !s.dropped {
 			s.dropped = true
@@ -278,18 +279,6 @@ func (s *Shipper) bound(files []spooled) []spooled {
 		s.warnMu.Unlock()
 	}
 	return files
-}
-
-// logKind names the log a key belongs to, from ALB's file name prefixes.
-func logKind(key string) string {
-	base := key[strings.LastIndexByte(key, '/')+1:]
-	switch {
-	case strings.Contains(base, "_conn_log_") || strings.HasPrefix(base, "conn_log_"):
-		return "connection"
-	case strings.Contains(base, "_health_check_log_") || strings.HasPrefix(base, "health_check_log_"):
-		return "health_check"
-	}
-	return "access"
 }
 
 // countLines counts the lines of a gzip file, as far as it can be read.

@@ -181,7 +181,7 @@ func TestSpoolBound(t *testing.T) {
 		}
 	}
 	files, _ = sh.scan()
-	if logKind(files[0].key) != "health_check" {
+	if accesslog.FileKind(files[0].key) != accesslog.KindHealthCheck {
 		t.Fatalf("oldest file %s is not the health-check log", files[0].key)
 	}
 	// Room for the two newest files only.
