@@ -3,7 +3,6 @@ package analyze
 import (
 	"bufio"
 	"cmp"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -168,27 +167,17 @@ type connAgg struct {
 }
 
 func (a *connAgg) read(name string, filter *Filter) error {
-	var in io.Reader
-	if name == StdinName {
-		in = cmp.Or[io.Reader](a.opts.Stdin, os.Stdin)
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		in = f
+	raw, closeRaw, err := openSource(name, a.opts.Stdin)
+	if err != nil {
+		return err
 	}
-	br := bufio.NewReaderSize(in, 64<<10)
-	if head, err := br.Peek(2); err == nil && head[0] == 0x1f && head[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return err
-		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 64<<10)
+	defer closeRaw()
+	in, closeGz, err := gunzipped(bufio.NewReaderSize(raw, 64<<10))
+	if err != nil {
+		return err
 	}
-	sc := bufio.NewScanner(br)
+	defer closeGz()
+	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	lineNo := 0
 	var e accesslog.ConnEntry

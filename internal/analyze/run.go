@@ -273,37 +273,51 @@ func (c countingReader) Read(p []byte) (int, error) {
 
 // read reads source i into chunks of whole lines.
 func (r *runner) read(ctx context.Context, i int, out chan<- chunk) {
-	name := r.srcs[i].name
-	var in io.Reader
-	if name == StdinName {
-		in = r.opts.Stdin
-		if in == nil {
-			in = os.Stdin
-		}
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			r.inputError(i, err)
-			return
-		}
-		defer f.Close()
-		in = f
+	in, closeIn, err := openSource(r.srcs[i].name, r.opts.Stdin)
+	if err != nil {
+		r.inputError(i, err)
+		return
 	}
-	br := bufio.NewReaderSize(countingReader{in, &r.readBytes}, 64<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			r.inputError(i, fmt.Errorf("gzip: %w", err))
-			return
-		}
-		defer zr.Close()
-		in = zr
-	} else {
-		in = br
+	defer closeIn()
+	in, closeGz, err := gunzipped(bufio.NewReaderSize(countingReader{in, &r.readBytes}, 64<<10))
+	if err != nil {
+		r.inputError(i, fmt.Errorf("gzip: %w", err))
+		return
 	}
+	defer closeGz()
 	if err := r.split(ctx, i, in, out); err != nil {
 		r.inputError(i, err)
 	}
+}
+
+// openSource opens the input name: the file, or for StdinName stdin
+// (os.Stdin when nil). done closes what it opened.
+func openSource(name string, stdin io.Reader) (in io.Reader, done func(), err error) {
+	if name == StdinName {
+		if stdin == nil {
+			stdin = os.Stdin
+		}
+		return stdin, func() {}, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}
+
+// gunzipped returns br, or a gzip reader over it when the stream starts with
+// gzip's magic bytes, whatever the file is called; done closes the gzip
+// reader.
+func gunzipped(br *bufio.Reader) (in io.Reader, done func(), err error) {
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, func() { zr.Close() }, nil
+	}
+	return br, func() {}, nil
 }
 
 // split cuts a stream into chunks that end at a line end (the last one may
