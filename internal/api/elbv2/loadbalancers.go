@@ -212,22 +212,14 @@ func (c *call) checkLogBuckets(given map[string]string) error {
 	if err != nil {
 		return err
 	}
-	merged := lb.Clone()
-	for k, v := range given {
-		merged.Attributes[k] = v
-	}
-	if _, _, err := config.NormalizeLoadBalancerAttributes(merged.Attributes); err != nil {
+	merged, err := withAttributes(lb, given)
+	if err != nil {
 		return nil // the update reports it, as it does without buckets
 	}
 	checked := map[[2]string]bool{}
 	for _, log := range []string{"access_logs", "connection_logs", "health_check_logs"} {
 		get := func(key string) (now, next string) {
-			now = lb.Attributes[log+".s3."+key]
-			next, ok := given[log+".s3."+key]
-			if !ok {
-				next = now
-			}
-			return now, next
+			return lb.Attributes[log+".s3."+key], merged.Attributes[log+".s3."+key]
 		}
 		wasOn, on := get("enabled")
 		oldBucket, bucket := get("bucket")
@@ -248,6 +240,21 @@ func (c *call) checkLogBuckets(given map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// withAttributes returns a copy of lb with the attributes given set over its
+// own, the whole set validated and normalised as the store keeps it.
+func withAttributes(lb *control.LoadBalancer, given map[string]string) (*control.LoadBalancer, error) {
+	merged := lb.Clone()
+	for k, v := range given {
+		merged.Attributes[k] = v
+	}
+	full, _, err := config.NormalizeLoadBalancerAttributes(merged.Attributes)
+	if err != nil {
+		return nil, err
+	}
+	merged.Attributes = full
+	return merged, nil
 }
 
 func deleteLoadBalancer(c *call, w *xmlWriter) error {
@@ -295,15 +302,10 @@ func modifyLoadBalancerAttributes(c *call, w *xmlWriter) error {
 		if err != nil {
 			return err
 		}
-		merged := lb.Clone()
-		for k, v := range given {
-			merged.Attributes[k] = v
-		}
-		full, _, err := config.NormalizeLoadBalancerAttributes(merged.Attributes)
+		merged, err := withAttributes(lb, given)
 		if err != nil {
 			return attributeError("Load balancer", err)
 		}
-		merged.Attributes = full
 		tx.PutLoadBalancer(merged)
 		out = merged
 		return nil
