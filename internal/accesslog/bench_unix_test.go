@@ -4,9 +4,9 @@ package accesslog
 
 import (
 	"context"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"log/slog"
 	"path/filepath"
-	"syscall"
 	"testing"
 )
 
@@ -38,26 +38,17 @@ func BenchmarkWriterCPU(b *testing.B) {
 				b.Fatal(err)
 			}
 			e := spec200Entry()
-			before := processCPU(b)
+			before := testutil.ProcessCPU(b)
 			for b.Loop() {
 				w.Log(&e)
 			}
 			if err := w.Close(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			b.ReportMetric(float64(processCPU(b)-before)/float64(b.N), "cpu-ns/line")
+			b.ReportMetric(float64(testutil.ProcessCPU(b)-before)/float64(b.N), "cpu-ns/line")
 			if d := w.Dropped(); d != 0 {
 				b.Fatalf("%d lines dropped: the CPU figure would be too low", d)
 			}
 		})
 	}
-}
-
-// processCPU is the process's user and system CPU time so far, in ns.
-func processCPU(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -7,11 +7,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +94,7 @@ func BenchmarkRun(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := testutil.ProcessCPU(b)
 	for b.Loop() {
 		rep, err := Run(context.Background(), []string{path}, Options{})
 		if err != nil {
@@ -106,16 +106,7 @@ func BenchmarkRun(b *testing.B) {
 	}
 	// On a shared machine wall-clock MB/s depends on the neighbours; bytes per
 	// CPU-second of this process is the per-core rate.
-	b.ReportMetric(float64(size)*float64(b.N)/(cpuTime(b)-cpu0).Seconds()/1e6, "MB/cpu-s")
-}
-
-// cpuTime returns the CPU time (user and system) this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(size)*float64(b.N)/(testutil.ProcessCPU(b)-cpu0).Seconds()/1e6, "MB/cpu-s")
 }
 
 // BenchmarkGoAccess runs GoAccess's AWS ALB mode on the same kind of log, for

@@ -3,13 +3,13 @@ package health
 import (
 	"bytes"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -49,12 +49,6 @@ func (bt *benchTarget) serve(wg *sync.WaitGroup) {
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
 		c.Close()
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkCheck1000Targets checks 1,000 targets, each on its own port, every
@@ -109,13 +103,13 @@ func benchCheckTargets(b *testing.B, n int, unit time.Duration) {
 	for _, t := range targets {
 		before += t.checks.Load()
 	}
-	cpu0, wall0 := cpuTime(), time.Now()
+	cpu0, wall0 := testutil.ProcessCPU(b), time.Now()
 	b.ResetTimer()
 	for range b.N {
 		time.Sleep(interval)
 	}
 	b.StopTimer()
-	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+	cpu, wall := testutil.ProcessCPU(b)-cpu0, time.Since(wall0)
 	var after, maxGap int64
 	unchecked := 0
 	for _, t := range targets {

@@ -4,8 +4,8 @@ package logship
 
 import (
 	"context"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"os"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,13 +31,13 @@ func BenchmarkShip(b *testing.B) {
 			b.Fatalf("spool: %d files, %v", len(files), err)
 		}
 		bytes += files[0].size
-		before, start := rusageNS(b), time.Now()
+		before, start := testutil.ProcessCPU(b), time.Now()
 		b.StartTimer()
 		if err := sh.Flush(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		cpu += rusageNS(b) - before
+		cpu += int64(testutil.ProcessCPU(b) - before)
 		wall += time.Since(start)
 		b.StartTimer()
 	}
@@ -50,12 +50,4 @@ func BenchmarkShip(b *testing.B) {
 	if _, err := os.Stat(sh.Spool()); err != nil {
 		b.Fatal(err)
 	}
-}
-
-func rusageNS(b *testing.B) int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

@@ -5,13 +5,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -151,13 +151,13 @@ target_groups:
 		roundTrip()
 	}
 	b.ReportAllocs()
-	before := cpuTime()
+	before := testutil.ProcessCPU(b)
 	b.ResetTimer()
 	for b.Loop() {
 		roundTrip()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64((cpuTime()-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((testutil.ProcessCPU(b)-before).Nanoseconds())/float64(b.N), "cpu-ns/op")
 	if withMetrics {
 		tot := opts.Metrics.Totals()
 		if len(tot) != 1 || tot[0].LoggedRequests < uint64(b.N) {
@@ -204,11 +204,4 @@ func readFixed(br *bufio.Reader, buf *[]byte) error {
 	*buf = (*buf)[:length]
 	_, err := io.ReadFull(br, *buf)
 	return err
-}
-
-// cpuTime is the process's user plus system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

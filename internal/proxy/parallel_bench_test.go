@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"io"
 	"log/slog"
 	"net"
@@ -57,11 +58,11 @@ func BenchmarkProxyParallel(b *testing.B) {
 			lg.command(b, "connect %s %d", addr, conns)
 			lg.command(b, "run %d", 20*conns) // warm the pools
 			b.ReportAllocs()
-			cpu0 := processCPU()
+			cpu0 := testutil.ProcessCPU(b)
 			b.ResetTimer()
 			lg.command(b, "run %d", b.N)
 			b.StopTimer()
-			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}
 }

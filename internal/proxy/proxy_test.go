@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -186,14 +185,14 @@ func BenchmarkProxyKeepAlive(b *testing.B) {
 func benchKeepAlive(b *testing.B, log snapshot.EntryLogger) {
 	do, respBytes := keepAliveClient(b, log)
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := testutil.ProcessCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		do()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(respBytes), "resp-bytes")
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 // keepAliveClient starts a proxy in front of a fixed target and returns a
@@ -243,13 +242,6 @@ func TestKeepAliveRequestAllocatesNothing(t *testing.T) {
 			t.Fatalf("%.2f allocations per proxied request over TLS, want %d (crypto/tls's own)", allocs, tlsReadAllocs)
 		}
 	})
-}
-
-// processCPU is the user and system CPU time the process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // discardLog drops entries.

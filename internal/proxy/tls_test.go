@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"crypto/tls"
+	"github.com/albatross-lb/albatross/internal/testutil"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -86,14 +87,14 @@ func tlsKeepAliveClient(tb testing.TB, log snapshot.EntryLogger) (func(), int) {
 func BenchmarkProxyKeepAliveTLS(b *testing.B) {
 	do, respBytes := tlsKeepAliveClient(b, nil)
 	b.ReportAllocs()
-	cpu0 := processCPU()
+	cpu0 := testutil.ProcessCPU(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		do()
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(respBytes), "resp-bytes")
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 // requestLoop returns a function that sends one keep-alive request on c and
