@@ -81,14 +81,7 @@ func AppendConnLine(dst []byte, e *ConnEntry) []byte {
 	dst = append(dst, ' ')
 	dst = appendWord(dst, e.TLSKeyExchange)
 	dst = append(dst, ' ')
-	dst = appendWord(dst, e.ELB)
-	dst = append(dst, ' ')
-	if e.NodeIP.IsValid() {
-		dst = appendAddr(dst, e.NodeIP)
-	} else {
-		dst = append(dst, '-')
-	}
-	return append(dst, '\n')
+	return appendLineEnd(dst, e.ELB, e.NodeIP)
 }
 
 // LogConn encodes a connection log entry and queues it, exactly as Log does

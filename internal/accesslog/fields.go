@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -75,4 +76,17 @@ func FileKind(name string) string {
 		return KindHealthCheck
 	}
 	return KindAccess
+}
+
+// appendLineEnd appends the two fields that end a connection or health-check
+// log line, elb and ip_address ("-" for the zero address), and the '\n'.
+func appendLineEnd(dst []byte, elb string, nodeIP netip.Addr) []byte {
+	dst = appendWord(dst, elb)
+	dst = append(dst, ' ')
+	if nodeIP.IsValid() {
+		dst = appendAddr(dst, nodeIP)
+	} else {
+		dst = append(dst, '-')
+	}
+	return append(dst, '\n')
 }

@@ -97,14 +97,7 @@ func AppendHealthLine(dst []byte, e *HealthEntry) []byte {
 	dst = append(dst, ' ')
 	dst = appendWord(dst, e.Reason)
 	dst = append(dst, ' ')
-	dst = appendWord(dst, e.ELB)
-	dst = append(dst, ' ')
-	if e.NodeIP.IsValid() {
-		dst = appendAddr(dst, e.NodeIP)
-	} else {
-		dst = append(dst, '-')
-	}
-	return append(dst, '\n')
+	return appendLineEnd(dst, e.ELB, e.NodeIP)
 }
 
 // appendNanoSeconds appends seconds with nine decimals ("0.019584011"); a
