@@ -142,7 +142,7 @@ target_groups:
 	sendHTTP("during", 15)
 	sendHTTPS("during-tls", 5)
 	spool := filepath.Join(dir, "data", "log-spool")
-	testutil.WaitFor(t, 30*time.Second, "the outage's lines in completed spool files", func() bool { return completedSpoolLines(spool) >= 20 })
+	testutil.WaitFor(t, 30*time.Second, "the outage's lines in completed spool files", func() bool { return spooledLines(spool, false) >= 20 })
 	srv.Restart()
 	sendHTTP("after", 5)
 	got = waitForLogs(t, srv, len(sent), tlsOK+tlsFailed, 1, sent)
@@ -313,17 +313,4 @@ func checkLogs(t *testing.T, got s3Logs, sent map[string]int, tlsOK, tlsFailed i
 			t.Errorf("health-check log line %q", line)
 		}
 	}
-}
-
-// completedSpoolLines counts the lines of the complete files waiting in the
-// spool (not the ones being written).
-func completedSpoolLines(spool string) int {
-	n := 0
-	filepath.Walk(spool, func(path string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && strings.HasSuffix(path, ".log.gz") && !strings.HasPrefix(info.Name(), ".") {
-			n += gzipLines(path)
-		}
-		return nil
-	})
-	return n
 }

@@ -121,7 +121,7 @@ func TestAccessLogsToS3(t *testing.T) {
 	// and uploaded at the next start.
 	send(5, "third")
 	spool := filepath.Join(data, "log-spool")
-	eventually(t, "the open file's lines on disk", func() bool { return spooledLines(spool) == 5 })
+	eventually(t, "the open file's lines on disk", func() bool { return spooledLines(spool, true) == 5 })
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.wait(t)
 	p = node()
@@ -146,11 +146,17 @@ func TestAccessLogsToS3(t *testing.T) {
 	}
 }
 
-// spooledLines counts the whole lines in the spool's files being written.
-func spooledLines(spool string) int {
+// spooledLines counts the whole lines in the spool's files: the ones being
+// written (open) or the complete ones waiting to be uploaded (!open).
+func spooledLines(spool string, open bool) int {
 	n := 0
 	filepath.Walk(spool, func(path string, info os.FileInfo, err error) error {
-		if err == nil && !info.IsDir() && strings.HasSuffix(path, ".tmp") {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		being := strings.HasSuffix(path, ".tmp")
+		complete := strings.HasSuffix(path, ".log.gz") && !strings.HasPrefix(info.Name(), ".")
+		if open && being || !open && complete {
 			n += gzipLines(path)
 		}
 		return nil
