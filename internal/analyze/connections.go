@@ -7,9 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -97,40 +94,8 @@ type ConnLatency struct {
 // or conn_log. names, possibly after the account id), and "-" for standard
 // input.
 func ConnInputs(names []string) ([]string, error) {
-	var out []string
-	for _, name := range names {
-		if name == StdinName {
-			out = append(out, name)
-			continue
-		}
-		info, err := os.Stat(name)
-		if err != nil {
-			return nil, err
-		}
-		if !info.IsDir() {
-			out = append(out, name)
-			continue
-		}
-		err = filepath.WalkDir(name, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if path != name && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !d.IsDir() && accesslog.FileKind(d.Name()) == accesslog.KindConnection {
-				out = append(out, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	srcs, _, err := inputsOf(names, accesslog.KindConnection)
+	return srcs, err
 }
 
 // Connections reads the connection logs names (plain or gzip) and reports

@@ -73,6 +73,13 @@ type chunk struct {
 // connection and health-check log files, which share the S3 layout, are
 // skipped and listed in skipped), and "-" for standard input.
 func Inputs(names []string) (srcs []string, skipped []string, err error) {
+	return inputsOf(names, accesslog.KindAccess)
+}
+
+// inputsOf is Inputs for the files of one of ALB's logs (accesslog.FileKind):
+// in directories, the regular files (or links to them) of that kind; the
+// other files are listed in skipped.
+func inputsOf(names []string, kind string) (srcs []string, skipped []string, err error) {
 	for _, name := range names {
 		if name == StdinName {
 			srcs = append(srcs, name)
@@ -106,7 +113,7 @@ func Inputs(names []string) (srcs []string, skipped []string, err error) {
 				info, err := os.Stat(path)
 				regular = err == nil && info.Mode().IsRegular()
 			}
-			if !regular || accesslog.FileKind(base) != accesslog.KindAccess {
+			if !regular || accesslog.FileKind(base) != kind {
 				skipped = append(skipped, path)
 				return nil
 			}
