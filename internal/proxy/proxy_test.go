@@ -184,6 +184,12 @@ func BenchmarkProxyKeepAlive(b *testing.B) {
 
 func benchKeepAlive(b *testing.B, log snapshot.EntryLogger) {
 	do, respBytes := keepAliveClient(b, log)
+	benchRequests(b, do, respBytes)
+}
+
+// benchRequests runs do, one request of respBytes bytes of response, b.N
+// times, and reports the process's CPU per request beside the time.
+func benchRequests(b *testing.B, do func(), respBytes int) {
 	b.ReportAllocs()
 	cpu0 := testutil.ProcessCPU(b)
 	b.ResetTimer()

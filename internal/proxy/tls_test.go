@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"crypto/tls"
-	"github.com/albatross-lb/albatross/internal/testutil"
 	"net"
 	"runtime"
 	"sync/atomic"
@@ -86,15 +85,7 @@ func tlsKeepAliveClient(tb testing.TB, log snapshot.EntryLogger) (func(), int) {
 // a kept-alive TLS 1.3 connection (HTTP/1.1).
 func BenchmarkProxyKeepAliveTLS(b *testing.B) {
 	do, respBytes := tlsKeepAliveClient(b, nil)
-	b.ReportAllocs()
-	cpu0 := testutil.ProcessCPU(b)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		do()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(respBytes), "resp-bytes")
-	b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	benchRequests(b, do, respBytes)
 }
 
 // requestLoop returns a function that sends one keep-alive request on c and
