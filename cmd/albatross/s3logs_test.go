@@ -185,7 +185,8 @@ func gzipLines(path string) int {
 // S3 endpoint that does not answer) is refused as ALB refuses it,
 // InvalidConfigurationRequest "Access Denied for bucket: ...", with the
 // cause, and changes nothing; a bucket it can write to is accepted and gets
-// ALB's test object.
+// ALB's test object. A bad bucket in a configuration file is named in the
+// node's log at start, and the node serves meanwhile.
 func TestLogBucketErrors(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.Bucket(t, "alb-logs")
@@ -257,4 +258,30 @@ func TestLogBucketErrors(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", s3test.SecretAccessKey)
 	down := node("unreachable", fmt.Sprintf("http://127.0.0.1:%d", testutil.FreePort(t)))
 	refused(down, newLB(down), "access_logs", "alb-logs", "connection refused")
+
+	// The same bad bucket in a configuration file: the node starts (ALB's
+	// attribute is already set; traffic must not wait for S3) and says at
+	// once, naming the bucket and S3's answer, that it cannot write there.
+	cfgPath := filepath.Join(dir, "bad-bucket.yaml")
+	httpPort := testutil.FreePort(t)
+	cfg := fmt.Sprintf(`load_balancers:
+  - name: web
+    attributes:
+      access_logs.s3.enabled: "true"
+      access_logs.s3.bucket: no-such-bucket
+    listeners:
+      - {port: %d, address: 127.0.0.1, protocol: HTTP, default_actions: [{type: fixed-response, fixed_response: {status_code: "200"}}]}
+`, httpPort)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, "serve", "--config", cfgPath, "--data-dir", filepath.Join(dir, "file-data"),
+		"--admin-addr", fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), "--s3-endpoint", srv.URL, "--s3-path-style")
+	eventually(t, "the node's error about the bucket", func() bool {
+		out := p.stderr.String()
+		return strings.Contains(out, "cannot write ALB's test object") && strings.Contains(out, "no-such-bucket") && strings.Contains(out, "NoSuchBucket")
+	})
+	if _, err := get(fmt.Sprintf("http://127.0.0.1:%d/", httpPort)); err != nil {
+		t.Errorf("the node with a bad log bucket does not serve: %v", err)
+	}
 }
