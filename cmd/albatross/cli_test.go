@@ -123,6 +123,9 @@ func TestStoryWithAWSCLI(t *testing.T) {
 		// adds nothing here that the SDK tests of the same server do not.
 		t.Skip("skipped under -race; go test without -race runs it")
 	}
+	// Most of its time is the CLI's own start-up: overlap it with the other
+	// CLI test.
+	t.Parallel()
 	c, p, dir := cliNode(t)
 	targetA := namedTarget(t, "A", 0, nil)
 	targetB := namedTarget(t, "B", 0, nil)
@@ -340,6 +343,9 @@ func TestRuleTransformsWithAWSCLI(t *testing.T) {
 	if raceEnabled {
 		t.Skip("skipped under -race; go test without -race runs it")
 	}
+	// Most of its time is the CLI's own start-up: overlap it with the other
+	// CLI test.
+	t.Parallel()
 	c, _, _ := cliNode(t)
 	if out, _ := c.run("create-rule", "help"); !strings.Contains(out, "--transforms") {
 		t.Skip("this AWS CLI predates rule transforms and RegexValues (2025): its elbv2 model has no --transforms (Debian bookworm ships 2.9.19; aws-cli 1.45 and 2.31 have it)")
