@@ -1,0 +1,199 @@
+package node_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOIDCSessionShardsPast4KiB logs in a user whose claims make a session
+// of about 11 KB: the load balancer sets it as AWSELBAuthSessionCookie-0,
+// -1 and -2, none over 4 KiB, and reads it back joined. A later login of a
+// user with a small session deletes the shards it no longer needs.
+func TestOIDCSessionShardsPast4KiB(t *testing.T) {
+	s := startOIDCStack(t)
+	c := jarClient(t)
+	v := s.login(t, c, s.web.base()+"/app/big?case=shards-login", bigUser)
+	if !v.Verified || !strings.HasPrefix(v.Name, strings.Repeat("B", 2000)) {
+		t.Fatalf("the target got %+v", v)
+	}
+	var shards []string
+	for i, name := range []string{"AWSELBAuthSessionCookie-0", "AWSELBAuthSessionCookie-1", "AWSELBAuthSessionCookie-2", "AWSELBAuthSessionCookie-3"} {
+		val := cookieValue(c, s.web.base(), name)
+		if val == "" {
+			break
+		}
+		if len(name)+1+len(val) > 4096 {
+			t.Errorf("shard %d is %d bytes, over 4 KiB", i, len(name)+1+len(val))
+		}
+		shards = append(shards, val)
+	}
+	if len(shards) != 3 {
+		t.Fatalf("session in %d shards (cookies %v), want 3", len(shards), cookieNames(c, s.web.base()))
+	}
+	// The joined shards are the session on other rules and paths too.
+	v = getView(t, c, s.web.base()+"/deny/big?case=shards-deny")
+	if !v.Verified || v.Sub != v.Identity || !strings.HasPrefix(v.Name, "BBBB") {
+		t.Fatalf("/deny with the sharded session: %+v", v)
+	}
+	// Without its middle shard the session is not one.
+	resp, _ := oidcGet(t, &http.Client{Transport: c.Transport}, s.web.base()+"/deny/x?case=shards-missing",
+		"Cookie", "AWSELBAuthSessionCookie-0="+shards[0]+"; AWSELBAuthSessionCookie-2="+shards[2])
+	if resp.StatusCode != 401 {
+		t.Fatalf("a session without its -1 shard: %d, want 401", resp.StatusCode)
+	}
+	s.expect(s.web, "case=shards-missing", 401, "authenticate", "AuthInvalidCookie")
+
+	// A forged -0 makes the default rule log in again; the new, small
+	// session deletes -1 and -2.
+	resp, _ = oidcGet(t, &http.Client{Transport: c.Transport}, s.web.base()+"/deny/x", "Cookie", "AWSELBAuthSessionCookie-0=AAAA"+shards[0][4:])
+	if resp.StatusCode != 401 {
+		t.Fatalf("a forged -0: %d, want 401", resp.StatusCode)
+	}
+	u, _ := url.Parse(s.web.base())
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: "AWSELBAuthSessionCookie-0", Value: "AAAA" + shards[0][4:], Path: "/", Secure: true}})
+	cb := s.callbackURL(t, c, s.startLogin(t, c, s.web.base()+"/app/small?case=shards-forged"), otherUser)
+	s.expect(s.web, "case=shards-forged", 302, "authenticate", "AuthInvalidCookie")
+	resp, _ = oidcGet(t, c, cb)
+	var set []string
+	for _, ck := range resp.Cookies() {
+		if strings.HasPrefix(ck.Name, "AWSELBAuthSessionCookie-") {
+			set = append(set, ck.Name+"="+map[bool]string{true: "(deleted)", false: "(set)"}[ck.MaxAge < 0])
+		}
+	}
+	slices.Sort(set)
+	want := []string{"AWSELBAuthSessionCookie-0=(set)", "AWSELBAuthSessionCookie-1=(deleted)", "AWSELBAuthSessionCookie-2=(deleted)"}
+	if !slices.Equal(set, want) {
+		t.Fatalf("the new session's callback set %v, want %v", set, want)
+	}
+}
+
+// TestOIDCUnauthenticatedDenyAllow shows on_unauthenticated_request: deny
+// answers 401 without a redirect, allow passes the request on without the
+// x-amzn-oidc-* headers (and without the client's forged ones), and with a
+// session both pass it on with the verified headers.
+func TestOIDCUnauthenticatedDenyAllow(t *testing.T) {
+	s := startOIDCStack(t)
+	c := jarClient(t)
+	forged := []string{"X-Amzn-Oidc-Identity", "admin", "x-amzn-oidc-data", "eyJhbGciOiJub25lIn0.e30.", "X-AMZN-OIDC-ACCESSTOKEN", "stolen", "X-Amzn-Oidc-Whatever", "yes"}
+
+	resp, body := oidcGet(t, c, s.web.base()+"/deny/x?case=deny", forged...)
+	if resp.StatusCode != 401 || resp.Header.Get("Location") != "" || len(s.target.requests()) != 0 {
+		t.Fatalf("deny without a session: %d Location %q, target saw %d requests; want 401 and none\n%s", resp.StatusCode, resp.Header.Get("Location"), len(s.target.requests()), body)
+	}
+	s.expect(s.web, "case=deny", 401, "authenticate", "")
+
+	v := getView(t, c, s.web.base()+"/open/x?case=allow", forged...)
+	if v.Identity != "" || v.Access != "" || v.HasData || len(v.Forged) > 0 {
+		t.Fatalf("allow without a session reached the target with %+v", v)
+	}
+	s.expect(s.web, "case=allow", 200, "authenticate,forward", "")
+
+	v = s.login(t, c, s.web.base()+"/app/x?case=login", s.idp.username())
+	if !v.Verified {
+		t.Fatalf("after login the target got %+v", v)
+	}
+	sub := v.Sub
+	for _, p := range []string{"/deny/y?case=deny-session", "/open/y?case=allow-session", "/app/y?case=default-session"} {
+		v := getView(t, c, s.web.base()+p, forged...)
+		if !v.Verified || v.Identity != sub || v.Access == "stolen" || len(v.Forged) > 0 {
+			t.Errorf("%s with the session and forged headers: %+v", p, v)
+		}
+	}
+	// A fixed-response after authentication: answered by the load
+	// balancer for the signed-in, 401 for the others.
+	resp, body = oidcGet(t, c, s.web.base()+"/fixed/x?case=fixed-session")
+	if resp.StatusCode != 200 || string(body) != "fixed for the signed-in" {
+		t.Fatalf("fixed-response with a session: %d %q", resp.StatusCode, body)
+	}
+	s.expect(s.web, "case=fixed-session", 200, "authenticate,fixed-response", "")
+	resp, _ = oidcGet(t, &http.Client{Transport: c.Transport}, s.web.base()+"/fixed/x?case=fixed-none")
+	if resp.StatusCode != 401 {
+		t.Fatalf("fixed-response without a session: %d, want 401", resp.StatusCode)
+	}
+}
+
+// TestOIDCSessionTimeoutAndRefresh shows the session's two clocks: at the
+// end of session_timeout the load balancer sends the browser to log in
+// again, and when the access token expires within the session it renews
+// the session with the refresh token (a refresh_token grant at the
+// provider, new cookies, a new access token for the target).
+func TestOIDCSessionTimeoutAndRefresh(t *testing.T) {
+	s := startOIDCStack(t)
+	c := jarClient(t)
+
+	// session_timeout 1 on /short/*.
+	v := s.login(t, c, s.web.base()+"/short/x", s.idp.username())
+	if !v.Verified {
+		t.Fatalf("after login the target got %+v", v)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, _ := oidcGet(t, c, s.web.base()+"/short/x")
+		if resp.StatusCode == 302 {
+			if loc, _ := resp.Location(); loc == nil || !strings.HasPrefix(loc.String(), s.idp.issuer+"/auth?") {
+				t.Fatalf("after the session timeout: redirect to %v, want the provider", loc)
+			}
+			break
+		}
+		if resp.StatusCode != 200 {
+			t.Fatalf("before the session timeout: %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the 1 s session still served requests after 10 s")
+		}
+		time.Sleep(100 * time.Millisecond) // polling with a deadline
+	}
+
+	// Access tokens of 1 s: the provider's token answers say so.
+	s.idp.setFault(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.URL.Path != "/oauth/token" {
+			return false
+		}
+		rewriteJSON(w, r, next, func(m map[string]any) { m["expires_in"] = 1 })
+		return true
+	})
+	v = s.login(t, c, s.web.base()+"/app/refresh", s.idp.username())
+	if !v.Verified {
+		t.Fatalf("after login the target got %+v", v)
+	}
+	first := v.Access
+	if s.idp.grantCount("refresh_token") != 0 {
+		t.Fatal("a refresh before the access token expired")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		resp, body := oidcGet(t, c, s.web.base()+"/app/refresh?case=refresh")
+		v := view(t, resp, body)
+		if !v.Verified {
+			t.Fatalf("the target got %+v", v)
+		}
+		if v.Access != first {
+			var renewed bool
+			for _, ck := range resp.Cookies() {
+				renewed = renewed || ck.Name == "AWSELBAuthSessionCookie-0" && ck.MaxAge >= 0
+			}
+			if !renewed || s.idp.grantCount("refresh_token") == 0 {
+				t.Fatalf("a new access token without a refresh (cookie renewed %v, refresh grants %d)", renewed, s.idp.grantCount("refresh_token"))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no refresh of the 1 s access token after 10 s")
+		}
+		time.Sleep(100 * time.Millisecond) // polling with a deadline
+	}
+	// The renewed session is the one the browser keeps: no more refresh
+	// right away, and the same new token.
+	grants := s.idp.grantCount("refresh_token")
+	v2 := getView(t, c, s.web.base()+"/app/after")
+	if !v2.Verified || s.idp.grantCount("refresh_token") > grants+1 {
+		t.Fatalf("after the refresh: %+v, %d refresh grants", v2, s.idp.grantCount("refresh_token"))
+	}
+	js, _ := json.Marshal(v2.Checks)
+	t.Logf("after the refresh the target checked %s", js)
+}
