@@ -79,7 +79,14 @@ func (s *Service) newOIDC(c config.AuthenticateOIDCConfig, site Site) *oidcActio
 	for i := range o.shards {
 		o.shards[i] = c.SessionCookieName + shardNames[i]
 	}
-	o.id = actionID(c.Issuer, c.ClientID, c.AuthorizationEndpoint, c.SessionCookieName)
+	// The id names what a session belongs to: the load balancer (a session,
+	// and its x-amzn-oidc-data whose signer is the load balancer, is never
+	// one of another load balancer), the identity provider with all its
+	// endpoints (a login's callback runs the token and user info endpoints
+	// of the action that started it), the client and the cookie. Rules that
+	// differ only in on_unauthenticated_request, scope or session_timeout
+	// share their sessions, as ALB's do.
+	o.id = actionID(site.LoadBalancerARN, c.Issuer, c.ClientID, c.AuthorizationEndpoint, c.TokenEndpoint, c.UserInfoEndpoint, c.SessionCookieName)
 	o.authURL = c.AuthorizationEndpoint
 	if strings.Contains(o.authURL, "?") {
 		o.authURL += "&"
@@ -296,13 +303,21 @@ func Callback(actions []*Action, req *Request, res *Result) {
 		res.answer(status, reason)
 		return
 	}
-	if reason := o.checkIDToken(tok.IDToken, st.Nonce, now); reason != "" {
+	sub, reason := o.checkIDToken(tok.IDToken, st.Nonce, now)
+	if reason != "" {
 		res.answer(401, reason)
 		return
 	}
 	sess, reason, status := o.newSession(req.Ctx, tok, now, now.Add(time.Duration(o.c.SessionTimeout)*time.Second))
 	if reason != "" {
 		res.answer(status, reason)
+		return
+	}
+	if sess.Subject != sub {
+		// OpenID Connect Core §5.3.2: the user info must be of the user the
+		// ID token names, or the response is not to be used.
+		o.s.log.Info("authenticate: user info is of another subject than the ID token", "endpoint", o.c.UserInfoEndpoint)
+		res.answer(401, ReasonInvalidUserinfoResponse)
 		return
 	}
 	if !o.issue(req, res, sess, now) {
@@ -413,25 +428,26 @@ func (o *oidcAction) token(ctx context.Context, form url.Values) (*tokenResponse
 }
 
 // checkIDToken checks the ID token the token endpoint returned: issuer,
-// audience, expiry and nonce. It came straight from the token endpoint over
+// audience, expiry and nonce; it returns the token's subject, or the
+// error_reason. It came straight from the token endpoint over
 // TLS, which OpenID Connect Core §3.1.3.7 lets stand for its signature (ALB
 // is given no JWKS for it either).
-func (o *oidcAction) checkIDToken(raw, nonce string, now time.Time) string {
+func (o *oidcAction) checkIDToken(raw, nonce string, now time.Time) (string, string) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512, jose.EdDSA})
 	if err != nil {
-		return ReasonInvalidIDToken
+		return "", ReasonInvalidIDToken
 	}
 	var c struct {
 		jwt.Claims
 		Nonce string `json:"nonce"`
 	}
 	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil {
-		return ReasonInvalidIDToken
+		return "", ReasonInvalidIDToken
 	}
 	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Issuer: o.c.Issuer, AnyAudience: jwt.Audience{o.c.ClientID}, Time: now}, time.Minute); err != nil || c.Nonce != nonce || c.Subject == "" {
-		return ReasonInvalidIDToken
+		return "", ReasonInvalidIDToken
 	}
-	return ""
+	return c.Subject, ""
 }
 
 // newSession fetches the user's claims and makes a session of them.
