@@ -2,12 +2,14 @@ package node_test
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -97,9 +99,12 @@ type idp struct {
 
 // startIdP starts the provider; its web client may redirect to any of
 // redirectURIs.
-func startIdP(t *testing.T, redirectURIs ...string) *idp {
+func startIdP(t testing.TB, redirectURIs ...string) *idp {
 	t.Helper()
-	ln := listenLoopback(t, "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := &idp{testOP: &testOP{issuer: "http://" + ln.Addr().String()}, grants: map[string]int{}}
 	p.loginAs.Store("")
 	clients := map[string]*storage.Client{opClientID: storage.WebClient(opClientID, opClientSecret, redirectURIs...)}
@@ -473,15 +478,25 @@ func (s *oidcStack) verify(v *targetView, data, expectSigner string) {
 }
 
 // jarClient is a client with a cookie jar that does not follow redirects.
-func jarClient(t *testing.T) *http.Client {
-	c := browserClient(t)
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return c
+// It trusts the listeners' self-signed certificate.
+func jarClient(t testing.TB) *http.Client {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{
+		Jar:           jar,
+		Transport:     tr,
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // oidcGet sends GET url with the headers given as name, value pairs and returns
 // the response with its body read.
-func oidcGet(t *testing.T, c *http.Client, u string, hdr ...string) (*http.Response, []byte) {
+func oidcGet(t testing.TB, c *http.Client, u string, hdr ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest("GET", u, nil)
 	if err != nil {
@@ -517,7 +532,7 @@ var authRequestID = regexp.MustCompile(`name="id" value="([^"]+)"`)
 // startLogin follows u with a client that does not follow redirects, through
 // the load balancer's redirect to the provider, up to the provider's login
 // page, and returns the auth request's id.
-func (s *oidcStack) startLogin(t *testing.T, c *http.Client, u string) string {
+func (s *oidcStack) startLogin(t testing.TB, c *http.Client, u string) string {
 	t.Helper()
 	for range 10 {
 		resp, body := oidcGet(t, c, u)
@@ -542,7 +557,7 @@ func (s *oidcStack) startLogin(t *testing.T, c *http.Client, u string) string {
 // callbackURL logs user in at the provider for the auth request id and
 // returns the provider's redirect to the load balancer's
 // /oauth2/idpresponse, not yet followed.
-func (s *oidcStack) callbackURL(t *testing.T, c *http.Client, id, user string) string {
+func (s *oidcStack) callbackURL(t testing.TB, c *http.Client, id, user string) string {
 	t.Helper()
 	resp, err := c.PostForm(s.idp.issuer+"/login/username", url.Values{"id": {id}, "username": {user}, "password": {opPassword}})
 	if err != nil {
