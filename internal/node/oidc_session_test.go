@@ -1,7 +1,10 @@
 package node_test
 
 import (
+	"bufio"
+	"crypto/tls"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -92,6 +95,21 @@ func TestOIDCUnauthenticatedDenyAllow(t *testing.T) {
 		t.Fatalf("allow without a session reached the target with %+v", v)
 	}
 	s.expect(s.web, "case=allow", 200, "authenticate,forward", "")
+
+	// HTTP/1.0 without Host: no redirect URI can be built.
+	tc, err := tls.Dial("tcp", s.web.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	if _, err := io.WriteString(tc, "GET /app/nohost?case=no-host HTTP/1.0\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	status, err := bufio.NewReader(tc).ReadString('\n')
+	if err != nil || !strings.HasPrefix(status, "HTTP/1.1 401 ") && !strings.HasPrefix(status, "HTTP/1.0 401 ") {
+		t.Fatalf("HTTP/1.0 without Host: %q %v, want 401", status, err)
+	}
+	s.expect(s.web, "case=no-host", 401, "authenticate", "AuthMissingHostHeader")
 
 	v = s.login(t, c, s.web.base()+"/app/x?case=login", s.idp.username())
 	if !v.Verified {
