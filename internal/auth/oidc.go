@@ -127,7 +127,7 @@ func (o *oidcAction) run(req *Request, res *Result) {
 		case now.Unix() >= sess.Expires:
 			// The session timed out: log in again.
 		case sess.Refresh != "" && sess.AccessExpires != 0 && now.Unix() >= sess.AccessExpires:
-			if o.refresh(req, res, sess, now) {
+			if o.refresh(req, res, sess, nonce, now) {
 				return
 			}
 		default:
@@ -343,38 +343,82 @@ func (o *oidcAction) issue(req *Request, res *Result, sess *session, now time.Ti
 
 // refresh renews a session whose access token expired with its refresh
 // token, and passes the request on; false when it could not (the request
-// is then unauthenticated).
-func (o *oidcAction) refresh(req *Request, res *Result, old *session, now time.Time) bool {
+// is then unauthenticated). nonce is the old cookie's: requests that carry
+// the same cookie at once (a browser loading a page) share one refresh,
+// since a provider that rotates refresh tokens accepts the old one once.
+func (o *oidcAction) refresh(req *Request, res *Result, old *session, nonce []byte, now time.Time) bool {
+	call, first := o.s.refreshes.start(nonce, now)
+	if !first {
+		ctx := req.Ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return false
+		}
+		if call.sess == nil {
+			res.ErrorReason = call.reason
+			return false
+		}
+		return o.passRefreshed(req, res, call, now)
+	}
+	o.renew(req, old, now, call)
+	o.s.refreshes.finish(nonce, call, now)
+	if call.sess == nil {
+		res.ErrorReason = call.reason
+		return false
+	}
+	return o.passRefreshed(req, res, call, now)
+}
+
+// renew makes the refresh of call: the refresh_token grant, the user info,
+// the new session sealed and its x-amzn-oidc-data signed.
+func (o *oidcAction) renew(req *Request, old *session, now time.Time, call *refreshCall) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old.Refresh}}
 	tok, reason, _ := o.token(req.Ctx, form)
 	if reason != "" {
-		res.ErrorReason = reason
-		return false
+		call.reason = reason
+		return
 	}
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = old.Refresh
 	}
 	sess, reason, _ := o.newSession(req.Ctx, tok, now, time.Unix(old.Expires, 0))
 	if reason != "" {
-		res.ErrorReason = reason
-		return false
+		call.reason = reason
+		return
 	}
 	if sess.Subject != old.Subject {
-		res.ErrorReason = ReasonInvalidUserinfoResponse
-		return false
+		call.reason = ReasonInvalidUserinfoResponse
+		return
 	}
-	if !o.issue(req, res, sess, now) {
-		res.Status, res.Header = 0, res.Header[:0]
-		return false
+	sealed, err := o.s.seal(o.id, sess)
+	if err != nil {
+		call.reason = ReasonUnhandled
+		return
 	}
 	data, _, err := o.signData(sess, now)
 	if err != nil {
-		res.ErrorReason = ReasonUnhandled
+		call.reason = ReasonUnhandled
+		return
+	}
+	call.sess, call.sealed, call.data = sess, sealed, string(data)
+}
+
+// passRefreshed passes a request on with the renewed session of call: its
+// cookies on the response, its headers to the target.
+func (o *oidcAction) passRefreshed(req *Request, res *Result, call *refreshCall, now time.Time) bool {
+	if err := appendSessionCookies(res, &o.shards, call.sealed, countShards(req.Headers, &o.shards), now); err != nil {
+		o.s.log.Warn("authenticate: cannot issue the session cookie", "issuer", o.c.Issuer, "err", err)
+		res.Header = res.Header[:0]
+		res.ErrorReason = ReasonUserinfoResponseSizeLimit
 		return false
 	}
-	res.upstream("x-amzn-oidc-accesstoken", sess.Access)
-	res.upstream("x-amzn-oidc-identity", sess.Subject)
-	res.upstream("x-amzn-oidc-data", string(data))
+	res.upstream("x-amzn-oidc-accesstoken", call.sess.Access)
+	res.upstream("x-amzn-oidc-identity", call.sess.Subject)
+	res.upstream("x-amzn-oidc-data", call.data)
 	return true
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -214,4 +215,73 @@ func TestOIDCSessionTimeoutAndRefresh(t *testing.T) {
 	}
 	js, _ := json.Marshal(v2.Checks)
 	t.Logf("after the refresh the target checked %s", js)
+}
+
+// TestOIDCParallelRequestsAtRefresh sends several requests at once with a
+// session whose access token has expired, as a browser loading a page does.
+// The provider rotates refresh tokens (a used one is invalid), so only one
+// refresh may be made: every request must still reach the target as the
+// user, with one refresh_token grant at the provider.
+func TestOIDCParallelRequestsAtRefresh(t *testing.T) {
+	s := startOIDCStack(t)
+	s.idp.setFault(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.URL.Path != "/oauth/token" {
+			return false
+		}
+		rewriteJSON(w, r, next, func(m map[string]any) {
+			if _, ok := m["refresh_token"]; ok && r.PostForm.Get("grant_type") == "authorization_code" {
+				m["expires_in"] = 1
+			}
+		})
+		return true
+	})
+	c := jarClient(t)
+	loginAt := time.Now()
+	v := s.login(t, c, s.web.base()+"/app/x", s.idp.username())
+	if !v.Verified {
+		t.Fatalf("after login the target got %+v", v)
+	}
+	var cookie []string
+	for _, name := range cookieNames(c, s.web.base()) {
+		if strings.HasPrefix(name, "AWSELBAuthSessionCookie-") {
+			cookie = append(cookie, name+"="+cookieValue(c, s.web.base(), name))
+		}
+	}
+	// Wait until the access token (1 s, from the login) has expired. The
+	// requests below carry the cookie of the login, as a browser's requests
+	// for one page do, without a jar.
+	for time.Now().Unix() < loginAt.Unix()+2 {
+		time.Sleep(50 * time.Millisecond) // polling the clock
+	}
+	bare := &http.Client{Transport: c.Transport, CheckRedirect: c.CheckRedirect}
+	const n = 6
+	type answer struct {
+		status int
+		v      targetView
+	}
+	answers := make(chan answer, n)
+	for i := range n {
+		go func() {
+			req, _ := http.NewRequest("GET", fmt.Sprintf("%s/app/parallel-%d", s.web.base(), i), nil)
+			req.Header.Set("Cookie", strings.Join(cookie, "; "))
+			resp, err := bare.Do(req)
+			if err != nil {
+				answers <- answer{status: -1}
+				return
+			}
+			defer resp.Body.Close()
+			var v targetView
+			json.NewDecoder(resp.Body).Decode(&v)
+			answers <- answer{resp.StatusCode, v}
+		}()
+	}
+	for range n {
+		a := <-answers
+		if a.status != 200 || !a.v.Verified {
+			t.Errorf("a request at the refresh: status %d, target saw %+v", a.status, a.v)
+		}
+	}
+	if g := s.idp.grantCount("refresh_token"); g != 1 {
+		t.Errorf("%d refresh_token grants for one expired session, want 1", g)
+	}
 }
