@@ -93,4 +93,5 @@ func TestOIDCLoginInBrowser(t *testing.T) {
 	if !forwarded {
 		t.Errorf("no forwarded line of the browser's request:\n%s", dumpEntries(entries))
 	}
+	t.Logf("the browser's requests in the access log:\n%s", dumpEntries(entries))
 }
