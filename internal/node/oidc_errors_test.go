@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/albatross-lb/albatross/internal/config"
@@ -127,9 +128,11 @@ func TestOIDCCallbackAbuse(t *testing.T) {
 // its error reasons: the token endpoint answering an error (561
 // AuthTokenEpRequestFailed), refusing the code (561 AuthInvalidGrantError),
 // unreachable (500 AuthTokenEpRequestTimeout), returning an oversized ID
-// token (500 AuthInvalidTokenResponse); the user info endpoint failing (561
-// AuthUserinfoEpRequestFailed), naming another user than the ID token (401
-// AuthInvalidUserinfoResponse), or claims over 11 KB (500
+// token (500 AuthInvalidTokenResponse) or the ID token of an earlier login
+// (401 AuthInvalidIdToken: its nonce is not this login's); the user info
+// endpoint failing (561 AuthUserinfoEpRequestFailed), unreachable (500
+// AuthUserinfoEpRequestTimeout), naming another user than the ID token
+// (401 AuthInvalidUserinfoResponse), or claims over 11 KB (500
 // AuthUserinfoResponseSizeExceeded).
 func TestOIDCProviderFailures(t *testing.T) {
 	s := startOIDCStack(t)
@@ -168,6 +171,29 @@ func TestOIDCProviderFailures(t *testing.T) {
 		rewriteJSON(w, r, next, func(m map[string]any) { m["sub"] = "someone-else" })
 		return true
 	}
+	// An ID token of an earlier login (its nonce is that login's).
+	var captured atomic.Value // string, written by the provider's handler
+	captured.Store("")
+	s.idp.setFault(func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.URL.Path != "/oauth/token" {
+			return false
+		}
+		rewriteJSON(w, r, next, func(m map[string]any) { id, _ := m["id_token"].(string); captured.Store(id) })
+		return true
+	})
+	earlier := ""
+	if v := s.login(t, jarClient(t), s.web.base()+"/app/earlier", s.idp.username()); !v.Verified || captured.Load().(string) == "" {
+		t.Fatalf("the earlier login: %+v, no ID token", v)
+	}
+	earlier = captured.Load().(string)
+	s.idp.setFault(nil)
+	otherIDToken := func(w http.ResponseWriter, r *http.Request, next http.Handler) bool {
+		if r.URL.Path != "/oauth/token" {
+			return false
+		}
+		rewriteJSON(w, r, next, func(m map[string]any) { m["id_token"] = earlier })
+		return true
+	}
 	for _, tc := range []struct {
 		name, path, user string
 		fault            faultFunc
@@ -182,7 +208,9 @@ func TestOIDCProviderFailures(t *testing.T) {
 		}, status: 561, reason: "AuthInvalidGrantError"},
 		{name: "token-unreachable", path: "/unreachable/c", status: 500, reason: "AuthTokenEpRequestTimeout"},
 		{name: "big-id-token", path: "/app/d", fault: bigIDToken, status: 500, reason: "AuthInvalidTokenResponse"},
+		{name: "id-token-of-another-login", path: "/app/h", fault: otherIDToken, status: 401, reason: "AuthInvalidIdToken"},
 		{name: "userinfo-error", path: "/app/e", fault: userinfoFault, status: 561, reason: "AuthUserinfoEpRequestFailed"},
+		{name: "userinfo-unreachable", path: "/userinfo-unreachable/i", status: 500, reason: "AuthUserinfoEpRequestTimeout"},
 		{name: "userinfo-other-sub", path: "/app/f", fault: otherSub, status: 401, reason: "AuthInvalidUserinfoResponse"},
 		{name: "claims-too-big", path: "/app/g", user: hugeUser, status: 500, reason: "AuthUserinfoResponseSizeExceeded"},
 	} {
@@ -204,7 +232,7 @@ func TestOIDCProviderFailures(t *testing.T) {
 				return
 			}
 			for _, ck := range resp.Cookies() {
-				if strings.HasPrefix(ck.Name, "AWSELBAuthSessionCookie") || strings.HasPrefix(ck.Name, "UnreachableSession") {
+				if strings.Contains(ck.Name, "Session") {
 					if ck.MaxAge >= 0 {
 						t.Errorf("%s: a session cookie %s after the failure", tc.name, ck.Name)
 					}

@@ -283,6 +283,17 @@ const oidcTemplate = `load_balancers:
                   session_cookie_name: UnreachableSession
                   token_endpoint: http://%[6]s/oauth/token
               - {type: forward, target_group: app, order: 2}
+          - priority: 6
+            conditions: [{path_pattern: [/userinfo-unreachable/*]}]
+            actions:
+              - type: authenticate-oidc
+                order: 1
+                authenticate_oidc:
+                  <<: *oidc
+                  on_unauthenticated_request: authenticate
+                  session_cookie_name: UserinfoUnreachableSession
+                  user_info_endpoint: http://%[6]s/userinfo
+              - {type: forward, target_group: app, order: 2}
         default_actions:
           - type: authenticate-oidc
             order: 1
