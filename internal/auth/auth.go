@@ -67,8 +67,9 @@ type Service struct {
 	mu   sync.Mutex
 	jwks map[string]*jwksCache // by endpoint URL
 
-	data   dataCache  // signed x-amzn-oidc-data by session
-	states stateGuard // states already used
+	data      dataCache    // signed x-amzn-oidc-data by session
+	states    stateGuard   // states already used
+	refreshes refreshGuard // sessions being (or just) renewed
 }
 
 // NewService returns a Service with keys derived from opts.Key.

@@ -79,7 +79,14 @@ func (s *Service) newOIDC(c config.AuthenticateOIDCConfig, site Site) *oidcActio
 	for i := range o.shards {
 		o.shards[i] = c.SessionCookieName + shardNames[i]
 	}
-	o.id = actionID(c.Issuer, c.ClientID, c.AuthorizationEndpoint, c.SessionCookieName)
+	// The id names what a session belongs to: the load balancer (a session,
+	// and its x-amzn-oidc-data whose signer is the load balancer, is never
+	// one of another load balancer), the identity provider with all its
+	// endpoints (a login's callback runs the token and user info endpoints
+	// of the action that started it), the client and the cookie. Rules that
+	// differ only in on_unauthenticated_request, scope or session_timeout
+	// share their sessions, as ALB's do.
+	o.id = actionID(site.LoadBalancerARN, c.Issuer, c.ClientID, c.AuthorizationEndpoint, c.TokenEndpoint, c.UserInfoEndpoint, c.SessionCookieName)
 	o.authURL = c.AuthorizationEndpoint
 	if strings.Contains(o.authURL, "?") {
 		o.authURL += "&"
@@ -120,7 +127,7 @@ func (o *oidcAction) run(req *Request, res *Result) {
 		case now.Unix() >= sess.Expires:
 			// The session timed out: log in again.
 		case sess.Refresh != "" && sess.AccessExpires != 0 && now.Unix() >= sess.AccessExpires:
-			if o.refresh(req, res, sess, now) {
+			if o.refresh(req, res, sess, nonce, now) {
 				return
 			}
 		default:
@@ -296,13 +303,21 @@ func Callback(actions []*Action, req *Request, res *Result) {
 		res.answer(status, reason)
 		return
 	}
-	if reason := o.checkIDToken(tok.IDToken, st.Nonce, now); reason != "" {
+	sub, reason := o.checkIDToken(tok.IDToken, st.Nonce, now)
+	if reason != "" {
 		res.answer(401, reason)
 		return
 	}
 	sess, reason, status := o.newSession(req.Ctx, tok, now, now.Add(time.Duration(o.c.SessionTimeout)*time.Second))
 	if reason != "" {
 		res.answer(status, reason)
+		return
+	}
+	if sess.Subject != sub {
+		// OpenID Connect Core §5.3.2: the user info must be of the user the
+		// ID token names, or the response is not to be used.
+		o.s.log.Info("authenticate: user info is of another subject than the ID token", "endpoint", o.c.UserInfoEndpoint)
+		res.answer(401, ReasonInvalidUserinfoResponse)
 		return
 	}
 	if !o.issue(req, res, sess, now) {
@@ -328,38 +343,82 @@ func (o *oidcAction) issue(req *Request, res *Result, sess *session, now time.Ti
 
 // refresh renews a session whose access token expired with its refresh
 // token, and passes the request on; false when it could not (the request
-// is then unauthenticated).
-func (o *oidcAction) refresh(req *Request, res *Result, old *session, now time.Time) bool {
+// is then unauthenticated). nonce is the old cookie's: requests that carry
+// the same cookie at once (a browser loading a page) share one refresh,
+// since a provider that rotates refresh tokens accepts the old one once.
+func (o *oidcAction) refresh(req *Request, res *Result, old *session, nonce []byte, now time.Time) bool {
+	call, first := o.s.refreshes.start(nonce, now)
+	if !first {
+		ctx := req.Ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return false
+		}
+		if call.sess == nil {
+			res.ErrorReason = call.reason
+			return false
+		}
+		return o.passRefreshed(req, res, call, now)
+	}
+	o.renew(req, old, now, call)
+	o.s.refreshes.finish(nonce, call, now)
+	if call.sess == nil {
+		res.ErrorReason = call.reason
+		return false
+	}
+	return o.passRefreshed(req, res, call, now)
+}
+
+// renew makes the refresh of call: the refresh_token grant, the user info,
+// the new session sealed and its x-amzn-oidc-data signed.
+func (o *oidcAction) renew(req *Request, old *session, now time.Time, call *refreshCall) {
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {old.Refresh}}
 	tok, reason, _ := o.token(req.Ctx, form)
 	if reason != "" {
-		res.ErrorReason = reason
-		return false
+		call.reason = reason
+		return
 	}
 	if tok.RefreshToken == "" {
 		tok.RefreshToken = old.Refresh
 	}
 	sess, reason, _ := o.newSession(req.Ctx, tok, now, time.Unix(old.Expires, 0))
 	if reason != "" {
-		res.ErrorReason = reason
-		return false
+		call.reason = reason
+		return
 	}
 	if sess.Subject != old.Subject {
-		res.ErrorReason = ReasonInvalidUserinfoResponse
-		return false
+		call.reason = ReasonInvalidUserinfoResponse
+		return
 	}
-	if !o.issue(req, res, sess, now) {
-		res.Status, res.Header = 0, res.Header[:0]
-		return false
+	sealed, err := o.s.seal(o.id, sess)
+	if err != nil {
+		call.reason = ReasonUnhandled
+		return
 	}
 	data, _, err := o.signData(sess, now)
 	if err != nil {
-		res.ErrorReason = ReasonUnhandled
+		call.reason = ReasonUnhandled
+		return
+	}
+	call.sess, call.sealed, call.data = sess, sealed, string(data)
+}
+
+// passRefreshed passes a request on with the renewed session of call: its
+// cookies on the response, its headers to the target.
+func (o *oidcAction) passRefreshed(req *Request, res *Result, call *refreshCall, now time.Time) bool {
+	if err := appendSessionCookies(res, &o.shards, call.sealed, countShards(req.Headers, &o.shards), now); err != nil {
+		o.s.log.Warn("authenticate: cannot issue the session cookie", "issuer", o.c.Issuer, "err", err)
+		res.Header = res.Header[:0]
+		res.ErrorReason = ReasonUserinfoResponseSizeLimit
 		return false
 	}
-	res.upstream("x-amzn-oidc-accesstoken", sess.Access)
-	res.upstream("x-amzn-oidc-identity", sess.Subject)
-	res.upstream("x-amzn-oidc-data", string(data))
+	res.upstream("x-amzn-oidc-accesstoken", call.sess.Access)
+	res.upstream("x-amzn-oidc-identity", call.sess.Subject)
+	res.upstream("x-amzn-oidc-data", call.data)
 	return true
 }
 
@@ -413,25 +472,26 @@ func (o *oidcAction) token(ctx context.Context, form url.Values) (*tokenResponse
 }
 
 // checkIDToken checks the ID token the token endpoint returned: issuer,
-// audience, expiry and nonce. It came straight from the token endpoint over
+// audience, expiry and nonce; it returns the token's subject, or the
+// error_reason. It came straight from the token endpoint over
 // TLS, which OpenID Connect Core §3.1.3.7 lets stand for its signature (ALB
 // is given no JWKS for it either).
-func (o *oidcAction) checkIDToken(raw, nonce string, now time.Time) string {
+func (o *oidcAction) checkIDToken(raw, nonce string, now time.Time) (string, string) {
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.RS384, jose.RS512, jose.ES256, jose.ES384, jose.ES512, jose.PS256, jose.PS384, jose.PS512, jose.EdDSA})
 	if err != nil {
-		return ReasonInvalidIDToken
+		return "", ReasonInvalidIDToken
 	}
 	var c struct {
 		jwt.Claims
 		Nonce string `json:"nonce"`
 	}
 	if err := tok.UnsafeClaimsWithoutVerification(&c); err != nil {
-		return ReasonInvalidIDToken
+		return "", ReasonInvalidIDToken
 	}
 	if err := c.Claims.ValidateWithLeeway(jwt.Expected{Issuer: o.c.Issuer, AnyAudience: jwt.Audience{o.c.ClientID}, Time: now}, time.Minute); err != nil || c.Nonce != nonce || c.Subject == "" {
-		return ReasonInvalidIDToken
+		return "", ReasonInvalidIDToken
 	}
-	return ""
+	return c.Subject, ""
 }
 
 // newSession fetches the user's claims and makes a session of them.

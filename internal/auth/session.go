@@ -260,6 +260,84 @@ func (g *stateGuard) use(nonce []byte, until, now int64) bool {
 	return true
 }
 
+// refreshGuard makes one refresh per session cookie: the requests that
+// carry the same expired cookie while it is renewed wait for the first
+// one's refresh and share its result, and those that come within
+// refreshShared after it get the renewed session too (the browser may
+// still send the old cookie on requests it started before the new one
+// arrived).
+type refreshGuard struct {
+	mu sync.Mutex
+	m  map[[12]byte]*refreshCall
+}
+
+// refreshShared is how long a renewed session is given to requests with
+// the cookie it replaced.
+const refreshShared = time.Minute
+
+// maxRefreshes bounds the refreshes remembered.
+const maxRefreshes = 1 << 14
+
+// refreshCall is one refresh: done is closed when it ended, with sess,
+// sealed and data set on success and reason on failure.
+type refreshCall struct {
+	done   chan struct{}
+	until  time.Time
+	sess   *session
+	sealed string
+	data   string
+	reason string
+}
+
+// start returns the refresh of the cookie with nonce, and whether the
+// caller is to make it (then it calls finish).
+func (g *refreshGuard) start(nonce []byte, now time.Time) (*refreshCall, bool) {
+	var k [12]byte
+	copy(k[:], nonce)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c := g.m[k]; c != nil && (!isClosed(c.done) || now.Before(c.until)) {
+		return c, false
+	}
+	if g.m == nil {
+		g.m = map[[12]byte]*refreshCall{}
+	}
+	c := &refreshCall{done: make(chan struct{})}
+	g.m[k] = c
+	return c, true
+}
+
+// finish ends a refresh made by the caller of start: a failed one is
+// forgotten (the next request tries again), a renewed session is shared
+// for refreshShared.
+func (g *refreshGuard) finish(nonce []byte, c *refreshCall, now time.Time) {
+	var k [12]byte
+	copy(k[:], nonce)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c.until = now.Add(refreshShared)
+	close(c.done)
+	if c.sess == nil {
+		delete(g.m, k)
+	}
+	if len(g.m) > maxRefreshes {
+		for key, old := range g.m {
+			if isClosed(old.done) && old.until.Before(now) {
+				delete(g.m, key)
+			}
+		}
+	}
+}
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
 // randomToken returns n random bytes, base64url-encoded.
 func randomToken(n int) string {
 	b := make([]byte, n)

@@ -23,8 +23,8 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 	if len(items) == 0 {
 		return nil, errorf(codeValidation, "An action must be specified")
 	}
-	if len(items) > 1 {
-		return nil, errorf(codeInvalidLoadBalancerAct, "Albatross supports one action per listener or rule for now (forward, redirect or fixed-response; authentication actions are not supported yet); got %d", len(items))
+	if len(items) > maxActions {
+		return nil, errorf(codeInvalidLoadBalancerAct, "at most two actions are allowed (one authenticate-oidc, authenticate-cognito or jwt-validation, then one forward, redirect or fixed-response), got %d", len(items))
 	}
 	var out []config.Action
 	for i, af := range items {
@@ -34,11 +34,11 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 		if !ok && v.err() == nil {
 			v.required(ap + ".type")
 		}
-		v.intIn(af, "Order", ap+".order", 1, 50000)
+		order, _ := v.intIn(af, "Order", ap+".order", 1, 50000)
 		if err := v.err(); err != nil {
 			return nil, err
 		}
-		a := config.Action{Type: typ}
+		a := config.Action{Type: typ, Order: order}
 		tgName := func(arn string) (string, error) {
 			tg := m.TargetGroupByARN(arn)
 			if tg == nil {
@@ -96,6 +96,12 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 			a.FixedResponse = &config.FixedResponseConfig{StatusCode: af.get("FixedResponseConfig.StatusCode"),
 				ContentType: af.get("FixedResponseConfig.ContentType"), MessageBody: af.get("FixedResponseConfig.MessageBody")}
 		}
+		if af.present("AuthenticateOidcConfig") {
+			a.AuthenticateOIDC = readOIDCConfig(&v, af.sub("AuthenticateOidcConfig"), ap+".authenticateOidcConfig")
+		}
+		if af.present("AuthenticateCognitoConfig") {
+			a.AuthenticateCognito = readCognitoConfig(&v, af.sub("AuthenticateCognitoConfig"), ap+".authenticateCognitoConfig")
+		}
 		if err := v.err(); err != nil {
 			return nil, err
 		}
@@ -104,7 +110,172 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 		}
 		out = append(out, a)
 	}
+	// The list as a whole: an authentication action needs a forward,
+	// redirect or fixed-response after it (by Order).
+	if probs := config.CheckActionList(out, path); len(probs) > 0 {
+		msgs := make([]string, len(probs))
+		for i, p := range probs {
+			msgs[i] = p.Path + ": " + p.Message
+		}
+		return nil, errorf(codeInvalidLoadBalancerAct, "%s", strings.Join(msgs, "; "))
+	}
+	config.SortActions(out)
 	return out, nil
+}
+
+// maxActions bounds the actions of one list: an authentication action and
+// the action after it.
+const maxActions = 2
+
+// readOIDCConfig reads an AuthenticateOidcConfig (AWS's
+// AuthenticateOidcActionConfig).
+func readOIDCConfig(v *validation, f form, path string) *config.AuthenticateOIDCConfig {
+	c := &config.AuthenticateOIDCConfig{
+		Issuer: f.get("Issuer"), AuthorizationEndpoint: f.get("AuthorizationEndpoint"), TokenEndpoint: f.get("TokenEndpoint"),
+		UserInfoEndpoint: f.get("UserInfoEndpoint"), ClientID: f.get("ClientId"), ClientSecret: f.get("ClientSecret"),
+		Scope: f.get("Scope"), SessionCookieName: f.get("SessionCookieName"),
+		AuthenticationRequestExtraParams: readStringMap(f, "AuthenticationRequestExtraParams"),
+	}
+	if t, ok := v.intIn(f, "SessionTimeout", path+".sessionTimeout", 1, config.MaxSessionTimeout); ok {
+		c.SessionTimeout = int64(t)
+	}
+	if f.present("OnUnauthenticatedRequest") {
+		c.OnUnauthenticatedRequest, _ = v.enum(f, "OnUnauthenticatedRequest", path+".onUnauthenticatedRequest", config.UnauthenticatedDeny, config.UnauthenticatedAllow, config.UnauthenticatedAuthenticate)
+	}
+	if b, ok := v.boolean(f, "UseExistingClientSecret", path+".useExistingClientSecret"); ok {
+		c.UseExistingClientSecret = b
+	}
+	for _, req := range []struct{ name, value string }{
+		{"Issuer", c.Issuer}, {"AuthorizationEndpoint", c.AuthorizationEndpoint}, {"TokenEndpoint", c.TokenEndpoint},
+		{"UserInfoEndpoint", c.UserInfoEndpoint}, {"ClientId", c.ClientID},
+	} {
+		if req.value == "" {
+			v.required(path + "." + strings.ToLower(req.name[:1]) + req.name[1:])
+		}
+	}
+	return c
+}
+
+// readCognitoConfig reads an AuthenticateCognitoConfig (AWS's
+// AuthenticateCognitoActionConfig).
+func readCognitoConfig(v *validation, f form, path string) *config.AuthenticateCognitoConfig {
+	c := &config.AuthenticateCognitoConfig{
+		UserPoolARN: f.get("UserPoolArn"), UserPoolClientID: f.get("UserPoolClientId"), UserPoolDomain: f.get("UserPoolDomain"),
+		Scope: f.get("Scope"), SessionCookieName: f.get("SessionCookieName"),
+		AuthenticationRequestExtraParams: readStringMap(f, "AuthenticationRequestExtraParams"),
+	}
+	if t, ok := v.intIn(f, "SessionTimeout", path+".sessionTimeout", 1, config.MaxSessionTimeout); ok {
+		c.SessionTimeout = int64(t)
+	}
+	if f.present("OnUnauthenticatedRequest") {
+		c.OnUnauthenticatedRequest, _ = v.enum(f, "OnUnauthenticatedRequest", path+".onUnauthenticatedRequest", config.UnauthenticatedDeny, config.UnauthenticatedAllow, config.UnauthenticatedAuthenticate)
+	}
+	for _, req := range []struct{ name, value string }{
+		{"UserPoolArn", c.UserPoolARN}, {"UserPoolClientId", c.UserPoolClientID}, {"UserPoolDomain", c.UserPoolDomain},
+	} {
+		if req.value == "" {
+			v.required(path + "." + strings.ToLower(req.name[:1]) + req.name[1:])
+		}
+	}
+	return c
+}
+
+// readStringMap reads a map parameter (NAME.entry.N.key, NAME.entry.N.value);
+// nil when absent.
+func readStringMap(f form, name string) map[string]string {
+	p := f.prefix + name + ".entry."
+	var out map[string]string
+	for k, key := range f.m {
+		if !strings.HasPrefix(k, p) || !strings.HasSuffix(k, ".key") {
+			continue
+		}
+		n := strings.TrimSuffix(k[len(p):], ".key")
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[key] = f.m[p+n+".value"]
+	}
+	return out
+}
+
+// keepClientSecrets gives the authenticate-oidc actions of a modification
+// that ask for UseExistingClientSecret the client secret of the action
+// they replace (AWS keeps the stored secret then).
+func keepClientSecrets(actions, old []config.Action) error {
+	for i := range actions {
+		c := actions[i].AuthenticateOIDC
+		if c == nil || !c.UseExistingClientSecret || c.ClientSecret != "" {
+			continue
+		}
+		var secret string
+		for _, o := range old {
+			if o.AuthenticateOIDC != nil && o.AuthenticateOIDC.ClientSecret != "" {
+				secret = o.AuthenticateOIDC.ClientSecret
+			}
+		}
+		if secret == "" {
+			return errorf(codeValidation, "UseExistingClientSecret is true but the actions being replaced have no authenticate-oidc client secret to keep; give ClientSecret")
+		}
+		n := *c
+		n.ClientSecret, n.UseExistingClientSecret = secret, false
+		actions[i].AuthenticateOIDC = &n
+	}
+	return nil
+}
+
+// writeOIDC writes an AuthenticateOidcConfig as AWS echoes it, with the
+// defaults filled in and without the client secret.
+func writeOIDC(w *xmlWriter, c config.AuthenticateOIDCConfig) {
+	c = config.OIDCDefaults(c)
+	w.open("AuthenticateOidcConfig")
+	w.leaf("Issuer", c.Issuer)
+	w.leaf("AuthorizationEndpoint", c.AuthorizationEndpoint)
+	w.leaf("TokenEndpoint", c.TokenEndpoint)
+	w.leaf("UserInfoEndpoint", c.UserInfoEndpoint)
+	w.leaf("ClientId", c.ClientID)
+	w.leaf("SessionCookieName", c.SessionCookieName)
+	w.leaf("Scope", c.Scope)
+	w.leaf("SessionTimeout", strconv.FormatInt(c.SessionTimeout, 10))
+	writeStringMap(w, "AuthenticationRequestExtraParams", c.AuthenticationRequestExtraParams)
+	w.leaf("OnUnauthenticatedRequest", c.OnUnauthenticatedRequest)
+	w.close("AuthenticateOidcConfig")
+}
+
+// writeCognito writes an AuthenticateCognitoConfig as AWS echoes it.
+func writeCognito(w *xmlWriter, c config.AuthenticateCognitoConfig) {
+	d := config.OIDCDefaults(config.AuthenticateOIDCConfig{SessionCookieName: c.SessionCookieName, Scope: c.Scope,
+		SessionTimeout: c.SessionTimeout, OnUnauthenticatedRequest: c.OnUnauthenticatedRequest})
+	w.open("AuthenticateCognitoConfig")
+	w.leaf("UserPoolArn", c.UserPoolARN)
+	w.leaf("UserPoolClientId", c.UserPoolClientID)
+	w.leaf("UserPoolDomain", c.UserPoolDomain)
+	w.leaf("SessionCookieName", d.SessionCookieName)
+	w.leaf("Scope", d.Scope)
+	w.leaf("SessionTimeout", strconv.FormatInt(d.SessionTimeout, 10))
+	writeStringMap(w, "AuthenticationRequestExtraParams", c.AuthenticationRequestExtraParams)
+	w.leaf("OnUnauthenticatedRequest", d.OnUnauthenticatedRequest)
+	w.close("AuthenticateCognitoConfig")
+}
+
+// writeStringMap writes a map as the query protocol's XML does (entry, key,
+// value), keys sorted; nothing when empty.
+func writeStringMap(w *xmlWriter, name string, m map[string]string) {
+	if len(m) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	w.open(name)
+	for _, k := range keys {
+		w.open("entry")
+		w.leaf("key", k)
+		w.leaf("value", m[k])
+		w.close("entry")
+	}
+	w.close(name)
 }
 
 // actionProblems reports config.CheckAction's problems: a malformed redirect
@@ -173,6 +344,10 @@ func writeActions(w *xmlWriter, m *control.Model, name string, actions []config.
 			w.leaf("Query", r.Query)
 			w.leaf("StatusCode", r.StatusCode)
 			w.close("RedirectConfig")
+		case config.ActionAuthenticateOIDC:
+			writeOIDC(w, *a.AuthenticateOIDC)
+		case config.ActionAuthenticateCognito:
+			writeCognito(w, *a.AuthenticateCognito)
 		case config.ActionFixedResponse:
 			fr := a.FixedResponse
 			w.open("FixedResponseConfig")
@@ -592,6 +767,13 @@ func modifyRule(c *call, w *xmlWriter) error {
 		var actions []config.Action
 		if hasActions {
 			if actions, err = readActions(m, c.f, "Actions", "actions"); err != nil {
+				return err
+			}
+			old := l.DefaultActions
+			if r != nil {
+				old = r.Actions
+			}
+			if err := keepClientSecrets(actions, old); err != nil {
 				return err
 			}
 			if err := checkAssociation(m, l.LoadBalancerID, l.Protocol, actions); err != nil {
