@@ -21,8 +21,8 @@ import (
 
 // The jwt-validation action: the bearer token's signature against the keys
 // of a JWKS endpoint (cached; refreshed in the background when stale, and at
-// once, at most every jwksMinRefresh, when a token names a key the cache
-// lacks), iss, exp, nbf and iat, and the configured additional claims. A
+// once when a token names a key the cache lacks, then at most every
+// jwksMinRefresh), iss, exp, nbf and iat, and the configured additional claims. A
 // valid token goes to the target as it came; any failure is a 401 with an
 // RFC 6750 WWW-Authenticate challenge.
 
@@ -41,7 +41,7 @@ const (
 const (
 	// jwksMaxAge is how long fetched keys are used before a refresh.
 	jwksMaxAge = time.Hour
-	// jwksMinRefresh bounds how often an unknown key id triggers a fetch.
+	// jwksMinRefresh bounds how often unknown key ids trigger a fetch.
 	jwksMinRefresh = 30 * time.Second
 	// maxJWKS and maxJWKSKeys are ALB's limits on the JWKS (150 KB, 10 keys).
 	maxJWKS     = 150 << 10
@@ -79,10 +79,14 @@ type jwksCache struct {
 	s   *Service
 	url string
 
-	set       atomic.Pointer[jwksSet]
-	mu        sync.Mutex // one fetch at a time
-	lastFetch time.Time
-	fetching  atomic.Bool
+	set atomic.Pointer[jwksSet]
+	// fetches counts the fetches done, so that a request that waited for
+	// another's fetch uses its result instead of fetching again.
+	fetches atomic.Uint64
+	mu      sync.Mutex // one fetch at a time
+	// lastUnknown is when a token's unknown key id last caused a fetch.
+	lastUnknown time.Time
+	fetching    atomic.Bool
 }
 
 type jwksSet struct {
@@ -202,7 +206,7 @@ func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.J
 				defer k.fetching.Store(false)
 				fctx, cancel := context.WithTimeout(context.Background(), DefaultIdPTimeout)
 				defer cancel()
-				k.refresh(fctx, now, true)
+				k.refresh(fctx, now, false)
 			}()
 		}
 		if key := find(set, kid); key != nil {
@@ -229,19 +233,30 @@ func find(set *jwksSet, kid string) *jose.JSONWebKey {
 	return nil
 }
 
-// refresh fetches the keys unless another fetch did it lately (limited:
-// only an unknown key id asks again before jwksMinRefresh).
-func (k *jwksCache) refresh(ctx context.Context, now time.Time, limited bool) *jwksSet {
+// refresh fetches the keys and returns the set to use. A fetch that
+// finished while this one waited for it stands for this one. unknownKID
+// marks a fetch for a key id the cached keys lack: the first one fetches at
+// once (a key rotation), later ones at most every jwksMinRefresh, so tokens
+// naming made-up key ids cannot make the load balancer hammer the endpoint.
+func (k *jwksCache) refresh(ctx context.Context, now time.Time, unknownKID bool) *jwksSet {
+	seen := k.fetches.Load()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if cur := k.set.Load(); cur != nil && limited && now.Sub(k.lastFetch) < jwksMinRefresh {
+	cur := k.set.Load()
+	if k.fetches.Load() != seen {
 		return cur
 	}
-	k.lastFetch = now
+	if unknownKID {
+		if cur != nil && !k.lastUnknown.IsZero() && now.Sub(k.lastUnknown) < jwksMinRefresh {
+			return cur
+		}
+		k.lastUnknown = now
+	}
 	set, err := k.fetch(ctx, now)
+	k.fetches.Add(1)
 	if err != nil {
 		k.s.log.Warn("jwt-validation: cannot fetch the JWKS; tokens are refused until it can be", "jwks_endpoint", k.url, "err", err)
-		return k.set.Load() // the keys fetched before, if any, still verify
+		return cur // the keys fetched before, if any, still verify
 	}
 	k.set.Store(set)
 	return set
