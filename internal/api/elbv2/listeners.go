@@ -15,6 +15,9 @@ import (
 // and that HTTP2 and GRPC target groups sit behind HTTPS listeners only.
 func checkAssociation(m *control.Model, lbID, protocol string, actions []config.Action) error {
 	for _, a := range actions {
+		if config.IsAuthenticate(a.Type) && protocol != "HTTPS" {
+			return errorf(codeInvalidLoadBalancerAct, "An authentication action (%s) needs an HTTPS listener; this listener's protocol is %s", a.Type, protocol)
+		}
 		for _, t := range a.ForwardTargetGroups() {
 			tg := m.TargetGroupByName(t.Name)
 			if tg == nil {

@@ -23,9 +23,6 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 	if len(items) == 0 {
 		return nil, errorf(codeValidation, "An action must be specified")
 	}
-	if len(items) > 1 {
-		return nil, errorf(codeInvalidLoadBalancerAct, "Albatross supports one action per listener or rule for now (forward, redirect or fixed-response; authentication actions are not supported yet); got %d", len(items))
-	}
 	var out []config.Action
 	for i, af := range items {
 		ap := fmt.Sprintf("%s.%d.member", path, i+1)
@@ -34,11 +31,11 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 		if !ok && v.err() == nil {
 			v.required(ap + ".type")
 		}
-		v.intIn(af, "Order", ap+".order", 1, 50000)
+		order, _ := v.intIn(af, "Order", ap+".order", 1, config.MaxActionOrder)
 		if err := v.err(); err != nil {
 			return nil, err
 		}
-		a := config.Action{Type: typ}
+		a := config.Action{Type: typ, Order: order}
 		tgName := func(arn string) (string, error) {
 			tg := m.TargetGroupByARN(arn)
 			if tg == nil {
@@ -96,6 +93,9 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 			a.FixedResponse = &config.FixedResponseConfig{StatusCode: af.get("FixedResponseConfig.StatusCode"),
 				ContentType: af.get("FixedResponseConfig.ContentType"), MessageBody: af.get("FixedResponseConfig.MessageBody")}
 		}
+		if af.present("JwtValidationConfig") {
+			a.JWTValidation = readJWTValidation(af.sub("JwtValidationConfig"))
+		}
 		if err := v.err(); err != nil {
 			return nil, err
 		}
@@ -104,7 +104,52 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 		}
 		out = append(out, a)
 	}
+	if probs := config.CheckActionList(out, ""); len(probs) > 0 {
+		return nil, actionListProblems(path, probs)
+	}
+	config.SortActions(out)
 	return out, nil
+}
+
+// readJWTValidation reads a JwtValidationConfig (elbv2-api.md §3.6).
+func readJWTValidation(f form) *config.JWTValidationConfig {
+	c := &config.JWTValidationConfig{JWKSEndpoint: f.get("JwksEndpoint"), Issuer: f.get("Issuer")}
+	for _, cf := range f.structs("AdditionalClaims") {
+		c.AdditionalClaims = append(c.AdditionalClaims, config.JWTClaim{Format: cf.get("Format"), Name: cf.get("Name"), Values: cf.strings("Values")})
+	}
+	return c
+}
+
+// actionListProblems reports config.CheckActionList's problems (the list's
+// shape: one terminal action, last, after at most one authentication
+// action) as AWS's InvalidLoadBalancerAction. Paths name members from 1, as
+// the wire does.
+func actionListProblems(path string, probs []config.FieldProblem) error {
+	var msgs []string
+	for _, p := range probs {
+		where := path
+		if i, rest, ok := listMember(p.Path); ok {
+			where = fmt.Sprintf("%s.%d.member%s", path, i+1, rest)
+		}
+		msgs = append(msgs, where+": "+p.Message)
+	}
+	return errorf(codeInvalidLoadBalancerAct, "%s", strings.Join(msgs, "; "))
+}
+
+// listMember splits a problem path "[i]rest" of config.CheckActionList.
+func listMember(p string) (int, string, bool) {
+	if !strings.HasPrefix(p, "[") {
+		return 0, "", false
+	}
+	end := strings.IndexByte(p, ']')
+	if end < 0 {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(p[1:end])
+	if err != nil {
+		return 0, "", false
+	}
+	return i, p[end+1:], true
 }
 
 // actionProblems reports config.CheckAction's problems: a malformed redirect
@@ -138,7 +183,10 @@ func writeActions(w *xmlWriter, m *control.Model, name string, actions []config.
 	w.list(name, len(actions), func(i int) {
 		a := actions[i]
 		w.leaf("Type", a.Type)
-		if len(actions) > 1 {
+		switch {
+		case a.Order != 0:
+			w.int("Order", a.Order)
+		case len(actions) > 1:
 			w.int("Order", i+1)
 		}
 		switch a.Type {
@@ -180,6 +228,20 @@ func writeActions(w *xmlWriter, m *control.Model, name string, actions []config.
 			w.leaf("StatusCode", fr.StatusCode)
 			w.opt("ContentType", fr.ContentType)
 			w.close("FixedResponseConfig")
+		case config.ActionJWTValidation:
+			j := a.JWTValidation
+			w.open("JwtValidationConfig")
+			w.leaf("JwksEndpoint", j.JWKSEndpoint)
+			w.leaf("Issuer", j.Issuer)
+			if len(j.AdditionalClaims) > 0 {
+				w.list("AdditionalClaims", len(j.AdditionalClaims), func(k int) {
+					c := j.AdditionalClaims[k]
+					w.leaf("Format", c.Format)
+					w.leaf("Name", c.Name)
+					w.stringList("Values", c.Values)
+				})
+			}
+			w.close("JwtValidationConfig")
 		}
 	})
 }
