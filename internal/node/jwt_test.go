@@ -63,6 +63,9 @@ const jwtTemplate = `load_balancers:
             actions:
               - {type: jwt-validation, order: 1, jwt_validation: {jwks_endpoint: %[3]s/keys, issuer: https://someone-else.example}}
               - {type: forward, target_group: app, order: 2}
+          - priority: 3
+            conditions: [{path_pattern: [/open/*]}]
+            actions: [{type: forward, target_group: app}]
         default_actions:
           - {type: fixed-response, fixed_response: {status_code: "404", content_type: text/plain, message_body: none}}
 target_groups:
