@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/http1"
 )
 
 // The jwt-validation action: the bearer token's signature against the keys
@@ -87,7 +89,30 @@ type jwksCache struct {
 	// lastUnknown is when a token's unknown key id last caused a fetch.
 	lastUnknown time.Time
 	fetching    atomic.Bool
+
+	// verified holds the tokens whose signature verified, by token, so that
+	// a client that sends the same token again and again (as machines do
+	// until it expires) costs a map look-up rather than a signature check.
+	// An entry counts only with the key set it was verified against.
+	vmu      sync.Mutex
+	verified map[string]*verifiedToken
 }
+
+// verifiedToken is a token whose signature verified against set's keys, and
+// its claims. It is immutable.
+type verifiedToken struct {
+	set *jwksSet
+	std jwt.Claims
+	all map[string]any
+}
+
+const (
+	// maxVerified bounds the verified tokens remembered per JWKS endpoint,
+	// and maxVerifiedLen the length of one (longer ones are verified each
+	// time): at most 4 MiB of tokens.
+	maxVerified    = 1024
+	maxVerifiedLen = 4 << 10
+)
 
 type jwksSet struct {
 	keys    jose.JSONWebKeySet
@@ -95,37 +120,42 @@ type jwksSet struct {
 }
 
 func (j *jwtAction) run(req *Request, res *Result) {
-	tok := bearer(header(req.Headers, "Authorization"))
-	if tok == "" {
+	raw := bearer(header(req.Headers, "Authorization"))
+	if len(raw) == 0 {
 		j.fail(res, ReasonJWTMissing, "")
 		return
 	}
-	if len(tok) > maxBearer {
+	if len(raw) > maxBearer {
 		j.fail(res, ReasonJWTMalformed, "token too large")
 		return
 	}
-	parsed, err := jwt.ParseSigned(tok, jwtAlgorithms)
-	if err != nil || len(parsed.Headers) != 1 {
-		j.fail(res, ReasonJWTMalformed, "malformed token")
-		return
-	}
 	now := j.s.now()
-	kid := parsed.Headers[0].KeyID
-	key, reason := j.keys.key(req.Ctx, kid, now)
-	if reason != "" {
-		j.fail(res, reason, "signing keys unavailable")
-		return
+	v := j.keys.lookup(raw)
+	if v == nil {
+		tok := string(raw)
+		parsed, err := jwt.ParseSigned(tok, jwtAlgorithms)
+		if err != nil || len(parsed.Headers) != 1 {
+			j.fail(res, ReasonJWTMalformed, "malformed token")
+			return
+		}
+		key, set, reason := j.keys.key(req.Ctx, parsed.Headers[0].KeyID, now)
+		if reason != "" {
+			j.fail(res, reason, "signing keys unavailable")
+			return
+		}
+		if key == nil {
+			j.fail(res, ReasonJWTSignature, "unknown signing key")
+			return
+		}
+		v = &verifiedToken{set: set}
+		if err := parsed.Claims(key.Key, &v.std, &v.all); err != nil {
+			j.fail(res, ReasonJWTSignature, "invalid signature")
+			return
+		}
+		j.keys.remember(tok, v, now)
 	}
-	if key == nil {
-		j.fail(res, ReasonJWTSignature, "unknown signing key")
-		return
-	}
-	var std jwt.Claims
-	var all map[string]any
-	if err := parsed.Claims(key.Key, &std, &all); err != nil {
-		j.fail(res, ReasonJWTSignature, "invalid signature")
-		return
-	}
+	std := &v.std
+	all := v.all
 	if std.Issuer != j.c.Issuer {
 		j.fail(res, ReasonJWTIssuer, "invalid issuer")
 		return
@@ -156,13 +186,50 @@ func (j *jwtAction) fail(res *Result, reason, desc string) {
 	res.header("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+desc+`"`)
 }
 
-// bearer returns the token of an Authorization: Bearer header.
-func bearer(v []byte) string {
+// bearer returns the token of an Authorization: Bearer header (a slice of
+// v), or nil.
+func bearer(v []byte) []byte {
 	const p = "bearer "
-	if len(v) <= len(p) || !strings.EqualFold(string(v[:len(p)]), p) {
-		return ""
+	if len(v) <= len(p) || !http1.EqualFold(v[:len(p)], p) {
+		return nil
 	}
-	return strings.TrimSpace(string(v[len(p):]))
+	return bytes.TrimSpace(v[len(p):])
+}
+
+// lookup returns the verified token raw, if it was verified against the
+// keys in use now.
+func (k *jwksCache) lookup(raw []byte) *verifiedToken {
+	k.vmu.Lock()
+	v := k.verified[string(raw)]
+	k.vmu.Unlock()
+	if v == nil || v.set != k.set.Load() {
+		return nil
+	}
+	return v
+}
+
+// remember keeps a verified token for lookup until it expires. When the
+// cache is full, the expired tokens go, or all of them if none has expired.
+func (k *jwksCache) remember(tok string, v *verifiedToken, now time.Time) {
+	if len(tok) > maxVerifiedLen || v.std.Expiry == nil {
+		return
+	}
+	k.vmu.Lock()
+	defer k.vmu.Unlock()
+	if k.verified == nil {
+		k.verified = map[string]*verifiedToken{}
+	}
+	if len(k.verified) >= maxVerified {
+		for t, e := range k.verified {
+			if e.set != k.set.Load() || now.After(e.std.Expiry.Time().Add(jwtLeeway)) {
+				delete(k.verified, t)
+			}
+		}
+		if len(k.verified) >= maxVerified {
+			clear(k.verified)
+		}
+	}
+	k.verified[tok] = v
 }
 
 // claimMatches reports whether a claim's value is one the action accepts.
@@ -198,7 +265,7 @@ func claimMatches(v any, c config.JWTClaim) bool {
 // key returns the key with id kid: from the cache, refreshed in the
 // background when stale, fetched now when there is none or kid is unknown.
 // reason is set when no keys could be had at all (fail closed).
-func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.JSONWebKey, string) {
+func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.JSONWebKey, *jwksSet, string) {
 	set := k.set.Load()
 	if set != nil {
 		if now.Sub(set.fetched) > jwksMaxAge && k.fetching.CompareAndSwap(false, true) {
@@ -210,7 +277,7 @@ func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.J
 			}()
 		}
 		if key := find(set, kid); key != nil {
-			return key, ""
+			return key, set, ""
 		}
 	}
 	if ctx == nil {
@@ -218,9 +285,9 @@ func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.J
 	}
 	set = k.refresh(ctx, now, set != nil)
 	if set == nil {
-		return nil, ReasonJWKSUnavailble
+		return nil, nil, ReasonJWKSUnavailble
 	}
-	return find(set, kid), ""
+	return find(set, kid), set, ""
 }
 
 func find(set *jwksSet, kid string) *jose.JSONWebKey {
