@@ -138,7 +138,8 @@ func (j *jwtAction) run(req *Request, res *Result) {
 			j.fail(res, ReasonJWTMalformed, "malformed token")
 			return
 		}
-		key, set, reason := j.keys.key(req.Ctx, parsed.Headers[0].KeyID, now)
+		kid := parsed.Headers[0].KeyID
+		key, set, reason := j.keys.key(req.Ctx, kid, now)
 		if reason != "" {
 			j.fail(res, reason, "signing keys unavailable")
 			return
@@ -148,7 +149,7 @@ func (j *jwtAction) run(req *Request, res *Result) {
 			return
 		}
 		v = &verifiedToken{set: set}
-		if err := parsed.Claims(key.Key, &v.std, &v.all); err != nil {
+		if !verifyToken(parsed, set, key, kid, v) {
 			j.fail(res, ReasonJWTSignature, "invalid signature")
 			return
 		}
@@ -184,6 +185,29 @@ func (j *jwtAction) fail(res *Result, reason, desc string) {
 		return
 	}
 	res.header("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+desc+`"`)
+}
+
+// verifyToken checks the token's signature with key and reads its claims
+// into v. A token that names no key id may be signed by any signing key of
+// the set: each is tried.
+func verifyToken(parsed *jwt.JSONWebToken, set *jwksSet, key *jose.JSONWebKey, kid string, v *verifiedToken) bool {
+	if parsed.Claims(key.Key, &v.std, &v.all) == nil {
+		return true
+	}
+	if kid != "" {
+		return false
+	}
+	for i := range set.keys.Keys {
+		k := &set.keys.Keys[i]
+		if k == key || k.Use == "enc" || !k.Valid() {
+			continue
+		}
+		v.std, v.all = jwt.Claims{}, nil
+		if parsed.Claims(k.Key, &v.std, &v.all) == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // bearer returns the token of an Authorization: Bearer header (a slice of

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	zop "github.com/zitadel/oidc/v3/pkg/op"
@@ -243,3 +244,23 @@ func (op *OP) SetLifetime(d time.Duration) { op.storage.lifetime.Store(int64(d))
 // SetSkew sets the clock skew the OP takes from the iat and nbf of the
 // tokens issued from now on (negative: not valid before some time from now).
 func (op *OP) SetSkew(d time.Duration) { op.storage.skew.Store(int64(d)) }
+
+// SignWithoutKeyID signs claims with the OP's current signing key, as its
+// tokens are, but with no key id in the header: the OP itself always names
+// its key, so a test that needs such a token signs it here.
+func (op *OP) SignWithoutKeyID(claims map[string]any) string {
+	op.t.Helper()
+	k, err := op.storage.SigningKey(context.Background())
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: k.SignatureAlgorithm(), Key: k.Key()}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	tok, err := jwt.Signed(sig).Claims(claims).Serialize()
+	if err != nil {
+		op.t.Fatal(err)
+	}
+	return tok
+}
