@@ -5,13 +5,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -122,8 +120,10 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 	write("bundle.pem", append(bytes.Clone(root.PEM), inter.PEM...))
 	write("crl.pem", inter.CRL(t, revoked.Cert))
 	write("not-a-bundle.pem", good.CertPEM) // a leaf is no CA
-	write("good.pem", good.CertPEM)
-	write("good.key", good.KeyPEM)
+	for name, cl := range map[string]*testca.Client{"good": good, "stranger": stranger, "expired": expired, "revoked": revoked} {
+		write(name+".pem", cl.CertPEM)
+		write(name+".key", cl.KeyPEM)
+	}
 
 	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	p, c := apiNode(t, data, admin)
@@ -238,6 +238,16 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 	ptAddr := fmt.Sprintf("127.0.0.1:%d", ptPort)
 	eventually(t, "the verify listener serving the good client", func() bool { st, _ := mtlsGet(vAddr, good, nil); return st == 200 })
 
+	// advertise_trust_store_ca_names on: the client sees the store's CAs,
+	// root and intermediate, in the CertificateRequest; passthrough names
+	// none.
+	if got := acceptableCAs(t, vAddr, good); !sameNames(got, root.Cert.RawSubject, inter.Cert.RawSubject) {
+		t.Errorf("advertise on: the CertificateRequest names %q, want the trust store's two CAs", got)
+	}
+	if got := acceptableCAs(t, ptAddr, good); len(got) != 0 {
+		t.Errorf("passthrough: the CertificateRequest names %q, want none", got)
+	}
+
 	// verify: the good chain gets through with ALB's headers, and a client's
 	// own X-Amzn-Mtls-* headers never reach the target.
 	st, err := mtlsGet(vAddr, good, http.Header{"X-Amzn-Mtls-Clientcert-Subject": {"CN=forged"}, "X-Amzn-Mtls-Clientcert": {"forged"}})
@@ -256,9 +266,8 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 		h.Get("X-Amzn-Mtls-Clientcert-Validity") != "NotBefore="+good.Cert.NotBefore.UTC().Format(time.RFC3339)+";NotAfter="+good.Cert.NotAfter.UTC().Format(time.RFC3339) {
 		t.Errorf("verify headers %v", h)
 	}
-	leaf, _ := url.PathUnescape(h.Get("X-Amzn-Mtls-Clientcert-Leaf"))
-	if blk, _ := pem.Decode([]byte(leaf)); blk == nil || !bytes.Equal(blk.Bytes, good.Cert.Raw) {
-		t.Errorf("leaf header %.80q", h.Get("X-Amzn-Mtls-Clientcert-Leaf"))
+	if got := h.Get("X-Amzn-Mtls-Clientcert-Leaf"); got != good.LeafHeader() {
+		t.Errorf("leaf header\n%q, want\n%q", got, good.LeafHeader())
 	}
 
 	// Refused: an unknown CA, an expired certificate, no certificate.
@@ -267,12 +276,16 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 			t.Errorf("%s: got through (%d)", name, st)
 		}
 	}
-	// Expiry can be ignored.
-	if _, err := c.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: vARN, MutualAuthentication: &types.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: tsARN, IgnoreClientCertificateExpiry: aws.Bool(true)}}); err != nil {
+	// Expiry can be ignored; the CA names are no longer advertised.
+	if _, err := c.ModifyListener(ctx, &elb.ModifyListenerInput{ListenerArn: vARN, MutualAuthentication: &types.MutualAuthenticationAttributes{Mode: aws.String("verify"), TrustStoreArn: tsARN,
+		IgnoreClientCertificateExpiry: aws.Bool(true), AdvertiseTrustStoreCaNames: types.AdvertiseTrustStoreCaNamesEnumOff}}); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := mtlsGet(vAddr, expired, nil); err != nil || st != 200 {
 		t.Errorf("expired with expiry ignored: %d %v", st, err)
+	}
+	if got := acceptableCAs(t, vAddr, good); len(got) != 0 {
+		t.Errorf("advertise off: the CertificateRequest names %q, want none", got)
 	}
 
 	// Revocation: before the CRL the certificate passes, after it fails.
@@ -331,6 +344,14 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 		if out, err := exec.Command(curl, "-sS", "-k", "https://"+vAddr+"/").CombinedOutput(); err == nil {
 			t.Errorf("curl without a certificate got through: %s", out)
 		}
+		for _, name := range []string{"stranger", "revoked"} {
+			if out, err := exec.Command(curl, "-sS", "-k", "--cert", filepath.Join(bucket, name+".pem"), "--key", filepath.Join(bucket, name+".key"), "https://"+vAddr+"/").CombinedOutput(); err == nil {
+				t.Errorf("curl --cert %s got through: %s", name, out)
+			}
+		}
+		if out, err := exec.Command(curl, "-sS", "-k", "--cert", filepath.Join(bucket, "expired.pem"), "--key", filepath.Join(bucket, "expired.key"), "https://"+vAddr+"/").CombinedOutput(); err != nil || string(out) != "target" {
+			t.Errorf("curl --cert expired, expiry ignored: %v %s", err, out)
+		}
 		// passthrough: the whole chain, byte-exact.
 		out, err = exec.Command(curl, "-sS", "-k", "--cert", filepath.Join(bucket, "good.pem"), "--key", filepath.Join(bucket, "good.key"), "https://"+ptAddr+"/").CombinedOutput()
 		if err != nil || string(out) != "target" {
@@ -366,33 +387,11 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 }
 
 // checkChainHeader checks that X-Amzn-Mtls-Clientcert holds exactly the chain
-// the client presented.
+// the client presented, encoded as ALB does.
 func checkChainHeader(t *testing.T, what string, h http.Header, cl *testca.Client) {
 	t.Helper()
-	v := h.Get("X-Amzn-Mtls-Clientcert")
-	if strings.ContainsAny(v, " \n") {
-		t.Errorf("%s: the chain header is not URL-encoded: %.60q", what, v)
-	}
-	dec, err := url.PathUnescape(v)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	var got [][]byte
-	rest := []byte(dec)
-	for {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		got = append(got, b.Bytes)
-	}
-	if len(got) != len(cl.Chain) {
-		t.Fatalf("%s: %d certificates in the header, want %d", what, len(got), len(cl.Chain))
-	}
-	for i := range got {
-		if !bytes.Equal(got[i], cl.Chain[i]) {
-			t.Errorf("%s: certificate %d differs from the one the client sent", what, i)
-		}
+	if got := h.Get("X-Amzn-Mtls-Clientcert"); got != cl.ChainHeader() {
+		t.Errorf("%s: chain header\n%q, want\n%q", what, got, cl.ChainHeader())
 	}
 }
 
@@ -506,4 +505,40 @@ target_groups:
 			t.Errorf("no connection log line with %q in:\n%s", fields, strings.Join(lines, "\n"))
 		}
 	}
+}
+
+// acceptableCAs makes a TLS handshake with Go's client presenting cl and
+// returns the distinguished names of the CertificateRequest's acceptable CAs,
+// as the client was told them.
+func acceptableCAs(t *testing.T, addr string, cl *testca.Client) [][]byte {
+	t.Helper()
+	var names [][]byte
+	cert := cl.TLS()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true,
+		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			names = cri.AcceptableCAs
+			return &cert, nil
+		}})
+	if err != nil {
+		t.Fatalf("handshake with %s: %v", addr, err)
+	}
+	conn.Close()
+	return names
+}
+
+// sameNames reports whether got holds exactly the names want, in any order.
+func sameNames(got [][]byte, want ...[]byte) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	for _, w := range want {
+		found := false
+		for _, g := range got {
+			found = found || bytes.Equal(g, w)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

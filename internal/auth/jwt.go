@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,12 +18,13 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/http1"
 )
 
 // The jwt-validation action: the bearer token's signature against the keys
 // of a JWKS endpoint (cached; refreshed in the background when stale, and at
-// once, at most every jwksMinRefresh, when a token names a key the cache
-// lacks), iss, exp, nbf and iat, and the configured additional claims. A
+// once when a token names a key the cache lacks, then at most every
+// jwksMinRefresh), iss, exp, nbf and iat, and the configured additional claims. A
 // valid token goes to the target as it came; any failure is a 401 with an
 // RFC 6750 WWW-Authenticate challenge.
 
@@ -41,7 +43,7 @@ const (
 const (
 	// jwksMaxAge is how long fetched keys are used before a refresh.
 	jwksMaxAge = time.Hour
-	// jwksMinRefresh bounds how often an unknown key id triggers a fetch.
+	// jwksMinRefresh bounds how often unknown key ids trigger a fetch.
 	jwksMinRefresh = 30 * time.Second
 	// maxJWKS and maxJWKSKeys are ALB's limits on the JWKS (150 KB, 10 keys).
 	maxJWKS     = 150 << 10
@@ -79,11 +81,38 @@ type jwksCache struct {
 	s   *Service
 	url string
 
-	set       atomic.Pointer[jwksSet]
-	mu        sync.Mutex // one fetch at a time
-	lastFetch time.Time
-	fetching  atomic.Bool
+	set atomic.Pointer[jwksSet]
+	// fetches counts the fetches done, so that a request that waited for
+	// another's fetch uses its result instead of fetching again.
+	fetches atomic.Uint64
+	mu      sync.Mutex // one fetch at a time
+	// lastUnknown is when a token's unknown key id last caused a fetch.
+	lastUnknown time.Time
+	fetching    atomic.Bool
+
+	// verified holds the tokens whose signature verified, by token, so that
+	// a client that sends the same token again and again (as machines do
+	// until it expires) costs a map look-up rather than a signature check.
+	// An entry counts only with the key set it was verified against.
+	vmu      sync.Mutex
+	verified map[string]*verifiedToken
 }
+
+// verifiedToken is a token whose signature verified against set's keys, and
+// its claims. It is immutable.
+type verifiedToken struct {
+	set *jwksSet
+	std jwt.Claims
+	all map[string]any
+}
+
+const (
+	// maxVerified bounds the verified tokens remembered per JWKS endpoint,
+	// and maxVerifiedLen the length of one (longer ones are verified each
+	// time): at most 4 MiB of tokens.
+	maxVerified    = 1024
+	maxVerifiedLen = 4 << 10
+)
 
 type jwksSet struct {
 	keys    jose.JSONWebKeySet
@@ -91,37 +120,43 @@ type jwksSet struct {
 }
 
 func (j *jwtAction) run(req *Request, res *Result) {
-	tok := bearer(header(req.Headers, "Authorization"))
-	if tok == "" {
+	raw := bearer(header(req.Headers, "Authorization"))
+	if len(raw) == 0 {
 		j.fail(res, ReasonJWTMissing, "")
 		return
 	}
-	if len(tok) > maxBearer {
+	if len(raw) > maxBearer {
 		j.fail(res, ReasonJWTMalformed, "token too large")
 		return
 	}
-	parsed, err := jwt.ParseSigned(tok, jwtAlgorithms)
-	if err != nil || len(parsed.Headers) != 1 {
-		j.fail(res, ReasonJWTMalformed, "malformed token")
-		return
-	}
 	now := j.s.now()
-	kid := parsed.Headers[0].KeyID
-	key, reason := j.keys.key(req.Ctx, kid, now)
-	if reason != "" {
-		j.fail(res, reason, "signing keys unavailable")
-		return
+	v := j.keys.lookup(raw)
+	if v == nil {
+		tok := string(raw)
+		parsed, err := jwt.ParseSigned(tok, jwtAlgorithms)
+		if err != nil || len(parsed.Headers) != 1 {
+			j.fail(res, ReasonJWTMalformed, "malformed token")
+			return
+		}
+		kid := parsed.Headers[0].KeyID
+		key, set, reason := j.keys.key(req.Ctx, kid, now)
+		if reason != "" {
+			j.fail(res, reason, "signing keys unavailable")
+			return
+		}
+		if key == nil {
+			j.fail(res, ReasonJWTSignature, "unknown signing key")
+			return
+		}
+		v = &verifiedToken{set: set}
+		if !verifyToken(parsed, set, key, kid, v) {
+			j.fail(res, ReasonJWTSignature, "invalid signature")
+			return
+		}
+		j.keys.remember(tok, v, now)
 	}
-	if key == nil {
-		j.fail(res, ReasonJWTSignature, "unknown signing key")
-		return
-	}
-	var std jwt.Claims
-	var all map[string]any
-	if err := parsed.Claims(key.Key, &std, &all); err != nil {
-		j.fail(res, ReasonJWTSignature, "invalid signature")
-		return
-	}
+	std := &v.std
+	all := v.all
 	if std.Issuer != j.c.Issuer {
 		j.fail(res, ReasonJWTIssuer, "invalid issuer")
 		return
@@ -152,13 +187,73 @@ func (j *jwtAction) fail(res *Result, reason, desc string) {
 	res.header("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+desc+`"`)
 }
 
-// bearer returns the token of an Authorization: Bearer header.
-func bearer(v []byte) string {
-	const p = "bearer "
-	if len(v) <= len(p) || !strings.EqualFold(string(v[:len(p)]), p) {
-		return ""
+// verifyToken checks the token's signature with key and reads its claims
+// into v. A token that names no key id may be signed by any signing key of
+// the set: each is tried.
+func verifyToken(parsed *jwt.JSONWebToken, set *jwksSet, key *jose.JSONWebKey, kid string, v *verifiedToken) bool {
+	if parsed.Claims(key.Key, &v.std, &v.all) == nil {
+		return true
 	}
-	return strings.TrimSpace(string(v[len(p):]))
+	if kid != "" {
+		return false
+	}
+	for i := range set.keys.Keys {
+		k := &set.keys.Keys[i]
+		if k == key || k.Use == "enc" || !k.Valid() {
+			continue
+		}
+		v.std, v.all = jwt.Claims{}, nil
+		if parsed.Claims(k.Key, &v.std, &v.all) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// bearer returns the token of an Authorization: Bearer header (a slice of
+// v), or nil.
+func bearer(v []byte) []byte {
+	const p = "bearer "
+	if len(v) <= len(p) || !http1.EqualFold(v[:len(p)], p) {
+		return nil
+	}
+	return bytes.TrimSpace(v[len(p):])
+}
+
+// lookup returns the verified token raw, if it was verified against the
+// keys in use now.
+func (k *jwksCache) lookup(raw []byte) *verifiedToken {
+	k.vmu.Lock()
+	v := k.verified[string(raw)]
+	k.vmu.Unlock()
+	if v == nil || v.set != k.set.Load() {
+		return nil
+	}
+	return v
+}
+
+// remember keeps a verified token for lookup until it expires. When the
+// cache is full, the expired tokens go, or all of them if none has expired.
+func (k *jwksCache) remember(tok string, v *verifiedToken, now time.Time) {
+	if len(tok) > maxVerifiedLen || v.std.Expiry == nil {
+		return
+	}
+	k.vmu.Lock()
+	defer k.vmu.Unlock()
+	if k.verified == nil {
+		k.verified = map[string]*verifiedToken{}
+	}
+	if len(k.verified) >= maxVerified {
+		for t, e := range k.verified {
+			if e.set != k.set.Load() || now.After(e.std.Expiry.Time().Add(jwtLeeway)) {
+				delete(k.verified, t)
+			}
+		}
+		if len(k.verified) >= maxVerified {
+			clear(k.verified)
+		}
+	}
+	k.verified[tok] = v
 }
 
 // claimMatches reports whether a claim's value is one the action accepts.
@@ -194,7 +289,7 @@ func claimMatches(v any, c config.JWTClaim) bool {
 // key returns the key with id kid: from the cache, refreshed in the
 // background when stale, fetched now when there is none or kid is unknown.
 // reason is set when no keys could be had at all (fail closed).
-func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.JSONWebKey, string) {
+func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.JSONWebKey, *jwksSet, string) {
 	set := k.set.Load()
 	if set != nil {
 		if now.Sub(set.fetched) > jwksMaxAge && k.fetching.CompareAndSwap(false, true) {
@@ -202,11 +297,11 @@ func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.J
 				defer k.fetching.Store(false)
 				fctx, cancel := context.WithTimeout(context.Background(), DefaultIdPTimeout)
 				defer cancel()
-				k.refresh(fctx, now, true)
+				k.refresh(fctx, now, false)
 			}()
 		}
 		if key := find(set, kid); key != nil {
-			return key, ""
+			return key, set, ""
 		}
 	}
 	if ctx == nil {
@@ -214,9 +309,9 @@ func (k *jwksCache) key(ctx context.Context, kid string, now time.Time) (*jose.J
 	}
 	set = k.refresh(ctx, now, set != nil)
 	if set == nil {
-		return nil, ReasonJWKSUnavailble
+		return nil, nil, ReasonJWKSUnavailble
 	}
-	return find(set, kid), ""
+	return find(set, kid), set, ""
 }
 
 func find(set *jwksSet, kid string) *jose.JSONWebKey {
@@ -229,19 +324,30 @@ func find(set *jwksSet, kid string) *jose.JSONWebKey {
 	return nil
 }
 
-// refresh fetches the keys unless another fetch did it lately (limited:
-// only an unknown key id asks again before jwksMinRefresh).
-func (k *jwksCache) refresh(ctx context.Context, now time.Time, limited bool) *jwksSet {
+// refresh fetches the keys and returns the set to use. A fetch that
+// finished while this one waited for it stands for this one. unknownKID
+// marks a fetch for a key id the cached keys lack: the first one fetches at
+// once (a key rotation), later ones at most every jwksMinRefresh, so tokens
+// naming made-up key ids cannot make the load balancer hammer the endpoint.
+func (k *jwksCache) refresh(ctx context.Context, now time.Time, unknownKID bool) *jwksSet {
+	seen := k.fetches.Load()
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if cur := k.set.Load(); cur != nil && limited && now.Sub(k.lastFetch) < jwksMinRefresh {
+	cur := k.set.Load()
+	if k.fetches.Load() != seen {
 		return cur
 	}
-	k.lastFetch = now
+	if unknownKID {
+		if cur != nil && !k.lastUnknown.IsZero() && now.Sub(k.lastUnknown) < jwksMinRefresh {
+			return cur
+		}
+		k.lastUnknown = now
+	}
 	set, err := k.fetch(ctx, now)
+	k.fetches.Add(1)
 	if err != nil {
 		k.s.log.Warn("jwt-validation: cannot fetch the JWKS; tokens are refused until it can be", "jwks_endpoint", k.url, "err", err)
-		return k.set.Load() // the keys fetched before, if any, still verify
+		return cur // the keys fetched before, if any, still verify
 	}
 	k.set.Store(set)
 	return set

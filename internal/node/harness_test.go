@@ -92,7 +92,7 @@ func startLBFrom(t *testing.T, tmpl string, d fixtureData, opts ...func(*node.Op
 }
 
 // listenLoopback binds addr, a loopback address with port 0.
-func listenLoopback(t *testing.T, addr string) net.Listener {
+func listenLoopback(t testing.TB, addr string) net.Listener {
 	t.Helper()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -104,7 +104,7 @@ func listenLoopback(t *testing.T, addr string) net.Listener {
 // startNode starts a node on the configuration yaml, serving its listener from
 // the already-bound ln, with its data in dir. The node is shut down when the
 // test ends (Shutdown may also be called earlier).
-func startNode(t *testing.T, ln net.Listener, dir, yaml string, opts ...func(*node.Options)) *node.Node {
+func startNode(t testing.TB, ln net.Listener, dir, yaml string, opts ...func(*node.Options)) *node.Node {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte(yaml))
 	if err != nil {
@@ -250,7 +250,7 @@ type httpTarget struct {
 	conns int
 }
 
-func startHTTPTarget(t *testing.T, h http.HandlerFunc) *httpTarget {
+func startHTTPTarget(t testing.TB, h http.HandlerFunc) *httpTarget {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

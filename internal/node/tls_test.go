@@ -52,7 +52,7 @@ var tlsTemplate = strings.NewReplacer(
 
 // writeCert writes a self-signed certificate for names as dir/base.crt and
 // dir/base.key and returns it parsed.
-func writeCert(t *testing.T, dir, base string, names ...string) *x509.Certificate {
+func writeCert(t testing.TB, dir, base string, names ...string) *x509.Certificate {
 	t.Helper()
 	certPEM, keyPEM, err := tlsconf.SelfSigned(names, time.Hour)
 	if err != nil {

@@ -34,7 +34,7 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 		if !ok && v.err() == nil {
 			v.required(ap + ".type")
 		}
-		order, _ := v.intIn(af, "Order", ap+".order", 1, 50000)
+		order, _ := v.intIn(af, "Order", ap+".order", 1, config.MaxActionOrder)
 		if err := v.err(); err != nil {
 			return nil, err
 		}
@@ -102,6 +102,9 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 		if af.present("AuthenticateCognitoConfig") {
 			a.AuthenticateCognito = readCognitoConfig(&v, af.sub("AuthenticateCognitoConfig"), ap+".authenticateCognitoConfig")
 		}
+		if af.present("JwtValidationConfig") {
+			a.JWTValidation = readJWTValidation(af.sub("JwtValidationConfig"))
+		}
 		if err := v.err(); err != nil {
 			return nil, err
 		}
@@ -110,14 +113,8 @@ func readActions(m *control.Model, f form, name, path string) ([]config.Action, 
 		}
 		out = append(out, a)
 	}
-	// The list as a whole: an authentication action needs a forward,
-	// redirect or fixed-response after it (by Order).
-	if probs := config.CheckActionList(out, path); len(probs) > 0 {
-		msgs := make([]string, len(probs))
-		for i, p := range probs {
-			msgs[i] = p.Path + ": " + p.Message
-		}
-		return nil, errorf(codeInvalidLoadBalancerAct, "%s", strings.Join(msgs, "; "))
+	if probs := config.CheckActionList(out, ""); len(probs) > 0 {
+		return nil, actionListProblems(path, probs)
 	}
 	config.SortActions(out)
 	return out, nil
@@ -152,6 +149,15 @@ func readOIDCConfig(v *validation, f form, path string) *config.AuthenticateOIDC
 		if req.value == "" {
 			v.required(path + "." + strings.ToLower(req.name[:1]) + req.name[1:])
 		}
+	}
+	return c
+}
+
+// readJWTValidation reads a JwtValidationConfig (elbv2-api.md §3.6).
+func readJWTValidation(f form) *config.JWTValidationConfig {
+	c := &config.JWTValidationConfig{JWKSEndpoint: f.get("JwksEndpoint"), Issuer: f.get("Issuer")}
+	for _, cf := range f.structs("AdditionalClaims") {
+		c.AdditionalClaims = append(c.AdditionalClaims, config.JWTClaim{Format: cf.get("Format"), Name: cf.get("Name"), Values: cf.strings("Values")})
 	}
 	return c
 }
@@ -278,6 +284,38 @@ func writeStringMap(w *xmlWriter, name string, m map[string]string) {
 	w.close(name)
 }
 
+// actionListProblems reports config.CheckActionList's problems (the list's
+// shape: one terminal action, last, after at most one authentication
+// action) as AWS's InvalidLoadBalancerAction. Paths name members from 1, as
+// the wire does.
+func actionListProblems(path string, probs []config.FieldProblem) error {
+	var msgs []string
+	for _, p := range probs {
+		where := path
+		if i, rest, ok := listMember(p.Path); ok {
+			where = fmt.Sprintf("%s.%d.member%s", path, i+1, rest)
+		}
+		msgs = append(msgs, where+": "+p.Message)
+	}
+	return errorf(codeInvalidLoadBalancerAct, "%s", strings.Join(msgs, "; "))
+}
+
+// listMember splits a problem path "[i]rest" of config.CheckActionList.
+func listMember(p string) (int, string, bool) {
+	if !strings.HasPrefix(p, "[") {
+		return 0, "", false
+	}
+	end := strings.IndexByte(p, ']')
+	if end < 0 {
+		return 0, "", false
+	}
+	i, err := strconv.Atoi(p[1:end])
+	if err != nil {
+		return 0, "", false
+	}
+	return i, p[end+1:], true
+}
+
 // actionProblems reports config.CheckAction's problems: a malformed redirect
 // or fixed response is AWS's InvalidLoadBalancerAction, anything else a
 // ValidationError.
@@ -309,7 +347,10 @@ func writeActions(w *xmlWriter, m *control.Model, name string, actions []config.
 	w.list(name, len(actions), func(i int) {
 		a := actions[i]
 		w.leaf("Type", a.Type)
-		if len(actions) > 1 {
+		switch {
+		case a.Order != 0:
+			w.int("Order", a.Order)
+		case len(actions) > 1:
 			w.int("Order", i+1)
 		}
 		switch a.Type {
@@ -355,6 +396,20 @@ func writeActions(w *xmlWriter, m *control.Model, name string, actions []config.
 			w.leaf("StatusCode", fr.StatusCode)
 			w.opt("ContentType", fr.ContentType)
 			w.close("FixedResponseConfig")
+		case config.ActionJWTValidation:
+			j := a.JWTValidation
+			w.open("JwtValidationConfig")
+			w.leaf("JwksEndpoint", j.JWKSEndpoint)
+			w.leaf("Issuer", j.Issuer)
+			if len(j.AdditionalClaims) > 0 {
+				w.list("AdditionalClaims", len(j.AdditionalClaims), func(k int) {
+					c := j.AdditionalClaims[k]
+					w.leaf("Format", c.Format)
+					w.leaf("Name", c.Name)
+					w.stringList("Values", c.Values)
+				})
+			}
+			w.close("JwtValidationConfig")
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,6 +93,23 @@ type Client struct {
 	// CertPEM is Chain in PEM form (leaf first) and KeyPEM the key, for
 	// clients such as curl that read files.
 	CertPEM, KeyPEM []byte
+}
+
+// ChainHeader is the whole chain (leaf first) as ALB sends it in
+// X-Amzn-Mtls-Clientcert: PEM, URL-encoded.
+func (c *Client) ChainHeader() string { return ALBEncoded(c.CertPEM) }
+
+// LeafHeader is the leaf as ALB sends it in X-Amzn-Mtls-Clientcert-Leaf.
+func (c *Client) LeafHeader() string {
+	return ALBEncoded(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Chain[0]}))
+}
+
+// ALBEncoded is PEM text URL-encoded as ALB encodes certificate headers:
+// PEM's base64 letters, digits, +, / and = as they are, the spaces and line
+// ends of its armour percent-encoded. It is written independently of the
+// load balancer's encoder, to test it.
+func ALBEncoded(pemText []byte) string {
+	return strings.NewReplacer(" ", "%20", "\n", "%0A").Replace(string(pemText))
 }
 
 // TLS returns the certificate for a Go TLS client.
