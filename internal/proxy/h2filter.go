@@ -31,16 +31,21 @@ import (
 // server then rejects the connection on its own terms.
 type frameFilter struct {
 	net.Conn
-	in   []byte // bytes read from the client, not yet filtered
-	out  []byte // filtered bytes not yet returned
-	err  error  // read error to return once out is empty
-	pass bool   // pass-through from now on
+	in  []byte // bytes read from the client, not yet filtered
+	out []byte // filtered bytes; out[outAt:] not yet returned
+	// outAt is how much of out Read has returned; out is emptied, keeping
+	// its array, once all of it has been.
+	outAt int
+	err   error // read error to return once out is empty
+	pass  bool  // pass-through from now on
 
 	prefaceDone bool
 	block       []byte // frames of a header block waiting for END_HEADERS
-	blockBytes  int
-	bad         bool // the header block in progress is malformed
-	dec         *hpack.Decoder
+	// spare is the array of the last complete header block, for the next.
+	spare      []byte
+	blockBytes int
+	bad        bool // the header block in progress is malformed
+	dec        *hpack.Decoder
 }
 
 // HTTP/2 framing constants (RFC 9113 §4.1, §6).
@@ -56,6 +61,7 @@ const (
 	h2FlagAck         = 0x1
 	h2MaxBlock        = 256 << 10 // buffered header block limit
 	h2ClientPrefaceLn = 24
+	h2MaxKeptBuf      = 64 << 10 // larger filter buffers are not kept once empty
 )
 
 func newFrameFilter(c net.Conn) *frameFilter {
@@ -66,7 +72,7 @@ func newFrameFilter(c net.Conn) *frameFilter {
 
 // Read implements net.Conn.
 func (f *frameFilter) Read(p []byte) (int, error) {
-	for len(f.out) == 0 {
+	for f.outAt == len(f.out) {
 		if f.err != nil {
 			return 0, f.err
 		}
@@ -89,10 +95,13 @@ func (f *frameFilter) Read(p []byte) (int, error) {
 			f.err = err
 		}
 	}
-	n := copy(p, f.out)
-	f.out = f.out[n:]
-	if len(f.out) == 0 {
-		f.out = nil
+	n := copy(p, f.out[f.outAt:])
+	f.outAt += n
+	if f.outAt == len(f.out) {
+		f.out, f.outAt = f.out[:0], 0
+		if cap(f.out) > h2MaxKeptBuf {
+			f.out = nil
+		}
 	}
 	return n, nil
 }
@@ -103,7 +112,7 @@ func (f *frameFilter) step() bool {
 		f.out = append(f.out, f.block...)
 		f.out = append(f.out, f.in...)
 		f.block, f.in = nil, f.in[:0]
-		return len(f.out) > 0
+		return len(f.out) > f.outAt
 	}
 	if !f.prefaceDone {
 		if len(f.in) < h2ClientPrefaceLn {
@@ -189,6 +198,9 @@ func (f *frameFilter) headerFrame(frame []byte) {
 		f.passFrame(frame)
 		return
 	}
+	if f.block == nil {
+		f.block, f.spare = f.spare[:0], nil
+	}
 	f.block = append(f.block, frame...)
 	if len(f.block) > h2MaxBlock {
 		f.passFrame(nil)
@@ -213,6 +225,9 @@ func (f *frameFilter) headerFrame(frame []byte) {
 		f.block = append(f.block, poison...)
 	}
 	f.out = append(f.out, f.block...)
+	if cap(f.block) <= h2MaxKeptBuf {
+		f.spare = f.block[:0]
+	}
 	f.block = nil
 }
 
