@@ -436,6 +436,13 @@ func (s *streamConn) Write(p []byte) (int, error) {
 	if err := s.writeBody(p); err != nil {
 		return 0, err
 	}
+	if s.done {
+		// The last of the response: x/net/http2 sends what is buffered
+		// when the handler returns, with END_STREAM on the last DATA
+		// frame, where a flush now would send that frame and then an
+		// empty one to end the stream.
+		return n, nil
+	}
 	if err := s.flusher.FlushError(); err != nil {
 		return 0, err
 	}
