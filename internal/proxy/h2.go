@@ -85,6 +85,7 @@ func (c *conn) serveH2(tc *tls.Conn) {
 			c.serveStream(w, r)
 		}),
 	})
+	fc.Close() // x/net closes it too, except when it gives up early; this ends the filter's writer
 }
 
 // serveStream runs one HTTP/2 request through the request core.
