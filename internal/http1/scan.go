@@ -33,6 +33,10 @@ func isToken(b []byte) bool {
 	return true
 }
 
+// IsToken reports whether b is a non-empty RFC 9110 token (a valid field
+// name).
+func IsToken(b []byte) bool { return isToken(b) }
+
 // isOWS reports whether c is optional whitespace (RFC 9110 §5.6.3).
 func isOWS(c byte) bool { return c == ' ' || c == '\t' }
 

@@ -124,8 +124,13 @@ type conn struct {
 	replyOp   sendrecv.Op
 	raw       syscall.RawConn
 	pipelines bool
-	// pollRaw is the TCP socket under a TLS connection, for parking.
+	// replyText is the length of the deferred response before encryption
+	// (the access log's sent bytes); over TLS, reply holds its records.
+	replyText int
+	// pollRaw is the TCP socket under a TLS connection, for parking and the
+	// deferred reply; sock is that connection as crypto/tls sees it.
 	pollRaw syscall.RawConn
+	sock    *tlsSocket
 
 	// watchDone is the 460 watcher's signal that it has stopped; made by
 	// the first request that needs a watcher, since most never do.
@@ -171,6 +176,9 @@ type work struct {
 	out     []byte // outgoing heads
 	chunks  http1.ChunkedScanner
 	copyBuf *[]byte
+	// sealed holds the TLS records of a deferred reply, tlsIn what the
+	// wait after it reads from a TLS socket (tlsreply.go).
+	sealed, tlsIn []byte
 	// rt is routing's scratch space (rules, stickiness cookies, redirects).
 	rt routing
 
@@ -492,10 +500,16 @@ func (c *conn) readHead(idle time.Duration) error {
 		}
 		var n int
 		var err error
-		if c.reply != nil {
+		switch {
+		case c.reply != nil && c.sock != nil:
+			n, err = c.tlsReplyThenRead(c.buf[c.w:], deadline, waitUntil, idle)
+		case c.reply != nil:
 			n, err = c.replyThenRead(c.buf[c.w:], deadline, waitUntil, idle)
-		} else {
+		default:
 			n, err = c.nc.Read(c.buf[c.w:])
+		}
+		if c.sock != nil {
+			c.sock.full = n == len(c.buf)-c.w
 		}
 		if n > 0 {
 			if empty {
@@ -951,7 +965,16 @@ func (c *conn) relayResponse(l *snapshot.Listener, uc *upstream.Conn, headAt tim
 		// The whole response is in c.out: the wait for the next request
 		// writes it and then logs it.
 		c.doneWithTarget(uc, true)
-		c.reply, c.replyLB = c.out, l.LB
+		if c.sock != nil {
+			if err := c.sealReply(c.out); err != nil {
+				c.reply = nil
+				c.finish(l.LB)
+				return false
+			}
+		} else {
+			c.reply, c.replyText = c.out, len(c.out)
+		}
+		c.replyLB = l.LB
 		return true
 	}
 	if !c.writeClient(idle, c.out) {
@@ -989,10 +1012,17 @@ func (c *conn) doneWithTarget(uc *upstream.Conn, ok bool) {
 }
 
 // mayDeferReply reports whether a response may be left for the wait for the
-// next request to write: the client connection is a plain TCP socket with
-// nothing of a next request buffered, and has not been seen to pipeline.
+// next request to write: the client connection is a TCP socket, plain or
+// under TLS carrying HTTP/1.1, with nothing of a next request buffered, and
+// has not been seen to pipeline.
 func (c *conn) mayDeferReply() bool {
-	if !sendrecv.Supported || !c.parkable || c.tls != nil || c.pipelines || c.r != c.w {
+	if !sendrecv.Supported || !c.parkable || c.pipelines || c.r != c.w {
+		return false
+	}
+	if c.sock != nil {
+		return c.mayDeferTLSReply()
+	}
+	if c.tls != nil {
 		return false
 	}
 	if c.rawConn() == nil {
@@ -1009,7 +1039,11 @@ func (c *conn) mayDeferReply() bool {
 func (c *conn) pollConn() syscall.RawConn {
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		if c.pollRaw == nil {
-			if tcp, ok := tc.NetConn().(*net.TCPConn); ok {
+			nc := tc.NetConn()
+			if s, ok := nc.(*tlsSocket); ok {
+				nc = s.Conn
+			}
+			if tcp, ok := nc.(*net.TCPConn); ok {
 				c.pollRaw, _ = tcp.SyscallConn()
 			}
 		}
@@ -1084,7 +1118,7 @@ func (c *conn) missedBytes(dst []byte) int {
 // replySent logs the entry of a deferred response once the raw path has
 // written it (sendrecv.Op.AfterSend).
 func (c *conn) replySent() bool {
-	c.logReply(len(c.reply))
+	c.logReply(c.replyText)
 	return true
 }
 
@@ -1104,6 +1138,17 @@ func (c *conn) flushReply(idle time.Duration) error {
 		return nil
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(idle))
+	if c.sock != nil {
+		// Sealed records: they go to the TCP socket as they are, and the
+		// log counts the response's own bytes once all are written.
+		_, err := c.sock.Conn.Write(c.reply)
+		n := 0
+		if err == nil {
+			n = c.replyText
+		}
+		c.logReply(n)
+		return err
+	}
 	n, err := c.nc.Write(c.reply)
 	c.logReply(n)
 	return err

@@ -38,12 +38,14 @@ const (
 )
 
 // h2StreamAllocs is the budget of heap allocations per HTTP/2 request
-// (docs/performance.md), which TestHTTP2StreamAllocations holds: 63.7
-// measured on 2026-12-06, about two thirds of them in golang.org/x/net/http2
-// and net/http (stream state, handler goroutine, request, header maps,
-// frame writes) and the rest in the stream adapter below (streamConn, the
-// stream's conn, the HTTP/1.1 request head, the response header map).
-const h2StreamAllocs = 70
+// (docs/performance.md), which TestHTTP2StreamAllocations holds. 42.6 were
+// measured on 2026-12-07 (62.7 before the stream state was pooled), all but
+// about four of them in golang.org/x/net/http2 and net/http: the stream, its
+// context and handler goroutine, the request, its URL and header map, the
+// snapshot of the response header map, the write deadline's timer and the
+// frame writes. The proxy's own are the response header map's contents (one
+// string and one array of values) and the map's first group.
+const h2StreamAllocs = 46
 
 // serveH2 serves an HTTP/2 client connection until it ends.
 func (c *conn) serveH2(tc *tls.Conn) {
@@ -83,23 +85,29 @@ func (c *conn) serveH2(tc *tls.Conn) {
 			c.serveStream(w, r)
 		}),
 	})
+	fc.Close() // x/net closes it too, except when it gives up early; this ends the filter's writer
 }
 
 // serveStream runs one HTTP/2 request through the request core.
 func (c *conn) serveStream(w http.ResponseWriter, r *http.Request) {
 	c.p.wg.Add(1)
 	defer c.p.wg.Done()
-	s := newStreamConn(c, w, r)
-	sc := &conn{
-		p:      c.p,
-		nc:     s,
-		ln:     c.ln,
-		client: c.client,
-		start:  c.start,
-		tid:    c.tid,
-		work:   c.p.getWork(),
-		tls:    c.tls,
-		h2:     s,
+	st := c.p.getStream()
+	s := &st.s
+	s.reset(c, w, r)
+	sc := &st.c
+	watchDone := sc.watchDone // kept: the 460 watcher's channel, drained
+	*sc = conn{
+		p:         c.p,
+		nc:        s,
+		ln:        c.ln,
+		client:    c.client,
+		start:     c.start,
+		tid:       c.tid,
+		work:      c.p.getWork(),
+		tls:       c.tls,
+		h2:        s,
+		watchDone: watchDone,
 	}
 	s.sc = sc
 	sc.serveRequest()
@@ -107,9 +115,55 @@ func (c *conn) serveStream(w http.ResponseWriter, r *http.Request) {
 	sc.work = nil
 	if !s.complete() {
 		// Nothing, or only part of a response, was sent: reset the stream
-		// rather than let the client take it for a complete response.
+		// rather than let the client take it for a complete response. The
+		// stream's state is not reused.
 		panic(http.ErrAbortHandler)
 	}
+	c.p.putStream(st)
+}
+
+// h2Stream is the state of one HTTP/2 request that the proxy pools between
+// requests (Proxy.streams): the stream adapter with its buffers and the conn
+// that serves the request. Nothing holds either once serveStream returns: the
+// request's goroutine has finished with them and its 460 watcher, if it ran,
+// has stopped (stopWatch).
+type h2Stream struct {
+	s streamConn
+	c conn
+}
+
+// maxPooledStreamBuf bounds the request and response head buffers a pooled
+// stream keeps; larger ones are dropped with the request that needed them.
+const maxPooledStreamBuf = 16 << 10
+
+// getStream returns pooled HTTP/2 request state, or new state.
+func (p *Proxy) getStream() *h2Stream {
+	if st, ok := p.streams.Get().(*h2Stream); ok {
+		return st
+	}
+	return &h2Stream{s: streamConn{wake: make(chan struct{}, 1)}}
+}
+
+// putStream takes back the state of a finished HTTP/2 request, dropping its
+// references to the request, the response writer and the connection.
+func (p *Proxy) putStream(st *h2Stream) {
+	s := &st.s
+	s.parent, s.w, s.r, s.flusher, s.sc = nil, nil, nil, nil, nil
+	clear(s.resp.Headers[:cap(s.resp.Headers)])
+	s.resp = http1.Response{Headers: s.resp.Headers[:0]}
+	if cap(s.rbuf) > maxPooledStreamBuf {
+		s.rbuf = nil
+	}
+	if cap(s.headBuf) > maxPooledStreamBuf {
+		s.headBuf = nil
+	}
+	select {
+	case <-s.wake:
+	default:
+	}
+	watchDone := st.c.watchDone
+	st.c = conn{watchDone: watchDone}
+	p.streams.Put(st)
 }
 
 // streamConn is one HTTP/2 stream seen as an HTTP/1.1 connection carrying one
@@ -122,10 +176,14 @@ type streamConn struct {
 	parent *conn
 	w      http.ResponseWriter
 	r      *http.Request
-	rc     *http.ResponseController
+	// flusher is w's deadline and flush methods (x/net/http2's response
+	// writer has them), called directly rather than through an
+	// http.ResponseController, which would be one allocation per stream.
+	flusher streamWriter
 
 	// Request side.
 	head    []byte // request head (then chunk framing) not yet read
+	headBuf []byte // the buffer head was written into, kept for the next stream
 	chunked bool
 	// bodyDone is set by Read, which the 460 watcher may run while the
 	// request's goroutine sets deadlines.
@@ -150,12 +208,43 @@ type streamConn struct {
 	done      bool // the response body is complete
 }
 
-func newStreamConn(parent *conn, w http.ResponseWriter, r *http.Request) *streamConn {
-	s := &streamConn{parent: parent, w: w, r: r, rc: http.NewResponseController(w), wake: make(chan struct{}, 1)}
-	s.method = []byte(r.Method)
+// streamWriter is what a stream needs of its response writer beyond
+// http.ResponseWriter; x/net/http2's has all of it.
+type streamWriter interface {
+	SetReadDeadline(time.Time) error
+	SetWriteDeadline(time.Time) error
+	FlushError() error
+}
+
+// controlled is a streamWriter through http.ResponseController, for a
+// response writer without the methods.
+type controlled struct{ *http.ResponseController }
+
+// FlushError implements streamWriter.
+func (c controlled) FlushError() error { return c.Flush() }
+
+// reset prepares a (pooled) streamConn for the request r on w, keeping its
+// buffers.
+func (s *streamConn) reset(parent *conn, w http.ResponseWriter, r *http.Request) {
+	s.parent, s.w, s.r = parent, w, r
+	s.flusher, _ = w.(streamWriter)
+	if s.flusher == nil {
+		s.flusher = controlled{http.NewResponseController(w)}
+	}
+	s.chunked = false
+	s.bodyDone.Store(false)
+	s.deadline = time.Time{}
+	s.method = methodGET
+	if r.Method == "HEAD" {
+		s.method = methodHEAD // only HEAD changes a response's framing
+	}
 	s.grpc = isGRPC(r.Header.Get("Content-Type"))
-	s.head = s.appendRequestHead(nil)
-	return s
+	s.rbuf = s.rbuf[:0]
+	s.headDone, s.done = false, false
+	s.body, s.remaining = 0, 0
+	s.dc = dechunker{}
+	s.head = s.appendRequestHead(s.headBuf[:0])
+	s.headBuf = s.head
 }
 
 // appendRequestHead writes the stream's request as an HTTP/1.1 head. Header
@@ -292,7 +381,7 @@ func (s *streamConn) waitEnd() error {
 // SetReadDeadline implements net.Conn.
 func (s *streamConn) SetReadDeadline(t time.Time) error {
 	if !s.bodyDone.Load() {
-		s.rc.SetReadDeadline(t)
+		s.flusher.SetReadDeadline(t)
 	}
 	s.mu.Lock()
 	s.deadline = t
@@ -306,7 +395,7 @@ func (s *streamConn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline implements net.Conn.
 func (s *streamConn) SetWriteDeadline(t time.Time) error {
-	s.rc.SetWriteDeadline(t)
+	s.flusher.SetWriteDeadline(t)
 	return nil
 }
 
@@ -348,7 +437,14 @@ func (s *streamConn) Write(p []byte) (int, error) {
 	if err := s.writeBody(p); err != nil {
 		return 0, err
 	}
-	if err := s.rc.Flush(); err != nil {
+	if s.done {
+		// The last of the response: x/net/http2 sends what is buffered
+		// when the handler returns, with END_STREAM on the last DATA
+		// frame, where a flush now would send that frame and then an
+		// empty one to end the stream.
+		return n, nil
+	}
+	if err := s.flusher.FlushError(); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -359,13 +455,40 @@ func (s *streamConn) Write(p []byte) (int, error) {
 func (s *streamConn) writeHead() {
 	s.headDone = true
 	h := s.w.Header()
+	// Every kept name (canonical) and value goes into one string, and every
+	// value's slice into one array: two allocations for the whole head
+	// rather than three per field.
+	n, size := 0, 0
 	for _, f := range s.resp.Headers {
-		if http1.IsHopByHop(f.Name) || http1.EqualFold(f.Name, "Transfer-Encoding") ||
-			(s.resp.Body == http1.BodyChunked && http1.EqualFold(f.Name, "Content-Length")) {
+		if s.keepField(f.Name) {
+			n++
+			size += len(f.Name) + len(f.Value)
+		}
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, f := range s.resp.Headers {
+		if s.keepField(f.Name) {
+			appendCanonical(&sb, f.Name)
+			sb.Write(f.Value)
+		}
+	}
+	all, vals := sb.String(), make([]string, n)
+	at, i := 0, 0
+	for _, f := range s.resp.Headers {
+		if !s.keepField(f.Name) {
 			continue
 		}
-		name := http.CanonicalHeaderKey(string(f.Name))
-		h[name] = append(h[name], string(f.Value))
+		name := all[at : at+len(f.Name)]
+		at += len(f.Name)
+		vals[i] = all[at : at+len(f.Value)]
+		at += len(f.Value)
+		if prev, ok := h[name]; ok {
+			h[name] = append(prev, vals[i]) // a repeated field: rare
+		} else {
+			h[name] = vals[i : i+1 : i+1]
+		}
+		i++
 	}
 	if s.grpc && s.sc.e.TargetStatusCode == 0 && s.resp.Status >= 400 {
 		// A gRPC client reads the outcome from grpc-status (ALB: 502 with
@@ -380,6 +503,37 @@ func (s *streamConn) writeHead() {
 	s.remaining = s.resp.ContentLength
 	s.done = s.body == http1.BodyNone || (s.body == http1.BodyLength && s.remaining == 0)
 	s.w.WriteHeader(s.resp.Status)
+}
+
+// keepField reports whether a response header field goes on to the stream:
+// HTTP/1.1's connection-specific fields do not, nor a Content-Length beside
+// chunked framing.
+func (s *streamConn) keepField(name []byte) bool {
+	return !http1.IsHopByHop(name) && !http1.EqualFold(name, "Transfer-Encoding") &&
+		(s.resp.Body != http1.BodyChunked || !http1.EqualFold(name, "Content-Length"))
+}
+
+// appendCanonical writes name in the canonical form of net/http's header map
+// keys (textproto.CanonicalMIMEHeaderKey): the first letter and every letter
+// after a hyphen upper case, the others lower case; a name with a byte that
+// is not a token character is left as it is, as that function leaves it. The
+// length never changes.
+func appendCanonical(sb *strings.Builder, name []byte) {
+	if !http1.IsToken(name) {
+		sb.Write(name)
+		return
+	}
+	upper := true
+	for _, ch := range name {
+		switch {
+		case upper && 'a' <= ch && ch <= 'z':
+			ch -= 'a' - 'A'
+		case !upper && 'A' <= ch && ch <= 'Z':
+			ch += 'a' - 'A'
+		}
+		sb.WriteByte(ch)
+		upper = ch == '-'
+	}
 }
 
 // writeBody sends body bytes of the response, taking chunked framing off.

@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
+	"sync"
+	"time"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -31,17 +34,47 @@ import (
 // server then rejects the connection on its own terms.
 type frameFilter struct {
 	net.Conn
-	in   []byte // bytes read from the client, not yet filtered
-	out  []byte // filtered bytes not yet returned
-	err  error  // read error to return once out is empty
-	pass bool   // pass-through from now on
+	in  []byte // bytes read from the client, not yet filtered
+	out []byte // filtered bytes; out[outAt:] not yet returned
+	// outAt is how much of out Read has returned; out is emptied, keeping
+	// its array, once all of it has been.
+	outAt int
+	err   error // read error to return once out is empty
+	pass  bool  // pass-through from now on
 
 	prefaceDone bool
 	block       []byte // frames of a header block waiting for END_HEADERS
-	blockBytes  int
-	bad         bool // the header block in progress is malformed
-	dec         *hpack.Decoder
+	// spare is the array of the last complete header block, for the next.
+	spare      []byte
+	blockBytes int
+	bad        bool // the header block in progress is malformed
+	dec        *hpack.Decoder
+
+	// The write side: x/net/http2 flushes its frames after each write it
+	// schedules, which for small responses is a system call or more per
+	// request. Write instead appends to pending and a goroutine of the
+	// filter's own (writeLoop) writes what has gathered, so that frames
+	// that several streams finish together go out in one TLS write.
+	wmu     sync.Mutex
+	wcond   sync.Cond // signalled when pending drains or the writer fails
+	pending []byte
+	spareW  []byte
+	werr    error
+	closing bool
+	wsig    chan struct{}
+	wdone   chan struct{}
+	closed  sync.Once
 }
+
+// h2MaxPending bounds the bytes Write holds for the writer; beyond it Write
+// waits, as a write to a slow client's socket would.
+const h2MaxPending = 256 << 10
+
+// h2CloseDrain bounds how long Close waits for the frames written before it
+// (a GOAWAY, the last responses) to leave before it closes the connection.
+const h2CloseDrain = time.Second
+
+var errFilterClosed = errors.New("HTTP/2 connection closed")
 
 // HTTP/2 framing constants (RFC 9113 §4.1, §6).
 const (
@@ -56,17 +89,102 @@ const (
 	h2FlagAck         = 0x1
 	h2MaxBlock        = 256 << 10 // buffered header block limit
 	h2ClientPrefaceLn = 24
+	h2MaxKeptBuf      = 64 << 10 // larger filter buffers are not kept once empty
 )
 
 func newFrameFilter(c net.Conn) *frameFilter {
-	f := &frameFilter{Conn: c}
+	f := &frameFilter{Conn: c, wsig: make(chan struct{}, 1), wdone: make(chan struct{})}
+	f.wcond.L = &f.wmu
 	f.dec = hpack.NewDecoder(4096, f.checkField)
+	go f.writeLoop()
 	return f
+}
+
+// Write implements net.Conn: it queues p for writeLoop and returns at once,
+// unless as much as h2MaxPending is already waiting. It reports the error of
+// an earlier write that failed.
+func (f *frameFilter) Write(p []byte) (int, error) {
+	f.wmu.Lock()
+	for f.werr == nil && !f.closing && len(f.pending) >= h2MaxPending {
+		f.wcond.Wait()
+	}
+	if f.werr != nil || f.closing {
+		err := f.werr
+		f.wmu.Unlock()
+		if err == nil {
+			err = errFilterClosed
+		}
+		return 0, err
+	}
+	f.pending = append(f.pending, p...)
+	f.wmu.Unlock()
+	select {
+	case f.wsig <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// writeLoop writes what Write queued until the filter is closed and nothing
+// is left, or a write fails.
+func (f *frameFilter) writeLoop() {
+	defer close(f.wdone)
+	for range f.wsig {
+		for {
+			f.wmu.Lock()
+			buf := f.pending
+			if len(buf) == 0 || f.werr != nil {
+				done := f.closing || f.werr != nil
+				f.wmu.Unlock()
+				if done {
+					return
+				}
+				break
+			}
+			f.pending = f.spareW[:0]
+			f.wmu.Unlock()
+			_, err := f.Conn.Write(buf)
+			f.wmu.Lock()
+			if err != nil {
+				f.werr = err
+			}
+			if cap(buf) <= h2MaxKeptBuf {
+				f.spareW = buf[:0]
+			}
+			f.wcond.Broadcast()
+			f.wmu.Unlock()
+		}
+	}
+}
+
+// Close implements net.Conn: it lets the frames already written leave (for
+// up to h2CloseDrain), then closes the connection. Later writes fail.
+func (f *frameFilter) Close() error {
+	var err error
+	f.closed.Do(func() {
+		f.wmu.Lock()
+		f.closing = true
+		f.wcond.Broadcast()
+		f.wmu.Unlock()
+		select {
+		case f.wsig <- struct{}{}:
+		default:
+		}
+		t := time.NewTimer(h2CloseDrain)
+		select {
+		case <-f.wdone:
+		case <-t.C:
+		}
+		t.Stop()
+		err = f.Conn.Close() // also ends a write still blocked
+		<-f.wdone
+	})
+	return err
 }
 
 // Read implements net.Conn.
 func (f *frameFilter) Read(p []byte) (int, error) {
-	for len(f.out) == 0 {
+	for f.outAt == len(f.out) {
 		if f.err != nil {
 			return 0, f.err
 		}
@@ -89,10 +207,13 @@ func (f *frameFilter) Read(p []byte) (int, error) {
 			f.err = err
 		}
 	}
-	n := copy(p, f.out)
-	f.out = f.out[n:]
-	if len(f.out) == 0 {
-		f.out = nil
+	n := copy(p, f.out[f.outAt:])
+	f.outAt += n
+	if f.outAt == len(f.out) {
+		f.out, f.outAt = f.out[:0], 0
+		if cap(f.out) > h2MaxKeptBuf {
+			f.out = nil
+		}
 	}
 	return n, nil
 }
@@ -103,7 +224,7 @@ func (f *frameFilter) step() bool {
 		f.out = append(f.out, f.block...)
 		f.out = append(f.out, f.in...)
 		f.block, f.in = nil, f.in[:0]
-		return len(f.out) > 0
+		return len(f.out) > f.outAt
 	}
 	if !f.prefaceDone {
 		if len(f.in) < h2ClientPrefaceLn {
@@ -189,6 +310,9 @@ func (f *frameFilter) headerFrame(frame []byte) {
 		f.passFrame(frame)
 		return
 	}
+	if f.block == nil {
+		f.block, f.spare = f.spare[:0], nil
+	}
 	f.block = append(f.block, frame...)
 	if len(f.block) > h2MaxBlock {
 		f.passFrame(nil)
@@ -213,6 +337,9 @@ func (f *frameFilter) headerFrame(frame []byte) {
 		f.block = append(f.block, poison...)
 	}
 	f.out = append(f.out, f.block...)
+	if cap(f.block) <= h2MaxKeptBuf {
+		f.spare = f.block[:0]
+	}
 	f.block = nil
 }
 

@@ -28,6 +28,8 @@ type Proxy struct {
 	// works holds the per-connection request scratch space of connections
 	// that are not serving a request.
 	works sync.Pool
+	// streams holds the state of finished HTTP/2 requests (*h2Stream).
+	streams sync.Pool
 	// pipes are the kernel pipes that large bodies move through (splice);
 	// spliced counts the body bytes that did.
 	pipes   *splice.Pool

@@ -21,7 +21,8 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 	// The handshake runs on the connection's goroutine.
 	c.parkable = false
 	hs := l.TLS.NewHandshake()
-	tc := tls.Server(raw, hs.Config)
+	sock := &tlsSocket{Conn: raw}
+	tc := tls.Server(sock, hs.Config)
 	// Until the handshake completes the connection counts as idle: a shutdown
 	// ends it at once.
 	c.state.Store(stateIdle)
@@ -66,6 +67,9 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 		l.LB.ConnLog.LogConn(&ce)
 	}
 	c.tls = &info
+	if info.ALPN != "h2" {
+		c.sock = sock // HTTP/1.1 replies may be deferred (tlsreply.go)
+	}
 	// Shutdown reads c.nc under p.mu; swap it there.
 	c.p.mu.Lock()
 	c.nc = tc

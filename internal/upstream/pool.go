@@ -26,9 +26,13 @@ import (
 // connection to a target not established within it is answered with 504.
 const DefaultConnectTimeout = 10 * time.Second
 
-// DefaultMaxIdle is how many idle connections a pool keeps per target. Enough for
-// bursts at the benchmark's 64 concurrent clients; more are closed when returned.
-const DefaultMaxIdle = 128
+// DefaultMaxIdle is how many idle connections a pool keeps per target: as many
+// as it may open (DefaultMaxConns), so that a steady load of that many requests
+// at once, such as a few HTTP/2 clients with 100 streams each, reuses its
+// connections instead of closing and redialling the ones above a smaller bound
+// with every wave of responses. Idle connections the load no longer needs are
+// closed by the sweep, as any others.
+const DefaultMaxIdle = DefaultMaxConns
 
 // DefaultMaxConns is how many connections a pool opens to one target at most,
 // idle and busy together. ALB sets no such limit, but an unbounded number lets a

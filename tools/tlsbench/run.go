@@ -27,14 +27,17 @@ import (
 // options are the run's flags.
 type options struct {
 	albatross string
-	proxies   []string
-	scenarios []string
-	rounds    int
-	duration  time.Duration
-	idleConns int
-	backend   int
-	basePort  int
-	keep      bool
+	// albatrossB is a second build for an A/B in the same run (proxy
+	// albatross-b).
+	albatrossB string
+	proxies    []string
+	scenarios  []string
+	rounds     int
+	duration   time.Duration
+	idleConns  int
+	backend    int
+	basePort   int
+	keep       bool
 }
 
 // scenarioTitles names each scenario in the report, in order.
@@ -52,7 +55,8 @@ func run(args []string) error {
 	var o options
 	var proxies, scenarios string
 	fs.StringVar(&o.albatross, "albatross", "", "albatross binary (leave empty to measure the anchors only)")
-	fs.StringVar(&proxies, "proxies", "haproxy,nginx,albatross", "proxies to measure, in order")
+	fs.StringVar(&o.albatrossB, "albatross-b", "", "a second albatross binary, measured as proxy albatross-b (an A/B in one run)")
+	fs.StringVar(&proxies, "proxies", "haproxy,nginx,albatross", "proxies to measure, in order: haproxy, nginx, albatross, albatross-b (the -albatross-b build), albatross-2core (the -albatross build with GOMAXPROCS=2 on CPUs 0-1, beside the load generator)")
 	fs.StringVar(&scenarios, "scenarios", "tls-ka,tls-new,tls-resume,h2,tls-idle", "scenarios: tls-ka, tls-new, tls-resume, h2, tls-idle, idle")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each proxy runs every scenario once per round, interleaved")
 	fs.DurationVar(&o.duration, "duration", 8*time.Second, "length of each load run")
@@ -73,12 +77,16 @@ func run(args []string) error {
 	for _, p := range o.proxies {
 		switch p {
 		case "haproxy", "nginx":
-		case "albatross":
+		case "albatross", "albatross-2core":
 			if o.albatross == "" {
-				return errors.New("proxy albatross needs -albatross BINARY")
+				return fmt.Errorf("proxy %s needs -albatross BINARY", p)
+			}
+		case "albatross-b":
+			if o.albatrossB == "" {
+				return errors.New("proxy albatross-b needs -albatross-b BINARY")
 			}
 		default:
-			return fmt.Errorf("unknown proxy %q (haproxy, nginx, albatross)", p)
+			return fmt.Errorf("unknown proxy %q (haproxy, nginx, albatross, albatross-b, albatross-2core)", p)
 		}
 	}
 	for _, tool := range []string{"taskset", "haproxy", "nginx", "wrk", "h2load"} {
@@ -184,7 +192,7 @@ type proxy struct {
 
 // port is the proxy's HTTPS port; plainPort its HTTP one.
 func (p *proxy) port() int {
-	return p.o.basePort + slices.Index([]string{"albatross", "haproxy", "nginx"}, p.name)
+	return p.o.basePort + slices.Index([]string{"albatross", "haproxy", "nginx", "albatross-b", "albatross-2core"}, p.name)
 }
 
 func (p *proxy) plainPort() int { return p.port() + 10 }
@@ -252,8 +260,8 @@ http {
 			return err
 		}
 		argv = []string{"nginx", "-c", cfg, "-p", filepath.Join(t, "nginx")}
-	case "albatross":
-		cfg := filepath.Join(t, "albatross.yaml")
+	case "albatross", "albatross-b", "albatross-2core":
+		cfg := filepath.Join(t, p.name+".yaml")
 		if err := os.WriteFile(cfg, fmt.Appendf(nil, `load_balancers:
   - name: bench
     listeners:
@@ -275,11 +283,20 @@ target_groups:
 `, t, port, plain, be), 0o644); err != nil {
 			return err
 		}
-		os.RemoveAll(filepath.Join(t, "albatross-data"))
-		argv = []string{p.o.albatross, "serve", "--config", cfg, "--data-dir", filepath.Join(t, "albatross-data"), "--admin-addr", ""}
+		data := filepath.Join(t, p.name+"-data")
+		os.RemoveAll(data)
+		bin := p.o.albatross
+		if p.name == "albatross-b" {
+			bin = p.o.albatrossB
+		}
+		argv = []string{bin, "serve", "--config", cfg, "--data-dir", data, "--admin-addr", ""}
 	}
-	p.cmd = pinned("1", argv...)
-	p.cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cpus, procs := "1", "GOMAXPROCS=1"
+	if p.name == "albatross-2core" {
+		cpus, procs = "0,1", "GOMAXPROCS=2"
+	}
+	p.cmd = pinned(cpus, argv...)
+	p.cmd.Env = append(os.Environ(), procs)
 	out, err := os.Create(filepath.Join(t, p.name+".out"))
 	if err != nil {
 		return err

@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"net"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/sendrecv"
+)
+
+// The deferred reply (replyThenRead) over TLS. A plain connection writes a
+// whole response from inside the raw wait for the next request, which saves
+// the read that would find nothing and keeps the runtime's blocking-call
+// bookkeeping off both calls. Over TLS the same holds once the response is
+// sealed: crypto/tls writes its records into tlsSocket.sealed instead of the
+// socket (sealReply), the raw wait writes them and reads the client's next
+// records into work.tlsIn, and crypto/tls's next read takes those bytes from
+// tlsSocket.pending before it touches the socket again.
+
+// tlsSocket is the TCP connection under a client's TLS connection, as
+// crypto/tls sees it.
+type tlsSocket struct {
+	net.Conn
+
+	// sealing diverts crypto/tls's writes into sealed (sealReply).
+	sealing bool
+	sealed  []byte
+	// pending are bytes the raw wait read from the socket that crypto/tls
+	// has not taken yet; they come before anything still in the socket.
+	pending []byte
+
+	// Record framing of the bytes handed to crypto/tls, so that a reply is
+	// deferred only when crypto/tls holds nothing of a next request: hdr
+	// counts the bytes seen of the current record's 5-byte header, left the
+	// bytes of its body still to come, and records the records completed
+	// since the last reply.
+	hdr     int
+	hdrBuf  [5]byte
+	left    int
+	records int
+	// full is whether the last read of the connection filled its buffer
+	// (crypto/tls may then hold more of the record).
+	full bool
+}
+
+// Write implements net.Conn.
+func (s *tlsSocket) Write(p []byte) (int, error) {
+	if s.sealing {
+		s.sealed = append(s.sealed, p...)
+		return len(p), nil
+	}
+	return s.Conn.Write(p)
+}
+
+// Read implements net.Conn.
+func (s *tlsSocket) Read(p []byte) (int, error) {
+	var n int
+	var err error
+	if len(s.pending) > 0 {
+		n = copy(p, s.pending)
+		s.pending = s.pending[n:]
+		if len(s.pending) == 0 {
+			s.pending = nil // the array is the connection's work buffer
+		}
+	} else {
+		n, err = s.Conn.Read(p)
+	}
+	s.frame(p[:n])
+	return n, err
+}
+
+// frame follows the TLS record framing (RFC 8446 §5.1) across b.
+func (s *tlsSocket) frame(b []byte) {
+	for len(b) > 0 {
+		if s.left > 0 {
+			k := min(s.left, len(b))
+			s.left -= k
+			b = b[k:]
+			if s.left == 0 {
+				s.records++
+			}
+			continue
+		}
+		k := copy(s.hdrBuf[s.hdr:], b)
+		s.hdr += k
+		b = b[k:]
+		if s.hdr == len(s.hdrBuf) {
+			s.hdr = 0
+			s.left = int(s.hdrBuf[3])<<8 | int(s.hdrBuf[4])
+			if s.left == 0 {
+				s.records++
+			}
+		}
+	}
+}
+
+// quiet reports whether crypto/tls can hold nothing of a next request: since
+// the last reply it was handed exactly one whole record (the request just
+// served), no part of another, and its last read did not fill the buffer.
+func (s *tlsSocket) quiet() bool {
+	return s.records == 1 && s.hdr == 0 && s.left == 0 && len(s.pending) == 0 && !s.full
+}
+
+// tlsInSize is the buffer the raw wait reads a TLS client's next records into.
+const tlsInSize = 4 << 10
+
+// mayDeferTLSReply is mayDeferReply for a TLS connection.
+func (c *conn) mayDeferTLSReply() bool {
+	s := c.sock
+	quiet := s.quiet()
+	s.records = 0
+	if !quiet || c.pollConn() == nil {
+		return false
+	}
+	if c.replyOp.AfterSend == nil {
+		c.replyOp.AfterSend = c.replySent
+	}
+	return true
+}
+
+// sealReply has crypto/tls encrypt p into records kept for the raw path
+// rather than written, and makes them the deferred reply.
+func (c *conn) sealReply(p []byte) error {
+	s := c.sock
+	s.sealed, s.sealing = c.sealed[:0], true
+	_, err := c.nc.Write(p)
+	s.sealing = false
+	c.sealed, s.sealed = s.sealed, nil
+	c.reply, c.replyText = c.sealed, len(p)
+	return err
+}
+
+// tlsReplyThenRead is replyThenRead for a TLS connection: the reply is
+// ciphertext written to the TCP socket, and what the wait reads goes to
+// crypto/tls, which then fills dst.
+func (c *conn) tlsReplyThenRead(dst []byte, deadline, waitUntil time.Time, idle time.Duration) (int, error) {
+	if c.tlsIn == nil {
+		c.tlsIn = make([]byte, tlsInSize)
+	}
+	s := c.sock
+	sent, n, err, state := c.replyOp.Run(c.pollRaw, c.reply, c.tlsIn)
+	switch state {
+	case sendrecv.Received:
+		if n == 0 {
+			return 0, err
+		}
+		s.pending = c.tlsIn[:n]
+		c.nc.SetReadDeadline(deadline)
+		return c.nc.Read(dst)
+	case sendrecv.Unsent:
+		// Finish the write the ordinary way, on the TCP socket: the
+		// records are sealed already.
+		c.reply = c.reply[sent:]
+		if c.flushReply(idle) != nil {
+			return 0, errReplyFailed
+		}
+		if err != nil && !isTimeout(err) {
+			return 0, err
+		}
+	}
+	if err != nil && (!isTimeout(err) || !waitUntil.Before(deadline)) {
+		return 0, err
+	}
+	if err != nil {
+		if c.stopping() {
+			return 0, err
+		}
+		c.nc.SetReadDeadline(time.Time{})
+		if m := sendrecv.ReadWaiting(c.pollRaw, c.tlsIn); m > 0 {
+			c.pipelines = true
+			s.pending = c.tlsIn[:m]
+		}
+	}
+	c.nc.SetReadDeadline(deadline)
+	return c.nc.Read(dst)
+}
