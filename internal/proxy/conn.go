@@ -103,8 +103,13 @@ type conn struct {
 	parkToken uint64
 	// parkDeadline is when a parked connection's idle timeout expires.
 	parkDeadline time.Time
-	// parkRegistered is whether the poller knows the connection's socket.
+	// parkRegistered is whether the poller knows the connection's socket
+	// (TLS connections, which park attached).
 	parkRegistered bool
+	// parkFD is the socket's descriptor while the connection is parked
+	// detached (nc nil), else -1. nc changes only under p.mu, where other
+	// goroutines read it.
+	parkFD int
 	// wantPark is set when the connection has waited parkAfter for a request
 	// and should park rather than go on waiting.
 	wantPark bool
@@ -195,6 +200,7 @@ func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn
 		client: addrPortOf(nc.RemoteAddr()),
 		start:  time.Now(),
 		work:   p.getWork(),
+		parkFD: -1,
 	}
 	_, c.parkable = nc.(*net.TCPConn)
 	c.parkable = c.parkable && p.parker != nil
@@ -204,8 +210,10 @@ func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn
 
 // wakeIfIdle interrupts a connection waiting for its next request so that it
 // notices the shutdown.
+// Called with p.mu held; a parked connection has no net.Conn, and its parker
+// closes it.
 func (c *conn) wakeIfIdle() {
-	if c.state.Load() == stateIdle {
+	if c.state.Load() == stateIdle && c.nc != nil {
 		c.nc.SetReadDeadline(aLongTimeAgo)
 	}
 }
@@ -253,13 +261,24 @@ func (c *conn) recoverPanic() {
 
 // resume continues a parked connection whose client has sent bytes (or closed).
 func (c *conn) resume() {
+	if c.nc == nil {
+		if err := c.attach(); err != nil {
+			c.p.log.Warn("closing an idle connection that could not resume", "client", c.client.String(), "err", err)
+			c.close()
+			return
+		}
+	}
 	c.work = c.p.getWork()
 	c.serve()
 }
 
 // close closes the connection and forgets it.
 func (c *conn) close() {
-	c.nc.Close()
+	if c.nc != nil {
+		c.nc.Close()
+	} else {
+		c.closeDetached()
+	}
 	c.lbMetrics.ConnClosed()
 	if c.work != nil {
 		c.p.putWork(c.work)
@@ -1022,11 +1041,18 @@ func (c *conn) pollConn() syscall.RawConn {
 // path, splicing), or nil when the connection is not a plain TCP one.
 func (c *conn) rawConn() syscall.RawConn {
 	if c.raw == nil {
-		if tc, ok := c.nc.(*net.TCPConn); ok {
-			c.raw, _ = tc.SyscallConn()
+		if sc, ok := c.nc.(plainSocket); ok {
+			c.raw, _ = sc.SyscallConn()
 		}
 	}
 	return c.raw
+}
+
+// plainSocket is a client connection that is a bare TCP socket: a
+// *net.TCPConn as accepted, or the fileConn it becomes after parking.
+type plainSocket interface {
+	net.Conn
+	SyscallConn() (syscall.RawConn, error)
 }
 
 // errReplyFailed is a response that could not be written whole to its client.

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"container/heap"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -12,10 +13,15 @@ import (
 // client sends its next request or closes, and a deadline heap closes those
 // whose idle timeout expires first. One goroutine serves the whole set.
 //
-// A connection's socket is added to the set the first time it parks and re-armed
-// (EPOLLONESHOT) each later time; closing the socket removes it. Each parking is
-// known by a token that is never reused, so an event that races with an expiry
-// or a close finds no connection and is ignored.
+// A plain HTTP connection parks detached (detach): the proxy keeps a duplicate
+// of its descriptor, in the set, and closes the net.Conn, whose netFD, addresses
+// and runtime poll descriptor are then freed; what stays is the conn struct.
+// On wake the descriptor is rebuilt into a connection (attach). A TLS
+// connection's state cannot leave its tls.Conn, so it parks attached: its
+// socket is added to the set the first time it parks and re-armed
+// (EPOLLONESHOT) each later time; closing the socket removes it. Each parking
+// is known by a token that is never reused, so an event that races with an
+// expiry or a close finds no connection and is ignored.
 type parker struct {
 	p *Proxy
 
@@ -87,6 +93,9 @@ func (k *parker) park(c *conn) bool {
 		k.p.log.Warn("idle connections keep a goroutine each: no poller", "err", err)
 		return false
 	}
+	if c.tls == nil {
+		return k.parkDetached(c)
+	}
 	rc := c.pollConn()
 	if rc == nil {
 		return false
@@ -123,6 +132,84 @@ func (k *parker) park(c *conn) bool {
 		k.wake()
 	}
 	return true
+}
+
+// parkDetached parks a plain connection with only its descriptor: it
+// duplicates the socket's descriptor, closes the net.Conn (the socket stays
+// open through the duplicate) and registers the duplicate in the set. When the
+// poller or the proxy refuses it afterwards, the connection is rebuilt and
+// park reports false, or, when stopping, closed and park reports true.
+func (k *parker) parkDetached(c *conn) bool {
+	if c.reply != nil {
+		return false // a response not yet written: never the case once idle
+	}
+	rc := c.rawConn()
+	if rc == nil {
+		return false
+	}
+	fd, err := dupSocket(rc)
+	if err != nil {
+		return false
+	}
+	c.parkDeadline = c.idleSince.Add(c.ln.Load().LB.Attrs.IdleTimeout)
+	c.detach(fd)
+
+	k.mu.Lock()
+	if k.stopped || c.stopping() {
+		k.mu.Unlock()
+		c.close()
+		return true
+	}
+	k.token++
+	tok := k.token
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
+	setToken(&ev, tok)
+	if err := syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		k.mu.Unlock()
+		if err := c.attach(); err != nil {
+			k.p.log.Warn("closing an idle connection that could not be parked", "client", c.client.String(), "err", err)
+			c.close()
+			return true
+		}
+		return false
+	}
+	c.parkToken = tok
+	k.conns[tok] = c
+	heap.Push(&k.deadline, c)
+	if k.waitUntil.IsZero() || c.parkDeadline.Before(k.waitUntil) {
+		k.wake()
+	}
+	k.mu.Unlock()
+	return true
+}
+
+// dupSocket duplicates the descriptor behind rc (close-on-exec).
+func dupSocket(rc syscall.RawConn) (int, error) {
+	var fd int
+	var dupErr error
+	if err := rc.Control(func(s uintptr) {
+		r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, s, syscall.F_DUPFD_CLOEXEC, 0)
+		if errno != 0 {
+			dupErr = errno
+			return
+		}
+		fd = int(r)
+	}); err != nil {
+		return -1, err
+	}
+	if dupErr != nil {
+		return -1, os.NewSyscallError("fcntl", dupErr)
+	}
+	return fd, nil
+}
+
+// unregister takes a woken detached connection's descriptor out of the set
+// before the connection is rebuilt on it. Only the loop calls it, so the set
+// is open.
+func (k *parker) unregister(c *conn) {
+	if c.parkFD >= 0 {
+		syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_DEL, c.parkFD, nil)
+	}
 }
 
 // wake interrupts the loop's wait.
@@ -185,6 +272,7 @@ func (k *parker) loop() {
 		k.mu.Unlock()
 
 		for i, c := range resume {
+			k.unregister(c)
 			go c.resume()
 			resume[i] = nil
 		}

@@ -12,3 +12,6 @@ func (*parker) stop()           {}
 
 // closeWhere has nothing to close: no connection is ever parked.
 func (*parker) closeWhere(func(*conn) bool) {}
+
+// closeDetached has nothing to close: no connection is ever detached.
+func (*conn) closeDetached() {}

@@ -144,7 +144,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		p.mu.Lock()
 		for c := range p.conns {
-			c.nc.Close()
+			if c.nc != nil { // a parked one is closed by its parker
+				c.nc.Close()
+			}
 		}
 		p.mu.Unlock()
 		<-done

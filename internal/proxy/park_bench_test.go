@@ -1,0 +1,163 @@
+//go:build linux
+
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/testutil"
+)
+
+// BenchmarkParkedConnectionMemory measures what a parked client connection
+// costs the proxy, as ../shared/bench/compare.py's idle scenario sees it: b.N
+// connections are opened one after the other, each carries one request, and
+// all wait idle until parked. The clients are bare sockets driven by system
+// calls, so that nothing of theirs is on this process's heap. Reported per
+// connection: heap-B/conn, the live heap after a collection (Go's HeapAlloc);
+// poll-B/conn, what the runtime keeps off the heap (OtherSys, where its poll
+// descriptors live, one per socket it polls); rss-B/conn, the process's
+// resident memory (noisy: it counts garbage not yet returned to the system).
+// Run it with a fixed count, -benchtime=5000x as compare.py does.
+func BenchmarkParkedConnectionMemory(b *testing.B) {
+	if os.Getenv("PARKPROF") != "" {
+		runtime.MemProfileRate = 1
+	}
+	p := quietProxy()
+	attrs := config.LoadBalancerAttributes{IdleTimeout: time.Hour, ClientKeepAlive: time.Hour}
+	addr := netip.MustParseAddrPort(serve(b, p, testListener(attrs, nil, fixedTarget(b))))
+	fds := make([]int, 0, b.N+1)
+	b.Cleanup(func() {
+		for _, fd := range fds {
+			syscall.Close(fd)
+		}
+	})
+	buf := make([]byte, 4096)
+	open := func() {
+		fd, err := rawRequest(addr, buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fds = append(fds, fd)
+	}
+	// Warm the pools and the target connection before the first reading.
+	open()
+	waitParked(b, p, 1)
+	m0, rss0 := memNow(b)
+	b.ResetTimer()
+	for range b.N {
+		open()
+	}
+	waitParked(b, p, b.N+1)
+	b.StopTimer()
+	m1, rss1 := memNow(b)
+	if f := os.Getenv("PARKPROF"); f != "" {
+		w, _ := os.Create(f)
+		pprof.WriteHeapProfile(w)
+		w.Close()
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(int64(m1.HeapAlloc)-int64(m0.HeapAlloc))/n, "heap-B/conn")
+	b.ReportMetric(float64(int64(m1.OtherSys)-int64(m0.OtherSys))/n, "poll-B/conn")
+	b.ReportMetric(float64(rss1-rss0)/n, "rss-B/conn")
+}
+
+// rawRequest opens a blocking socket to addr, sends one GET on it, reads the
+// response (the head and fixedTarget's 64-byte body) into buf, and returns
+// the socket, kept alive.
+func rawRequest(addr netip.AddrPort, buf []byte) (int, error) {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("socket: %w", err)
+	}
+	fail := func(what string, err error) (int, error) {
+		syscall.Close(fd)
+		return -1, fmt.Errorf("%s: %w", what, err)
+	}
+	tv := syscall.Timeval{Sec: 10}
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		return fail("SO_RCVTIMEO", err)
+	}
+	if err := syscall.Connect(fd, &syscall.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}); err != nil {
+		return fail("connect", err)
+	}
+	if _, err := syscall.Write(fd, []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		return fail("write", err)
+	}
+	n := 0
+	for {
+		m, err := syscall.Read(fd, buf[n:])
+		if err != nil || m == 0 {
+			return fail("read", fmt.Errorf("%d bytes of a response: %v", n, err))
+		}
+		n += m
+		if i := bytes.Index(buf[:n], []byte("\r\n\r\n")); i >= 0 && n >= i+4+64 {
+			return fd, nil
+		}
+	}
+}
+
+// waitParked waits until n connections are parked.
+func waitParked(tb testing.TB, p *Proxy, n int) {
+	tb.Helper()
+	testutil.WaitFor(tb, 60*time.Second, strconv.Itoa(n)+" connections parked", func() bool {
+		return p.parker.parked() == n
+	})
+}
+
+// memNow collects garbage and returns the memory statistics and the
+// process's resident bytes.
+func memNow(tb testing.TB) (runtime.MemStats, int64) {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	statm, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := strings.Fields(string(statm))
+	if len(f) < 2 {
+		tb.Fatalf("/proc/self/statm: %q", statm)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		tb.Fatalf("/proc/self/statm: %v", err)
+	}
+	return m, pages * int64(os.Getpagesize())
+}
+
+// BenchmarkParkedConnectionWake measures what a request costs on a
+// connection that was parked: 64 keep-alive connections (the clients in the
+// load generator's child process) each carry a request, then all wait until
+// parked again, over and over. cpu-µs/op is this process's CPU time per
+// request (getrusage), parking, waking and rebuilding the connection
+// included; allocs/op its allocations.
+func BenchmarkParkedConnectionWake(b *testing.B) {
+	const conns = 64
+	lg := startLoadGen(b)
+	p := quietProxy()
+	addr := serve(b, p, benchListener(b, lg.target))
+	lg.command(b, "connect %s %d", addr, conns)
+	lg.command(b, "run %d", 2*conns)
+	waitParked(b, p, conns)
+	b.ReportAllocs()
+	cpu0 := testutil.ProcessCPU(b)
+	b.ResetTimer()
+	for left := b.N; left > 0; left -= conns {
+		lg.command(b, "run %d", min(left, conns))
+		waitParked(b, p, conns)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
