@@ -90,52 +90,47 @@ type conn struct {
 	// *work is the scratch space of the request in progress; nil while parked.
 	*work
 
+	// The fields below are ordered so that the struct packs into 256 bytes:
+	// it is most of what a parked connection costs.
 	state atomic.Int32
+	gone  atomic.Bool // see watchDone
+	// idleSince is when the connection began waiting for its next request.
+	idleSince time.Time
+	// parkDeadline is when a parked connection's idle timeout expires.
+	parkDeadline time.Time
+	// parkToken is the connection's key in the parker's table, and
+	// parkSlot its place in the parker's deadline heap, while it is parked.
+	parkToken uint64
+	parkSlot  int32
+	// parkFD is the socket's descriptor while the connection is parked
+	// detached (nc nil), else -1. nc changes only under p.mu, where other
+	// goroutines read it.
+	parkFD int32
 	// parkable is whether the connection can wait for its next request without
 	// a goroutine: a TCP connection (plain, or TLS carrying HTTP/1.1 once its
 	// handshake is done) on a platform with a poller.
 	parkable bool
-	// idleSince is when the connection began waiting for its next request.
-	idleSince time.Time
-	// parkSlot is the connection's place in the parker's deadline heap, and
-	// parkToken its key in the parker's table, while it is parked.
-	parkSlot  int
-	parkToken uint64
-	// parkDeadline is when a parked connection's idle timeout expires.
-	parkDeadline time.Time
 	// parkRegistered is whether the poller knows the connection's socket
 	// (TLS connections, which park attached).
 	parkRegistered bool
-	// parkFD is the socket's descriptor while the connection is parked
-	// detached (nc nil), else -1. nc changes only under p.mu, where other
-	// goroutines read it.
-	parkFD int
 	// wantPark is set when the connection has waited parkAfter for a request
 	// and should park rather than go on waiting.
 	wantPark bool
 	// requests counts the request heads the connection has received
 	// (saturating), for parkFirstAfter.
 	requests uint8
-
-	// reply is a response ready in c.out and not yet written; replyLB the
-	// load balancer whose access log and metrics take its entry once it is.
-	// The wait for the next request writes it with replyOp (replyThenRead),
-	// saving the read that would find nothing, and logs it (replySent).
 	// pipelines is set once the client has been seen to send a request
-	// before its previous response was written, which that wait can miss.
-	// raw is the socket for replyOp and for parking (rawConn).
-	reply     []byte
-	replyLB   *snapshot.LoadBalancer
-	replyOp   sendrecv.Op
-	raw       syscall.RawConn
+	// before its previous response was written, which the wait for the next
+	// request after a deferred reply can miss (work.reply).
 	pipelines bool
+
 	// pollRaw is the TCP socket under a TLS connection, for parking.
 	pollRaw syscall.RawConn
 
 	// watchDone is the 460 watcher's signal that it has stopped; made by
-	// the first request that needs a watcher, since most never do.
+	// the first request that needs a watcher, since most never do. gone is
+	// set by the watcher when the client has left.
 	watchDone chan struct{}
-	gone      atomic.Bool
 
 	// tls describes the TLS connection the requests arrive on (nil for HTTP
 	// listeners); h2 is the HTTP/2 stream a conn of one request stands for
@@ -145,9 +140,6 @@ type conn struct {
 	// h2Shutdown starts a graceful shutdown (GOAWAY) of an HTTP/2 client
 	// connection; set and read under p.mu.
 	h2Shutdown func()
-	// upgrade is whether the request in flight asks for a WebSocket tunnel
-	// (websocket.go).
-	upgrade bool
 	// lbMetrics counts the connection (opened, closed) for the load balancer it
 	// arrived on, as compiled when it arrived; the counters outlive reloads
 	// that keep the load balancer.
@@ -190,6 +182,22 @@ type work struct {
 	// closeTarget is set for a request forwarded although Ambiguous in
 	// defensive mode: its target connection is closed, not reused.
 	closeTarget bool
+
+	// upgrade is whether the request in flight asks for a WebSocket tunnel
+	// (websocket.go).
+	upgrade bool
+
+	// reply is a response ready in out and not yet written; replyLB the
+	// load balancer whose access log and metrics take its entry once it is.
+	// The wait for the next request writes it with replyOp (replyThenRead),
+	// saving the read that would find nothing, and logs it (replySent).
+	// raw is the client's socket for replyOp and splicing (rawConn). They
+	// are here rather than in conn so that a parked connection does not
+	// carry them; putWork clears them, since they belong to one connection.
+	reply   []byte
+	replyLB *snapshot.LoadBalancer
+	replyOp sendrecv.Op
+	raw     syscall.RawConn
 }
 
 func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn {
@@ -231,6 +239,12 @@ func (c *conn) serve() {
 			break
 		}
 		c.wantPark = false
+		if c.reply != nil {
+			// A response not yet written (never the case once idle long
+			// enough to park): go on waiting with it.
+			c.parkable = false
+			continue
+		}
 		c.p.putWork(c.work)
 		c.work = nil
 		if c.p.parker.park(c) {

@@ -17,7 +17,7 @@ import (
 func (c *conn) detach(fd int) {
 	c.p.mu.Lock()
 	nc := c.nc
-	c.nc, c.raw, c.parkFD = nil, nil, fd
+	c.nc, c.parkFD = nil, int32(fd)
 	c.p.mu.Unlock()
 	nc.Close()
 }
@@ -43,7 +43,7 @@ func (c *conn) attach() error {
 // closeDetached closes a detached connection's descriptor.
 func (c *conn) closeDetached() {
 	if c.parkFD >= 0 {
-		syscall.Close(c.parkFD)
+		syscall.Close(int(c.parkFD))
 		c.parkFD = -1
 	}
 }

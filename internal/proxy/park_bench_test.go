@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/albatross-lb/albatross/internal/config"
 	"github.com/albatross-lb/albatross/internal/testutil"
@@ -160,4 +161,13 @@ func BenchmarkParkedConnectionWake(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64((testutil.ProcessCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// TestConnStructFitsSizeClass holds the conn struct, most of what a parked
+// plain connection keeps, to the allocator's 256-byte size class: a field
+// added past it costs every parked connection 32 bytes more or worse.
+func TestConnStructFitsSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(conn{}); n > 256 {
+		t.Fatalf("conn is %d bytes, more than the 256-byte size class; move what only an active connection needs into work", n)
+	}
 }

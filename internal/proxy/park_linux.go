@@ -140,11 +140,12 @@ func (k *parker) park(c *conn) bool {
 // poller or the proxy refuses it afterwards, the connection is rebuilt and
 // park reports false, or, when stopping, closed and park reports true.
 func (k *parker) parkDetached(c *conn) bool {
-	if c.reply != nil {
-		return false // a response not yet written: never the case once idle
+	sc, ok := c.nc.(plainSocket)
+	if !ok {
+		return false
 	}
-	rc := c.rawConn()
-	if rc == nil {
+	rc, err := sc.SyscallConn()
+	if err != nil {
 		return false
 	}
 	fd, err := dupSocket(rc)
@@ -208,7 +209,7 @@ func dupSocket(rc syscall.RawConn) (int, error) {
 // is open.
 func (k *parker) unregister(c *conn) {
 	if c.parkFD >= 0 {
-		syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_DEL, c.parkFD, nil)
+		syscall.EpollCtl(k.epfd, syscall.EPOLL_CTL_DEL, int(c.parkFD), nil)
 	}
 }
 
@@ -294,7 +295,7 @@ func (k *parker) loop() {
 // remove takes a parked connection out of the table and the heap. k.mu is held.
 func (k *parker) remove(c *conn) {
 	delete(k.conns, c.parkToken)
-	heap.Remove(&k.deadline, c.parkSlot)
+	heap.Remove(&k.deadline, int(c.parkSlot))
 	c.parkToken = 0
 }
 
@@ -356,12 +357,12 @@ func (h deadlineHeap) Less(i, j int) bool {
 }
 func (h deadlineHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].parkSlot = i
-	h[j].parkSlot = j
+	h[i].parkSlot = int32(i)
+	h[j].parkSlot = int32(j)
 }
 func (h *deadlineHeap) Push(x any) {
 	c := x.(*conn)
-	c.parkSlot = len(*h)
+	c.parkSlot = int32(len(*h))
 	*h = append(*h, c)
 }
 func (h *deadlineHeap) Pop() any {

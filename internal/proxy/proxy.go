@@ -123,6 +123,8 @@ func (p *Proxy) putWork(w *work) {
 		w.buf = make([]byte, initialBufSize)
 	}
 	w.r, w.w = 0, 0
+	w.reply, w.replyLB, w.raw, w.upgrade = nil, nil, nil, false
+	w.replyOp.AfterSend = nil // bound to the connection that held w
 	p.works.Put(w)
 }
 
