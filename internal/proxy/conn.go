@@ -123,8 +123,11 @@ type conn struct {
 	// before its previous response was written, which the wait for the next
 	// request after a deferred reply can miss (work.reply).
 	pipelines bool
+	// wokeSoon is set when the connection's last parking ended less than
+	// detachAfter after it became idle: its next parking keeps the net.Conn.
+	wokeSoon bool
 
-	// pollRaw is the TCP socket under a TLS connection, for parking.
+	// pollRaw is the TCP socket (under TLS, if any) for parking attached.
 	pollRaw syscall.RawConn
 
 	// watchDone is the 460 watcher's signal that it has stopped; made by
@@ -1040,15 +1043,16 @@ func (c *conn) mayDeferReply() bool {
 // pollConn returns the client's TCP socket for the parker's poller: the
 // connection's own, or the one under its TLS layer.
 func (c *conn) pollConn() syscall.RawConn {
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		if c.pollRaw == nil {
-			if tcp, ok := tc.NetConn().(*net.TCPConn); ok {
-				c.pollRaw, _ = tcp.SyscallConn()
-			}
+	if c.pollRaw == nil {
+		nc := c.nc
+		if tc, ok := nc.(*tls.Conn); ok {
+			nc = tc.NetConn()
 		}
-		return c.pollRaw
+		if sc, ok := nc.(plainSocket); ok {
+			c.pollRaw, _ = sc.SyscallConn()
+		}
 	}
-	return c.rawConn()
+	return c.pollRaw
 }
 
 // rawConn returns the client's socket for raw calls (parking, the raw reply

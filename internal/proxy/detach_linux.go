@@ -17,7 +17,7 @@ import (
 func (c *conn) detach(fd int) {
 	c.p.mu.Lock()
 	nc := c.nc
-	c.nc, c.parkFD = nil, int32(fd)
+	c.nc, c.pollRaw, c.parkFD = nil, nil, int32(fd)
 	c.p.mu.Unlock()
 	nc.Close()
 }

@@ -142,12 +142,20 @@ func memNow(tb testing.TB) (runtime.MemStats, int64) {
 // connection that was parked: 64 keep-alive connections (the clients in the
 // load generator's child process) each carry a request, then all wait until
 // parked again, over and over. cpu-µs/op is this process's CPU time per
-// request (getrusage), parking, waking and rebuilding the connection
-// included; allocs/op its allocations.
+// request (getrusage), parking and waking included; allocs/op its
+// allocations. Waking every 200 ms or so, the connections park attached
+// (detachAfter); detach=always makes them park detached every time, paying
+// the rebuild.
 func BenchmarkParkedConnectionWake(b *testing.B) {
+	b.Run("detach=adaptive", func(b *testing.B) { benchParkedWake(b, detachAfter) })
+	b.Run("detach=always", func(b *testing.B) { benchParkedWake(b, 0) })
+}
+
+func benchParkedWake(b *testing.B, after time.Duration) {
 	const conns = 64
 	lg := startLoadGen(b)
 	p := quietProxy()
+	p.parker.detachAfter = after
 	addr := serve(b, p, benchListener(b, lg.target))
 	lg.command(b, "connect %s %d", addr, conns)
 	lg.command(b, "run %d", 2*conns)
@@ -169,5 +177,50 @@ func BenchmarkParkedConnectionWake(b *testing.B) {
 func TestConnStructFitsSizeClass(t *testing.T) {
 	if n := unsafe.Sizeof(conn{}); n > 256 {
 		t.Fatalf("conn is %d bytes, more than the 256-byte size class; move what only an active connection needs into work", n)
+	}
+}
+
+// BenchmarkDetachAttach measures what parking detached adds to a parking and
+// its wake, without the request: duplicating the descriptor, closing the
+// net.Conn, adding the duplicate to an epoll set and removing it, and
+// rebuilding the connection on it (os.NewFile, which registers it with the
+// runtime's poller). A connection parked attached (the TLS case, and every
+// connection before) pays one epoll_ctl instead.
+func BenchmarkDetachAttach(b *testing.B) {
+	nc, peer := testutil.TCPPair(b)
+	defer peer.Close()
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer syscall.Close(epfd)
+	p := quietProxy()
+	c := &conn{p: p, nc: nc, parkFD: -1}
+	defer func() {
+		if c.nc != nil {
+			c.nc.Close()
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		rc, err := c.nc.(plainSocket).SyscallConn()
+		if err != nil {
+			b.Fatal(err)
+		}
+		fd, err := dupSocket(rc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.detach(fd)
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT}
+		if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			b.Fatal(err)
+		}
+		if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_DEL, fd, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.attach(); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

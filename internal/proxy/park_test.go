@@ -23,8 +23,21 @@ import (
 // front of it, and a client connection to the proxy.
 func proxyWithClient(t *testing.T, idle time.Duration) (*Proxy, string, net.Conn, *bufio.Reader) {
 	t.Helper()
-	target := startOKTarget(t)
+	return proxyWithClientOf(t, quietProxy(), idle)
+}
+
+// detachingProxy is a proxy whose plain connections park detached every
+// time, however soon they last woke.
+func detachingProxy() *Proxy {
 	p := quietProxy()
+	p.parker.detachAfter = 0
+	return p
+}
+
+// proxyWithClientOf is proxyWithClient with the proxy p, not yet serving.
+func proxyWithClientOf(t *testing.T, p *Proxy, idle time.Duration) (*Proxy, string, net.Conn, *bufio.Reader) {
+	t.Helper()
+	target := startOKTarget(t)
 	attrs := config.LoadBalancerAttributes{IdleTimeout: idle, ClientKeepAlive: time.Hour}
 	addr := serve(t, p, testListener(attrs, nil, target))
 	c, err := net.Dial("tcp", addr)
@@ -256,7 +269,7 @@ func TestParkedConnectionIsDetachedAndRebuilt(t *testing.T) {
 		}
 		io.WriteString(w, "ok")
 	})
-	p := quietProxy()
+	p := detachingProxy()
 	log := &clientLog{}
 	attrs := config.LoadBalancerAttributes{IdleTimeout: time.Minute, ClientKeepAlive: time.Hour}
 	addr := serve(t, p, testListener(attrs, log, target))
@@ -315,7 +328,7 @@ func TestParkedConnectionIsDetachedAndRebuilt(t *testing.T) {
 
 func TestRebuiltConnectionClosedAtIdleTimeout(t *testing.T) {
 	const idle = time.Second
-	p, _, c, br := proxyWithClient(t, idle)
+	p, _, c, br := proxyWithClientOf(t, detachingProxy(), idle)
 	// Parked and rebuilt twice: the timeout still counts from the last byte.
 	for range 2 {
 		get(t, c, br)
@@ -335,7 +348,7 @@ func TestRebuiltConnectionClosedAtIdleTimeout(t *testing.T) {
 }
 
 func TestShutdownClosesRebuiltParkedConnections(t *testing.T) {
-	p, addr, first, br := proxyWithClient(t, time.Minute)
+	p, addr, first, br := proxyWithClientOf(t, detachingProxy(), time.Minute)
 	get(t, first, br)
 	waitFor(t, "the connection is parked detached", func() bool { return detached(p) == 1 })
 	get(t, first, br) // rebuilt
@@ -374,7 +387,7 @@ func TestPartialRequestHeadNeverParks(t *testing.T) {
 	// expiry closes silently).
 	const idle = time.Second
 	log := &clientLog{}
-	p := quietProxy()
+	p := detachingProxy()
 	attrs := config.LoadBalancerAttributes{IdleTimeout: idle, ClientKeepAlive: time.Hour}
 	addr := serve(t, p, testListener(attrs, log, startOKTarget(t)))
 	c, err := net.Dial("tcp", addr)
@@ -401,4 +414,26 @@ func TestPartialRequestHeadNeverParks(t *testing.T) {
 	if n := p.parker.resumed(); n != 1 {
 		t.Fatalf("the parker resumed the connection %d times, want 1 (the partial head's bytes)", n)
 	}
+}
+
+func TestConnectionThatWakesSoonParksAttached(t *testing.T) {
+	const after = 500 * time.Millisecond
+	p := quietProxy()
+	p.parker.detachAfter = after
+	p, _, c, br := proxyWithClientOf(t, p, time.Minute)
+	// A first parking is detached; woken at once, the connection parks
+	// attached next, keeping its net.Conn and sparing the rebuild.
+	get(t, c, br)
+	waitFor(t, "the connection is parked detached", func() bool { return p.parker.parked() == 1 && detached(p) == 1 })
+	get(t, c, br)
+	idleFrom := time.Now()
+	waitFor(t, "the connection is parked", func() bool { return p.parker.parked() == 1 })
+	if n := detached(p); n != 0 {
+		t.Fatalf("a connection that woke within %v parked detached", after)
+	}
+	// Idle longer than that before it wakes: it parks detached again.
+	waitFor(t, "the connection has been idle past detachAfter", func() bool { return time.Since(idleFrom) > after })
+	get(t, c, br)
+	waitFor(t, "the connection is parked detached", func() bool { return p.parker.parked() == 1 && detached(p) == 1 })
+	get(t, c, br)
 }
