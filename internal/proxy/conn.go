@@ -220,9 +220,8 @@ func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn
 }
 
 // wakeIfIdle interrupts a connection waiting for its next request so that it
-// notices the shutdown.
-// Called with p.mu held; a parked connection has no net.Conn, and its parker
-// closes it.
+// notices the shutdown. It is called with p.mu held; a connection parked
+// detached has no net.Conn, and its parker closes it.
 func (c *conn) wakeIfIdle() {
 	if c.state.Load() == stateIdle && c.nc != nil {
 		c.nc.SetReadDeadline(aLongTimeAgo)
