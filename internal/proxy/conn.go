@@ -90,20 +90,28 @@ type conn struct {
 	// *work is the scratch space of the request in progress; nil while parked.
 	*work
 
+	// The fields below are ordered so that the struct packs into 256 bytes:
+	// it is most of what a parked connection costs.
 	state atomic.Int32
+	gone  atomic.Bool // see watchDone
+	// idleSince is when the connection began waiting for its next request.
+	idleSince time.Time
+	// parkDeadline is when a parked connection's idle timeout expires.
+	parkDeadline time.Time
+	// parkToken is the connection's key in the parker's table, and
+	// parkSlot its place in the parker's deadline heap, while it is parked.
+	parkToken uint64
+	parkSlot  int32
+	// parkFD is the socket's descriptor while the connection is parked
+	// detached (nc nil), else -1. nc changes only under p.mu, where other
+	// goroutines read it.
+	parkFD int32
 	// parkable is whether the connection can wait for its next request without
 	// a goroutine: a TCP connection (plain, or TLS carrying HTTP/1.1 once its
 	// handshake is done) on a platform with a poller.
 	parkable bool
-	// idleSince is when the connection began waiting for its next request.
-	idleSince time.Time
-	// parkSlot is the connection's place in the parker's deadline heap, and
-	// parkToken its key in the parker's table, while it is parked.
-	parkSlot  int
-	parkToken uint64
-	// parkDeadline is when a parked connection's idle timeout expires.
-	parkDeadline time.Time
-	// parkRegistered is whether the poller knows the connection's socket.
+	// parkRegistered is whether the poller knows the connection's socket
+	// (TLS connections, which park attached).
 	parkRegistered bool
 	// wantPark is set when the connection has waited parkAfter for a request
 	// and should park rather than go on waiting.
@@ -111,31 +119,22 @@ type conn struct {
 	// requests counts the request heads the connection has received
 	// (saturating), for parkFirstAfter.
 	requests uint8
-
-	// reply is a response ready in c.out and not yet written; replyLB the
-	// load balancer whose access log and metrics take its entry once it is.
-	// The wait for the next request writes it with replyOp (replyThenRead),
-	// saving the read that would find nothing, and logs it (replySent).
 	// pipelines is set once the client has been seen to send a request
-	// before its previous response was written, which that wait can miss.
-	// raw is the socket for replyOp and for parking (rawConn).
-	reply     []byte
-	replyLB   *snapshot.LoadBalancer
-	replyOp   sendrecv.Op
-	raw       syscall.RawConn
+	// before its previous response was written, which the wait for the next
+	// request after a deferred reply can miss (work.reply).
 	pipelines bool
-	// replyText is the length of the deferred response before encryption
-	// (the access log's sent bytes); over TLS, reply holds its records.
-	replyText int
-	// pollRaw is the TCP socket under a TLS connection, for parking and the
-	// deferred reply; sock is that connection as crypto/tls sees it.
+	// wokeSoon is set when the connection's last parking ended less than
+	// detachAfter after it became idle: its next parking keeps the net.Conn.
+	wokeSoon bool
+
+	// pollRaw is the TCP socket (under TLS, if any) for parking and the
+	// deferred reply.
 	pollRaw syscall.RawConn
-	sock    *tlsSocket
 
 	// watchDone is the 460 watcher's signal that it has stopped; made by
-	// the first request that needs a watcher, since most never do.
+	// the first request that needs a watcher, since most never do. gone is
+	// set by the watcher when the client has left.
 	watchDone chan struct{}
-	gone      atomic.Bool
 
 	// tls describes the TLS connection the requests arrive on (nil for HTTP
 	// listeners); h2 is the HTTP/2 stream a conn of one request stands for
@@ -145,9 +144,6 @@ type conn struct {
 	// h2Shutdown starts a graceful shutdown (GOAWAY) of an HTTP/2 client
 	// connection; set and read under p.mu.
 	h2Shutdown func()
-	// upgrade is whether the request in flight asks for a WebSocket tunnel
-	// (websocket.go).
-	upgrade bool
 	// lbMetrics counts the connection (opened, closed) for the load balancer it
 	// arrived on, as compiled when it arrived; the counters outlive reloads
 	// that keep the load balancer.
@@ -193,6 +189,28 @@ type work struct {
 	// closeTarget is set for a request forwarded although Ambiguous in
 	// defensive mode: its target connection is closed, not reused.
 	closeTarget bool
+
+	// upgrade is whether the request in flight asks for a WebSocket tunnel
+	// (websocket.go).
+	upgrade bool
+
+	// reply is a response ready in out and not yet written; replyLB the
+	// load balancer whose access log and metrics take its entry once it is.
+	// The wait for the next request writes it with replyOp (replyThenRead),
+	// saving the read that would find nothing, and logs it (replySent).
+	// raw is the client's socket for replyOp and splicing (rawConn). They
+	// are here rather than in conn so that a parked connection does not
+	// carry them; putWork clears them, since they belong to one connection.
+	// replyText is the length of the deferred response before encryption
+	// (the access log's sent bytes); over TLS, reply holds its records.
+	// sock is a TLS connection's socket as crypto/tls sees it, when its
+	// HTTP/1.1 replies may be deferred (tlsreply.go); getWork sets it.
+	reply     []byte
+	replyText int
+	replyLB   *snapshot.LoadBalancer
+	replyOp   sendrecv.Op
+	raw       syscall.RawConn
+	sock      *tlsSocket
 }
 
 func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn {
@@ -203,6 +221,7 @@ func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn
 		client: addrPortOf(nc.RemoteAddr()),
 		start:  time.Now(),
 		work:   p.getWork(),
+		parkFD: -1,
 	}
 	_, c.parkable = nc.(*net.TCPConn)
 	c.parkable = c.parkable && p.parker != nil
@@ -211,9 +230,10 @@ func newConn(p *Proxy, nc net.Conn, ln *atomic.Pointer[snapshot.Listener]) *conn
 }
 
 // wakeIfIdle interrupts a connection waiting for its next request so that it
-// notices the shutdown.
+// notices the shutdown. It is called with p.mu held; a connection parked
+// detached has no net.Conn, and its parker closes it.
 func (c *conn) wakeIfIdle() {
-	if c.state.Load() == stateIdle {
+	if c.state.Load() == stateIdle && c.nc != nil {
 		c.nc.SetReadDeadline(aLongTimeAgo)
 	}
 }
@@ -231,6 +251,12 @@ func (c *conn) serve() {
 			break
 		}
 		c.wantPark = false
+		if c.reply != nil {
+			// A response not yet written (never the case once idle long
+			// enough to park): go on waiting with it.
+			c.parkable = false
+			continue
+		}
 		c.p.putWork(c.work)
 		c.work = nil
 		if c.p.parker.park(c) {
@@ -241,9 +267,21 @@ func (c *conn) serve() {
 		}
 		// The poller refused the connection: wait with a goroutine instead.
 		c.parkable = false
-		c.work = c.p.getWork()
+		c.takeWork()
 	}
 	c.close()
+}
+
+// takeWork gives the connection scratch space from the pool, with the socket
+// of a TLS connection whose HTTP/1.1 replies may be deferred (tls.go sets it
+// at the handshake).
+func (c *conn) takeWork() {
+	c.work = c.p.getWork()
+	if c.tls != nil && c.tls.ALPN != "h2" {
+		if tc, ok := c.nc.(*tls.Conn); ok {
+			c.sock, _ = tc.NetConn().(*tlsSocket)
+		}
+	}
 }
 
 // recoverPanic ends a connection whose request handling panicked, so that a
@@ -261,13 +299,24 @@ func (c *conn) recoverPanic() {
 
 // resume continues a parked connection whose client has sent bytes (or closed).
 func (c *conn) resume() {
-	c.work = c.p.getWork()
+	if c.nc == nil {
+		if err := c.attach(); err != nil {
+			c.p.log.Warn("closing an idle connection that could not resume", "client", c.client.String(), "err", err)
+			c.close()
+			return
+		}
+	}
+	c.takeWork()
 	c.serve()
 }
 
 // close closes the connection and forgets it.
 func (c *conn) close() {
-	c.nc.Close()
+	if c.nc != nil {
+		c.nc.Close()
+	} else {
+		c.closeDetached()
+	}
 	c.lbMetrics.ConnClosed()
 	if c.work != nil {
 		c.p.putWork(c.work)
@@ -1037,30 +1086,37 @@ func (c *conn) mayDeferReply() bool {
 // pollConn returns the client's TCP socket for the parker's poller: the
 // connection's own, or the one under its TLS layer.
 func (c *conn) pollConn() syscall.RawConn {
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		if c.pollRaw == nil {
-			nc := tc.NetConn()
+	if c.pollRaw == nil {
+		nc := c.nc
+		if tc, ok := nc.(*tls.Conn); ok {
+			nc = tc.NetConn()
 			if s, ok := nc.(*tlsSocket); ok {
 				nc = s.Conn
 			}
-			if tcp, ok := nc.(*net.TCPConn); ok {
-				c.pollRaw, _ = tcp.SyscallConn()
-			}
 		}
-		return c.pollRaw
+		if sc, ok := nc.(plainSocket); ok {
+			c.pollRaw, _ = sc.SyscallConn()
+		}
 	}
-	return c.rawConn()
+	return c.pollRaw
 }
 
 // rawConn returns the client's socket for raw calls (parking, the raw reply
 // path, splicing), or nil when the connection is not a plain TCP one.
 func (c *conn) rawConn() syscall.RawConn {
 	if c.raw == nil {
-		if tc, ok := c.nc.(*net.TCPConn); ok {
-			c.raw, _ = tc.SyscallConn()
+		if sc, ok := c.nc.(plainSocket); ok {
+			c.raw, _ = sc.SyscallConn()
 		}
 	}
 	return c.raw
+}
+
+// plainSocket is a client connection that is a bare TCP socket: a
+// *net.TCPConn as accepted, or the fileConn it becomes after parking.
+type plainSocket interface {
+	net.Conn
+	SyscallConn() (syscall.RawConn, error)
 }
 
 // errReplyFailed is a response that could not be written whole to its client.

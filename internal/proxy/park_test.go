@@ -4,12 +4,18 @@ package proxy
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"io"
 	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/config"
 )
 
@@ -17,8 +23,21 @@ import (
 // front of it, and a client connection to the proxy.
 func proxyWithClient(t *testing.T, idle time.Duration) (*Proxy, string, net.Conn, *bufio.Reader) {
 	t.Helper()
-	target := startOKTarget(t)
+	return proxyWithClientOf(t, quietProxy(), idle)
+}
+
+// detachingProxy is a proxy whose plain connections park detached every
+// time, however soon they last woke.
+func detachingProxy() *Proxy {
 	p := quietProxy()
+	p.parker.detachAfter = 0
+	return p
+}
+
+// proxyWithClientOf is proxyWithClient with the proxy p, not yet serving.
+func proxyWithClientOf(t *testing.T, p *Proxy, idle time.Duration) (*Proxy, string, net.Conn, *bufio.Reader) {
+	t.Helper()
+	target := startOKTarget(t)
 	attrs := config.LoadBalancerAttributes{IdleTimeout: idle, ClientKeepAlive: time.Hour}
 	addr := serve(t, p, testListener(attrs, nil, target))
 	c, err := net.Dial("tcp", addr)
@@ -201,5 +220,220 @@ func TestTLSConnectionParksWithPartialRecord(t *testing.T) {
 		})
 	}
 	sw.armed = true
+	get(t, c, br)
+}
+
+// detached reports how many of the proxy's connections are parked with only
+// their descriptor: no net.Conn.
+func detached(p *Proxy) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for c := range p.conns {
+		if c.nc == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// clientLog keeps the client address and status of each finished entry.
+type clientLog struct {
+	mu      sync.Mutex
+	clients []netip.AddrPort
+	codes   []int
+}
+
+func (l *clientLog) Log(e *accesslog.Entry) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.clients = append(l.clients, e.Client)
+	l.codes = append(l.codes, e.ELBStatusCode)
+}
+
+func (l *clientLog) snapshot() ([]netip.AddrPort, []int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.clients), slices.Clone(l.codes)
+}
+
+func TestParkedConnectionIsDetachedAndRebuilt(t *testing.T) {
+	// The target answers with the X-Forwarded-For it received and, for
+	// /big, a body large enough to be spliced to the client.
+	big := randomBytes(1<<20, 7)
+	target := startTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Got-XFF", r.Header.Get("X-Forwarded-For"))
+		if r.URL.Path == "/big" {
+			w.Write(big)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	p := detachingProxy()
+	log := &clientLog{}
+	attrs := config.LoadBalancerAttributes{IdleTimeout: time.Minute, ClientKeepAlive: time.Hour}
+	addr := serve(t, p, testListener(attrs, log, target))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	client := c.LocalAddr().(*net.TCPAddr).AddrPort()
+	request := func(path string) *http.Response {
+		t.Helper()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	requests := 0
+	for round := range 3 {
+		for _, path := range []string{"/", "/big", "/"} {
+			resp := request(path)
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			requests++
+			want := []byte("ok")
+			if path == "/big" {
+				want = big
+			}
+			if err != nil || resp.StatusCode != 200 || !bytes.Equal(body, want) {
+				t.Fatalf("round %d, %s: %d, %d bytes, %v; want 200 with %d bytes", round, path, resp.StatusCode, len(body), err, len(want))
+			}
+			if got := resp.Header.Get("X-Got-XFF"); got != client.Addr().String() {
+				t.Fatalf("round %d, %s: target got X-Forwarded-For %q, want %q", round, path, got, client.Addr())
+			}
+		}
+		// Parked, the connection holds only its descriptor; the next
+		// request rebuilds it.
+		waitFor(t, "the connection is parked detached", func() bool { return p.parker.parked() == 1 && detached(p) == 1 })
+		if n := connCount(p); n != 1 {
+			t.Fatalf("round %d: proxy holds %d connections while one is parked, want 1", round, n)
+		}
+	}
+	waitFor(t, "every request is logged", func() bool { cl, _ := log.snapshot(); return len(cl) == requests })
+	clients, codes := log.snapshot()
+	for i := range clients {
+		if clients[i] != client || codes[i] != 200 {
+			t.Fatalf("log entry %d: client %v, status %d; want %v, 200", i, clients[i], codes[i], client)
+		}
+	}
+}
+
+func TestRebuiltConnectionClosedAtIdleTimeout(t *testing.T) {
+	const idle = time.Second
+	p, _, c, br := proxyWithClientOf(t, detachingProxy(), idle)
+	// Parked and rebuilt twice: the timeout still counts from the last byte.
+	for range 2 {
+		get(t, c, br)
+		waitFor(t, "the connection is parked detached", func() bool { return detached(p) == 1 })
+	}
+	idleFrom := time.Now()
+	get(t, c, br)
+	waitFor(t, "the connection is parked detached", func() bool { return detached(p) == 1 })
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read on an idle connection: %d bytes, %v; want EOF", n, err)
+	}
+	if elapsed := time.Since(idleFrom); elapsed < idle {
+		t.Fatalf("closed after %v idle, before the %v idle timeout", elapsed, idle)
+	}
+	waitFor(t, "the proxy forgets the connection", func() bool { return connCount(p) == 0 && p.parker.parked() == 0 })
+}
+
+func TestShutdownClosesRebuiltParkedConnections(t *testing.T) {
+	p, addr, first, br := proxyWithClientOf(t, detachingProxy(), time.Minute)
+	get(t, first, br)
+	waitFor(t, "the connection is parked detached", func() bool { return detached(p) == 1 })
+	get(t, first, br) // rebuilt
+	conns := []net.Conn{first}
+	for range 4 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		get(t, c, bufio.NewReader(c))
+		conns = append(conns, c)
+	}
+	waitFor(t, "all connections are parked detached", func() bool { return detached(p) == 5 })
+
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(t.Context()) }()
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Fatalf("connection %d: read during shutdown: %d bytes, %v; want EOF", i, n, err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := connCount(p); n != 0 {
+		t.Fatalf("%d connections left after shutdown", n)
+	}
+}
+
+func TestPartialRequestHeadNeverParks(t *testing.T) {
+	// Only a connection with nothing of a request buffered parks: one that
+	// sent part of a head keeps its goroutine and buffer, and the idle
+	// timeout answers it 408, which a parked connection never gets (its
+	// expiry closes silently).
+	const idle = time.Second
+	log := &clientLog{}
+	p := detachingProxy()
+	attrs := config.LoadBalancerAttributes{IdleTimeout: idle, ClientKeepAlive: time.Hour}
+	addr := serve(t, p, testListener(attrs, log, startOKTarget(t)))
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get(t, c, br)
+	waitFor(t, "the connection is parked detached", func() bool { return detached(p) == 1 })
+	// The first bytes wake it; the rest never come.
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHo"); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the answer to a partial head: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 408 {
+		t.Fatalf("partial head after a rebuild: status %d, want 408", resp.StatusCode)
+	}
+	if n := p.parker.resumed(); n != 1 {
+		t.Fatalf("the parker resumed the connection %d times, want 1 (the partial head's bytes)", n)
+	}
+}
+
+func TestConnectionThatWakesSoonParksAttached(t *testing.T) {
+	const after = 500 * time.Millisecond
+	p := quietProxy()
+	p.parker.detachAfter = after
+	p, _, c, br := proxyWithClientOf(t, p, time.Minute)
+	// A first parking is detached; woken at once, the connection parks
+	// attached next, keeping its net.Conn and sparing the rebuild.
+	get(t, c, br)
+	waitFor(t, "the connection is parked detached", func() bool { return p.parker.parked() == 1 && detached(p) == 1 })
+	get(t, c, br)
+	idleFrom := time.Now()
+	waitFor(t, "the connection is parked", func() bool { return p.parker.parked() == 1 })
+	if n := detached(p); n != 0 {
+		t.Fatalf("a connection that woke within %v parked detached", after)
+	}
+	// Idle longer than that before it wakes: it parks detached again.
+	waitFor(t, "the connection has been idle past detachAfter", func() bool { return time.Since(idleFrom) > after })
+	get(t, c, br)
+	waitFor(t, "the connection is parked detached", func() bool { return p.parker.parked() == 1 && detached(p) == 1 })
 	get(t, c, br)
 }

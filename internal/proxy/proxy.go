@@ -125,6 +125,8 @@ func (p *Proxy) putWork(w *work) {
 		w.buf = make([]byte, initialBufSize)
 	}
 	w.r, w.w = 0, 0
+	w.reply, w.replyLB, w.raw, w.sock, w.upgrade = nil, nil, nil, nil, false
+	w.replyOp.AfterSend = nil // bound to the connection that held w
 	p.works.Put(w)
 }
 
@@ -146,7 +148,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		p.mu.Lock()
 		for c := range p.conns {
-			c.nc.Close()
+			if c.nc != nil { // a parked one is closed by its parker
+				c.nc.Close()
+			}
 		}
 		p.mu.Unlock()
 		<-done
