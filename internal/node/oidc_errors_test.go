@@ -107,11 +107,19 @@ func TestOIDCCallbackAbuse(t *testing.T) {
 	cb = s.callbackURL(t, alice, s.startLogin(t, alice, s.web.base()+"/short/code"), s.idp.username())
 	u, _ := url.Parse(cb)
 	q := u.Query()
+	// The tampered state differs from the real one in one character, chosen
+	// so that it is never the character already there.
+	state := q.Get("state")
+	swap := byte('x')
+	if state[20] == swap {
+		swap = 'y'
+	}
+	tampered := state[:20] + string(swap) + state[21:]
 	for _, tc := range []struct {
 		name, query, reason string
 	}{
 		{"cb-no-state", "code=" + url.QueryEscape(q.Get("code")), "AuthMissingStateParam"},
-		{"cb-bad-state", "code=" + url.QueryEscape(q.Get("code")) + "&state=" + url.QueryEscape(q.Get("state")[:20]+"x"+q.Get("state")[21:]), "AuthInvalidStateParam"},
+		{"cb-bad-state", "code=" + url.QueryEscape(q.Get("code")) + "&state=" + url.QueryEscape(tampered), "AuthInvalidStateParam"},
 		{"cb-bad-query", "state=%zz", "AuthInvalidStateParam"},
 		{"cb-no-code", "state=" + url.QueryEscape(q.Get("state")), "AuthMissingCodeParam"},
 	} {
