@@ -106,12 +106,15 @@ type conn struct {
 	// detached (nc nil), else -1. nc changes only under p.mu, where other
 	// goroutines read it.
 	parkFD int32
+	// parkedTLS is a TLS connection's tls.Conn while it is parked detached
+	// (its tlsSocket then has no net.Conn under it), else nil.
+	parkedTLS *tls.Conn
 	// parkable is whether the connection can wait for its next request without
 	// a goroutine: a TCP connection (plain, or TLS carrying HTTP/1.1 once its
 	// handshake is done) on a platform with a poller.
 	parkable bool
 	// parkRegistered is whether the poller knows the connection's socket
-	// (TLS connections, which park attached).
+	// (a connection parked attached).
 	parkRegistered bool
 	// wantPark is set when the connection has waited parkAfter for a request
 	// and should park rather than go on waiting.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -14,9 +15,18 @@ import (
 // detach makes fd, a duplicate of the connection's socket descriptor, the
 // connection's only hold on its socket: the net.Conn is closed, freeing its
 // netFD, addresses and runtime poll descriptor. The socket stays open.
+//
+// A TLS connection keeps its tls.Conn, whose record state cannot be rebuilt
+// on a descriptor, in parkedTLS: only the TCP connection under it, in its
+// tlsSocket, is closed and later rebuilt.
 func (c *conn) detach(fd int) {
 	c.p.mu.Lock()
 	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		s := tc.NetConn().(*tlsSocket)
+		nc, s.Conn = s.Conn, nil
+		c.parkedTLS = tc
+	}
 	c.nc, c.pollRaw, c.parkFD = nil, nil, int32(fd)
 	c.p.mu.Unlock()
 	nc.Close()
@@ -34,14 +44,28 @@ func (c *conn) attach() error {
 		c.parkFD = -1
 		return fmt.Errorf("rebuilding a parked connection: %w", err)
 	}
+	fc := &fileConn{f: f, remote: c.client}
 	c.p.mu.Lock()
-	c.nc, c.parkFD = &fileConn{f: f, remote: c.client}, -1
+	if tc := c.parkedTLS; tc != nil {
+		tc.NetConn().(*tlsSocket).Conn = fc
+		c.nc, c.parkedTLS = tc, nil
+	} else {
+		c.nc = fc
+	}
+	c.parkFD = -1
 	c.p.mu.Unlock()
 	return nil
 }
 
-// closeDetached closes a detached connection's descriptor.
+// closeDetached closes a detached connection's descriptor. A TLS
+// connection is rebuilt first so that it ends with its close_notify alert,
+// as an attached one does.
 func (c *conn) closeDetached() {
+	if c.parkedTLS != nil && c.parkFD >= 0 && c.attach() == nil {
+		c.nc.Close()
+		return
+	}
+	c.parkedTLS = nil
 	if c.parkFD >= 0 {
 		syscall.Close(int(c.parkFD))
 		c.parkFD = -1

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"container/heap"
+	"crypto/tls"
 	"os"
 	"sync"
 	"syscall"
@@ -105,8 +106,8 @@ func (k *parker) park(c *conn) bool {
 		k.p.log.Warn("idle connections keep a goroutine each: no poller", "err", err)
 		return false
 	}
-	if c.tls == nil && !c.wokeSoon {
-		return k.parkDetached(c)
+	if sc := c.detachable(); sc != nil && !c.wokeSoon {
+		return k.parkDetached(c, sc)
 	}
 	rc := c.pollConn()
 	if rc == nil {
@@ -146,16 +147,12 @@ func (k *parker) park(c *conn) bool {
 	return true
 }
 
-// parkDetached parks a plain connection with only its descriptor: it
-// duplicates the socket's descriptor, closes the net.Conn (the socket stays
-// open through the duplicate) and registers the duplicate in the set. When the
+// parkDetached parks a connection with only its descriptor (and, over TLS,
+// its tls.Conn): it duplicates the socket's descriptor sc, closes the TCP
+// connection (the socket stays open through the duplicate) and registers the duplicate in the set. When the
 // poller or the proxy refuses it afterwards, the connection is rebuilt and
 // park reports false, or, when stopping, closed and park reports true.
-func (k *parker) parkDetached(c *conn) bool {
-	sc, ok := c.nc.(plainSocket)
-	if !ok {
-		return false
-	}
+func (k *parker) parkDetached(c *conn, sc plainSocket) bool {
 	rc, err := sc.SyscallConn()
 	if err != nil {
 		return false
@@ -204,6 +201,22 @@ func (k *parker) parkDetached(c *conn) bool {
 	}
 	k.mu.Unlock()
 	return true
+}
+
+// detachable returns the TCP socket of a connection that can park detached:
+// a plain one, or the socket under a TLS one whose tlsSocket holds no bytes
+// crypto/tls has yet to take. Else nil.
+func (c *conn) detachable() plainSocket {
+	nc := c.nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		s, ok := tc.NetConn().(*tlsSocket)
+		if !ok || len(s.pending) > 0 || s.sealing {
+			return nil
+		}
+		nc = s.Conn
+	}
+	sc, _ := nc.(plainSocket)
+	return sc
 }
 
 // dupSocket duplicates the descriptor behind rc (close-on-exec).

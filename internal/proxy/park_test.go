@@ -111,6 +111,14 @@ func TestShutdownClosesParkedConnections(t *testing.T) {
 	get(t, c, br)
 	waitFor(t, "the connection is parked", func() bool { return p.parker.parked() == 1 })
 
+	shutdownEndsConnection(t, p, c, br)
+}
+
+// shutdownEndsConnection shuts p down and checks that the client connection
+// c (read through br) ends with EOF (over TLS, its close_notify) and that p
+// holds no connection afterwards.
+func shutdownEndsConnection(t *testing.T, p *Proxy, c net.Conn, br *bufio.Reader) {
+	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- p.Shutdown(t.Context()) }()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -129,8 +137,13 @@ func TestShutdownClosesParkedConnections(t *testing.T) {
 // connection carrying HTTP/1.1, through conn wrap (nil for none).
 func tlsProxyWithClient(t *testing.T, idle time.Duration, wrap func(net.Conn) net.Conn) (*Proxy, net.Conn, *bufio.Reader) {
 	t.Helper()
+	return tlsProxyWithClientOf(t, quietProxy(), idle, wrap)
+}
+
+// tlsProxyWithClientOf is tlsProxyWithClient with the proxy p, not yet serving.
+func tlsProxyWithClientOf(t *testing.T, p *Proxy, idle time.Duration, wrap func(net.Conn) net.Conn) (*Proxy, net.Conn, *bufio.Reader) {
+	t.Helper()
 	target := startOKTarget(t)
-	p := quietProxy()
 	attrs := config.LoadBalancerAttributes{IdleTimeout: idle, ClientKeepAlive: time.Hour}
 	addr := serve(t, p, withTLS(t, testListener(attrs, nil, target), true))
 	raw, err := net.Dial("tcp", addr)
@@ -169,7 +182,9 @@ func TestParkedTLSConnectionClosedAtIdleTimeout(t *testing.T) {
 	p, c, br := tlsProxyWithClient(t, idle, nil)
 	idleFrom := time.Now()
 	get(t, c, br)
-	waitFor(t, "the TLS connection is parked", func() bool { return p.parker.parked() == 1 })
+	// A first parking is detached: closing it rebuilds the connection so
+	// that it ends with close_notify, as an attached one does.
+	waitFor(t, "the TLS connection is parked detached", func() bool { return p.parker.parked() == 1 && detached(p) == 1 })
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	n, err := br.Read(make([]byte, 1))
 	if err != io.EOF {
@@ -221,6 +236,29 @@ func TestTLSConnectionParksWithPartialRecord(t *testing.T) {
 	}
 	sw.armed = true
 	get(t, c, br)
+}
+
+// TestParkedTLSConnectionIsDetachedAndRebuilt parks a TLS connection
+// detached between every request: it keeps its tls.Conn and descriptor
+// only, and each request after a parking is served over the same TLS
+// session, its reply deferred into the wait for the next request as on an
+// attached connection. A shutdown then closes a detached TLS connection
+// with close_notify.
+func TestParkedTLSConnectionIsDetachedAndRebuilt(t *testing.T) {
+	p, c, br := tlsProxyWithClientOf(t, detachingProxy(), time.Minute, nil)
+	for round := range 4 {
+		for range 3 {
+			get(t, c, br)
+		}
+		waitFor(t, "the TLS connection is parked detached", func() bool { return p.parker.parked() == 1 && detached(p) == 1 })
+		if n := connCount(p); n != 1 {
+			t.Fatalf("round %d: proxy holds %d connections while one is parked, want 1", round, n)
+		}
+	}
+	if resumed := p.parker.resumed(); resumed < 3 {
+		t.Fatalf("the parker resumed the connection %d times, want at least 3", resumed)
+	}
+	shutdownEndsConnection(t, p, c, br)
 }
 
 // detached reports how many of the proxy's connections are parked with only
