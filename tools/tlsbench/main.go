@@ -12,7 +12,8 @@
 //	tls-ka      HTTPS keep-alive, HTTP/1.1, 64 B responses, 64 connections (wrk over https)
 //	tls-new     a new TLS connection per request, full handshake (this tool's client)
 //	tls-resume  a new TLS connection per request, resuming the previous session (TLS 1.3 ticket)
-//	h2          HTTP/2 over TLS, 8 connections with 100 concurrent streams each (h2load)
+//	h2          HTTP/2 over TLS, 8 connections with 100 concurrent streams each (h2load,
+//	            runs of 9,000 requests a connection, below the GOAWAY at 10,000)
 //	tls-idle    5,000 idle kept-alive TLS client connections: resident memory per connection
 //	idle        the same over plain HTTP (the proxies' plain listeners)
 //
