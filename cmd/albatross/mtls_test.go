@@ -233,6 +233,14 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 	if _, err := c.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: tsARN}); apiCode(err) != "TrustStoreInUse" {
 		t.Errorf("DeleteTrustStore in use: %v", err)
 	}
+	// The store is associated with the load balancer of its verify listener.
+	if as, err := c.DescribeTrustStoreAssociations(ctx, &elb.DescribeTrustStoreAssociationsInput{TrustStoreArn: tsARN}); err != nil ||
+		len(as.TrustStoreAssociations) != 1 || aws.ToString(as.TrustStoreAssociations[0].ResourceArn) != aws.ToString(lbARN) {
+		t.Errorf("DescribeTrustStoreAssociations: %v %+v", err, as)
+	}
+	if _, err := c.DescribeTrustStoreAssociations(ctx, &elb.DescribeTrustStoreAssociationsInput{TrustStoreArn: aws.String(strings.Replace(aws.ToString(tsARN), "clients", "nope", 1))}); apiCode(err) != "TrustStoreNotFound" {
+		t.Errorf("DescribeTrustStoreAssociations of an unknown store: %v", err)
+	}
 
 	vAddr := fmt.Sprintf("127.0.0.1:%d", verifyPort)
 	ptAddr := fmt.Sprintf("127.0.0.1:%d", ptPort)
@@ -313,6 +321,22 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 	if err != nil || len(drs.TrustStoreRevocations) != 1 || aws.ToInt64(drs.TrustStoreRevocations[0].RevocationId) != revID || drs.TrustStoreRevocations[0].RevocationType != types.RevocationTypeCrl {
 		t.Errorf("DescribeTrustStoreRevocations: %v %+v", err, drs)
 	}
+	// The revocation list reads back as it was added (a data: URL, no S3).
+	rc, err := c.GetTrustStoreRevocationContent(ctx, &elb.GetTrustStoreRevocationContentInput{TrustStoreArn: tsARN, RevocationId: aws.Int64(revID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crlB64, ok := strings.CutPrefix(aws.ToString(rc.Location), "data:application/pkix-crl;base64,")
+	crlPEM, err := os.ReadFile(filepath.Join(bucket, "crl.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(crlB64); !ok || err != nil || !bytes.Equal(raw, crlPEM) {
+		t.Errorf("GetTrustStoreRevocationContent location %.60q", aws.ToString(rc.Location))
+	}
+	if _, err := c.GetTrustStoreRevocationContent(ctx, &elb.GetTrustStoreRevocationContentInput{TrustStoreArn: tsARN, RevocationId: aws.Int64(revID + 7)}); apiCode(err) != "RevocationIdNotFound" {
+		t.Errorf("GetTrustStoreRevocationContent of an unknown id: %v", err)
+	}
 	if dts, err := c.DescribeTrustStores(ctx, &elb.DescribeTrustStoresInput{Names: []string{"clients"}}); err != nil || aws.ToInt64(dts.TrustStores[0].TotalRevokedEntries) != 1 {
 		t.Errorf("DescribeTrustStores after the CRL: %v", err)
 	}
@@ -380,6 +404,9 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 	}
 	if st, err := mtlsGet(vAddr, nil, nil); err != nil || st != 200 {
 		t.Errorf("mode off: %d %v", st, err)
+	}
+	if as, err := c.DescribeTrustStoreAssociations(ctx, &elb.DescribeTrustStoreAssociationsInput{TrustStoreArn: tsARN}); err != nil || len(as.TrustStoreAssociations) != 0 {
+		t.Errorf("DescribeTrustStoreAssociations with no verify listener left: %v %+v", err, as)
 	}
 	if _, err := c.DeleteTrustStore(ctx, &elb.DeleteTrustStoreInput{TrustStoreArn: tsARN}); err != nil {
 		t.Errorf("DeleteTrustStore: %v", err)

@@ -175,6 +175,8 @@ func init() {
 		"DescribeTrustStoreRevocations":     describeTrustStoreRevocations,
 		"RemoveTrustStoreRevocations":       removeTrustStoreRevocations,
 		"GetTrustStoreCaCertificatesBundle": getTrustStoreCaCertificatesBundle,
+		"DescribeTrustStoreAssociations":    describeTrustStoreAssociations,
+		"GetTrustStoreRevocationContent":    getTrustStoreRevocationContent,
 	}
 }
 

@@ -1,6 +1,7 @@
 package elbv2
 
 import (
+	"cmp"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -347,6 +348,55 @@ func getTrustStoreCaCertificatesBundle(c *call, w *xmlWriter) error {
 		return err
 	}
 	w.leaf("Location", "data:application/x-pem-file;base64,"+base64.StdEncoding.EncodeToString(ts.CABundle))
+	return nil
+}
+
+// describeTrustStoreAssociations lists the load balancers whose listeners
+// verify clients with the trust store, in creation order.
+func describeTrustStoreAssociations(c *call, w *xmlWriter) error {
+	m := c.ctrl.Model()
+	ts, err := findTrustStore(m, c.f)
+	if err != nil {
+		return err
+	}
+	var lbs []*control.LoadBalancer
+	for _, l := range m.ListenersUsingTrustStore(ts.Name) {
+		if lb := m.LoadBalancers[l.LoadBalancerID]; lb != nil && !slices.Contains(lbs, lb) {
+			lbs = append(lbs, lb)
+		}
+	}
+	slices.SortFunc(lbs, func(a, b *control.LoadBalancer) int { return cmp.Compare(a.Seq, b.Seq) })
+	pg, next, err := page(c.f, lbs, func(lb *control.LoadBalancer) int64 { return lb.Seq })
+	if err != nil {
+		return err
+	}
+	w.list("TrustStoreAssociations", len(pg), func(i int) { w.leaf("ResourceArn", m.LoadBalancerARN(pg[i])) })
+	w.opt("NextMarker", next)
+	return nil
+}
+
+// getTrustStoreRevocationContent answers where a revocation list can be
+// read: AWS answers a presigned S3 URL; with no S3 here, a data: URL of the
+// list as it was added (PEM or DER), as GetTrustStoreCaCertificatesBundle does.
+func getTrustStoreRevocationContent(c *call, w *xmlWriter) error {
+	m := c.ctrl.Model()
+	ts, err := findTrustStore(m, c.f)
+	if err != nil {
+		return err
+	}
+	raw, ok := c.f.lookup("RevocationId")
+	if !ok || raw == "" {
+		return errorf(codeValidation, "1 validation error detected: Value null at 'revocationId' failed to satisfy constraint: Member must not be null")
+	}
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return errorf(codeValidation, "1 validation error detected: Value '%s' at 'revocationId' failed to satisfy constraint: Member must be an integer", raw)
+	}
+	i := slices.IndexFunc(ts.Revocations, func(r control.Revocation) bool { return r.ID == id })
+	if i < 0 {
+		return errorf(codeRevocationIDNotFound, "Revocation ID '%d' not found in trust store '%s'", id, m.TrustStoreARN(ts))
+	}
+	w.leaf("Location", "data:application/pkix-crl;base64,"+base64.StdEncoding.EncodeToString(ts.Revocations[i].Content))
 	return nil
 }
 
