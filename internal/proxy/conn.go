@@ -1134,29 +1134,17 @@ var errReplyFailed = errors.New("writing the response to the client failed")
 // ordinary way, until deadline.
 func (c *conn) replyThenRead(dst []byte, deadline, waitUntil time.Time, idle time.Duration) (int, error) {
 	sent, n, err, state := c.replyOp.Run(c.raw, c.reply, dst)
-	switch state {
-	case sendrecv.Received:
+	if state == sendrecv.Received {
 		return n, err
-	case sendrecv.Unsent:
-		// The socket took part or none of the response, or the wait had
-		// already ended (a wakeIfIdle): finish the write the ordinary way.
-		c.e.SentBytes += int64(sent)
-		c.reply = c.reply[sent:]
-		if c.flushReply(idle) != nil {
-			return 0, errReplyFailed
-		}
-		if err != nil && !isTimeout(err) {
-			return 0, err
-		}
 	}
-	// Written. The wait failed, or reached waitUntil, or never began.
-	if err != nil && (!isTimeout(err) || !waitUntil.Before(deadline)) {
+	if state == sendrecv.Unsent {
+		c.e.SentBytes += int64(sent)
+	}
+	missed, err := c.afterReply(sent, err, state, deadline, waitUntil, idle)
+	if err != nil {
 		return 0, err
 	}
-	if err != nil {
-		if c.stopping() {
-			return 0, err // a wakeIfIdle ended the wait
-		}
+	if missed {
 		if m := c.missedBytes(dst); m > 0 {
 			c.pipelines = true
 			return m, nil
@@ -1164,6 +1152,32 @@ func (c *conn) replyThenRead(dst []byte, deadline, waitUntil time.Time, idle tim
 	}
 	c.nc.SetReadDeadline(deadline)
 	return c.nc.Read(dst)
+}
+
+// afterReply settles a deferred reply's raw wait that did not end with the
+// next request's bytes. Unsent: the socket took part (sent bytes) or none of
+// the reply, or the wait had already ended (a wakeIfIdle), and the rest is
+// written the ordinary way. It returns the error to end the read with, or
+// whether the wait stopped at waitUntil, before deadline, so that bytes of a
+// pipelined request it missed must be looked for; else the caller reads.
+func (c *conn) afterReply(sent int, err error, state sendrecv.State, deadline, waitUntil time.Time, idle time.Duration) (missed bool, _ error) {
+	if state == sendrecv.Unsent {
+		c.reply = c.reply[sent:]
+		if c.flushReply(idle) != nil {
+			return false, errReplyFailed
+		}
+		if err != nil && !isTimeout(err) {
+			return false, err
+		}
+	}
+	// Written. The wait failed, or reached waitUntil, or never began.
+	if err == nil {
+		return false, nil
+	}
+	if !isTimeout(err) || !waitUntil.Before(deadline) || c.stopping() {
+		return false, err // c.stopping: a wakeIfIdle ended the wait
+	}
+	return true, nil
 }
 
 // missedBytes reads into dst, without waiting, what the client sent that the

@@ -138,32 +138,21 @@ func (c *conn) tlsReplyThenRead(dst []byte, deadline, waitUntil time.Time, idle 
 	}
 	s := c.sock
 	sent, n, err, state := c.replyOp.Run(c.pollRaw, c.reply, c.tlsIn)
-	switch state {
-	case sendrecv.Received:
+	if state == sendrecv.Received {
 		if n == 0 {
 			return 0, err
 		}
 		s.pending = c.tlsIn[:n]
 		c.nc.SetReadDeadline(deadline)
 		return c.nc.Read(dst)
-	case sendrecv.Unsent:
-		// Finish the write the ordinary way, on the TCP socket: the
-		// records are sealed already.
-		c.reply = c.reply[sent:]
-		if c.flushReply(idle) != nil {
-			return 0, errReplyFailed
-		}
-		if err != nil && !isTimeout(err) {
-			return 0, err
-		}
 	}
-	if err != nil && (!isTimeout(err) || !waitUntil.Before(deadline)) {
+	// An unsent rest goes to the TCP socket as it is: the records are
+	// sealed already.
+	missed, err := c.afterReply(sent, err, state, deadline, waitUntil, idle)
+	if err != nil {
 		return 0, err
 	}
-	if err != nil {
-		if c.stopping() {
-			return 0, err
-		}
+	if missed {
 		c.nc.SetReadDeadline(time.Time{})
 		if m := sendrecv.ReadWaiting(c.pollRaw, c.tlsIn); m > 0 {
 			c.pipelines = true
