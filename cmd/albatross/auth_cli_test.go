@@ -14,7 +14,6 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/testutil/testca"
-	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // TestAuthenticationWithAWSCLI drives the authentication actions and mutual
@@ -37,15 +36,7 @@ func TestAuthenticationWithAWSCLI(t *testing.T) {
 	if err := os.MkdirAll(pki, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	sc, sk, err := tlsconf.SelfSigned([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range map[string][]byte{"web.crt": sc, "web.key": sk} {
-		if err := os.WriteFile(filepath.Join(certDir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeCertificate(t, certDir, "web", "127.0.0.1")
 	const certARN = "arn:aws:iam::000000000000:server-certificate/web"
 
 	var lbs struct {

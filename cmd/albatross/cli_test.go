@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/testutil"
-	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // awsCLI finds an AWS CLI that runs (a pyenv shim can exist without a working
@@ -272,13 +271,7 @@ func TestStoryWithAWSCLI(t *testing.T) {
 	// their ARN.
 	certDir := filepath.Join(dir, "data", "certificates")
 	for name, host := range map[string]string{"web": "web.example.test", "api": "api.example.test"} {
-		cp, kp, err := tlsconf.SelfSigned([]string{host}, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(certDir, 0o700)
-		os.WriteFile(filepath.Join(certDir, name+".crt"), cp, 0o600)
-		os.WriteFile(filepath.Join(certDir, name+".key"), kp, 0o600)
+		writeCertificate(t, certDir, name, host)
 	}
 	certARN := func(name string) string { return "CertificateArn=arn:aws:iam::000000000000:server-certificate/" + name }
 	tlsPort := testutil.FreePort(t)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/testutil/testop"
-	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // TestJWTValidationThroughTheAPI configures jwt-validation with the real AWS
@@ -28,16 +26,7 @@ import (
 func TestJWTValidationThroughTheAPI(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	certDir := filepath.Join(data, "certificates")
-	if err := os.MkdirAll(certDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	sc, sk, err := tlsconf.SelfSigned([]string{"lb.example.test"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(certDir, "web.crt"), sc, 0o600)
-	os.WriteFile(filepath.Join(certDir, "web.key"), sk, 0o600)
+	writeCertificate(t, filepath.Join(data, "certificates"), "web", "lb.example.test")
 
 	op := testop.Start(t)
 	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))

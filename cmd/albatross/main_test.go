@@ -16,6 +16,7 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/testutil/etcdtest"
+	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // binary is the albatross binary built once for these tests.
@@ -141,6 +142,26 @@ target_groups:
 `, port, host, tport)
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// writeCertificate writes a self-signed certificate for host and its key as
+// DIR/NAME.crt and DIR/NAME.key, creating DIR. In DATA-DIR/certificates they
+// are the certificate an API listener names by the ARN
+// arn:aws:iam::000000000000:server-certificate/NAME.
+func writeCertificate(t testing.TB, dir, name, host string) {
+	t.Helper()
+	certPEM, keyPEM, err := tlsconf.SelfSigned([]string{host}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for file, b := range map[string][]byte{name + ".crt": certPEM, name + ".key": keyPEM} {
+		if err := os.WriteFile(filepath.Join(dir, file), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

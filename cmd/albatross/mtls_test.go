@@ -104,12 +104,7 @@ func TestMutualTLSThroughTheAPI(t *testing.T) {
 		}
 		return p
 	}
-	sc, sk, err := tlsconf.SelfSigned([]string{"lb.example.test"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(certDir, "web.crt"), sc, 0o600)
-	os.WriteFile(filepath.Join(certDir, "web.key"), sk, 0o600)
+	writeCertificate(t, certDir, "web", "lb.example.test")
 
 	root := testca.NewRoot(t, "Client Root")
 	inter := root.Intermediate(t, "Client Issuing")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 
 	"github.com/albatross-lb/albatross/internal/testutil"
-	"github.com/albatross-lb/albatross/internal/tlsconf"
 )
 
 // TestAuthenticateOIDCThroughTheAPI drives authenticate-oidc rules with the
@@ -30,16 +28,7 @@ import (
 func TestAuthenticateOIDCThroughTheAPI(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	certDir := filepath.Join(data, "certificates")
-	if err := os.MkdirAll(certDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	sc, sk, err := tlsconf.SelfSigned([]string{"lb.example.test"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(certDir, "web.crt"), sc, 0o600)
-	os.WriteFile(filepath.Join(certDir, "web.key"), sk, 0o600)
+	writeCertificate(t, filepath.Join(data, "certificates"), "web", "lb.example.test")
 	admin := fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	p, c := apiNode(t, data, admin)
 	t.Cleanup(func() {

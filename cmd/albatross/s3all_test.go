@@ -22,7 +22,6 @@ import (
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/testutil"
 	"github.com/albatross-lb/albatross/internal/testutil/s3test"
-	"github.com/albatross-lb/albatross/internal/tlsconf"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -40,12 +39,7 @@ func TestThreeLogsToS3(t *testing.T) {
 	srv.Bucket(t, "alb-logs")
 	s3test.SetEnv(t)
 	dir := t.TempDir()
-	certPEM, keyPEM, err := tlsconf.SelfSigned([]string{"web.example.test"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(dir, "web.crt"), certPEM, 0o600)
-	os.WriteFile(filepath.Join(dir, "web.key"), keyPEM, 0o600)
+	writeCertificate(t, dir, "web", "web.example.test")
 	target := namedTarget(t, "app", 0, nil)
 	host, tport, _ := net.SplitHostPort(target)
 	httpPort, tlsPort := testutil.FreePort(t), testutil.FreePort(t)
