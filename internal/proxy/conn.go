@@ -1090,18 +1090,27 @@ func (c *conn) mayDeferReply() bool {
 // connection's own, or the one under its TLS layer.
 func (c *conn) pollConn() syscall.RawConn {
 	if c.pollRaw == nil {
-		nc := c.nc
-		if tc, ok := nc.(*tls.Conn); ok {
-			nc = tc.NetConn()
-			if s, ok := nc.(*tlsSocket); ok {
-				nc = s.Conn
-			}
-		}
-		if sc, ok := nc.(plainSocket); ok {
+		if sc, _ := c.tcpSocket(); sc != nil {
 			c.pollRaw, _ = sc.SyscallConn()
 		}
 	}
 	return c.pollRaw
+}
+
+// tcpSocket returns the client's TCP socket, under its TLS layer if it has
+// one, and then the tlsSocket between the two (serveTLS puts one under every
+// tls.Conn); nil when the connection is not a TCP one.
+func (c *conn) tcpSocket() (plainSocket, *tlsSocket) {
+	nc := c.nc
+	var s *tlsSocket
+	if tc, ok := nc.(*tls.Conn); ok {
+		if s, _ = tc.NetConn().(*tlsSocket); s == nil {
+			return nil, nil
+		}
+		nc = s.Conn
+	}
+	sc, _ := nc.(plainSocket)
+	return sc, s
 }
 
 // rawConn returns the client's socket for raw calls (parking, the raw reply

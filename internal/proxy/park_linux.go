@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"container/heap"
-	"crypto/tls"
 	"os"
 	"sync"
 	"syscall"
@@ -148,10 +147,11 @@ func (k *parker) park(c *conn) bool {
 }
 
 // parkDetached parks a connection with only its descriptor (and, over TLS,
-// its tls.Conn): it duplicates the socket's descriptor sc, closes the TCP
-// connection (the socket stays open through the duplicate) and registers the duplicate in the set. When the
-// poller or the proxy refuses it afterwards, the connection is rebuilt and
-// park reports false, or, when stopping, closed and park reports true.
+// its tls.Conn): it duplicates the descriptor of its TCP socket sc, closes
+// the TCP connection (the socket stays open through the duplicate) and
+// registers the duplicate in the set. When the poller or the proxy refuses it
+// afterwards, the connection is rebuilt and park reports false, or, when
+// stopping, closed and park reports true.
 func (k *parker) parkDetached(c *conn, sc plainSocket) bool {
 	rc, err := sc.SyscallConn()
 	if err != nil {
@@ -207,15 +207,10 @@ func (k *parker) parkDetached(c *conn, sc plainSocket) bool {
 // a plain one, or the socket under a TLS one whose tlsSocket holds no bytes
 // crypto/tls has yet to take. Else nil.
 func (c *conn) detachable() plainSocket {
-	nc := c.nc
-	if tc, ok := nc.(*tls.Conn); ok {
-		s, ok := tc.NetConn().(*tlsSocket)
-		if !ok || len(s.pending) > 0 || s.sealing {
-			return nil
-		}
-		nc = s.Conn
+	sc, s := c.tcpSocket()
+	if s != nil && (len(s.pending) > 0 || s.sealing) {
+		return nil
 	}
-	sc, _ := nc.(plainSocket)
 	return sc
 }
 
