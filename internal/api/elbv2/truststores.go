@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -267,13 +268,23 @@ func addTrustStoreRevocations(c *call, w *xmlWriter) error {
 func revocationIDs(f form) ([]int64, error) {
 	var ids []int64
 	for i, s := range f.strings("RevocationIds") {
-		id, err := strconv.ParseInt(s, 10, 64)
+		id, err := parseRevocationID(s, fmt.Sprintf("revocationIds.%d.member", i+1))
 		if err != nil {
-			return nil, errorf(codeValidation, "1 validation error detected: Value '%s' at 'revocationIds.%d.member' failed to satisfy constraint: Member must be an integer", s, i+1)
+			return nil, err
 		}
 		ids = append(ids, id)
 	}
 	return ids, nil
+}
+
+// parseRevocationID reads a RevocationId; at names its place in the request
+// for the error.
+func parseRevocationID(s, at string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, errorf(codeValidation, "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must be an integer", s, at)
+	}
+	return id, nil
 }
 
 func describeTrustStoreRevocations(c *call, w *xmlWriter) error {
@@ -388,9 +399,9 @@ func getTrustStoreRevocationContent(c *call, w *xmlWriter) error {
 	if !ok || raw == "" {
 		return errorf(codeValidation, "1 validation error detected: Value null at 'revocationId' failed to satisfy constraint: Member must not be null")
 	}
-	id, err := strconv.ParseInt(raw, 10, 64)
+	id, err := parseRevocationID(raw, "revocationId")
 	if err != nil {
-		return errorf(codeValidation, "1 validation error detected: Value '%s' at 'revocationId' failed to satisfy constraint: Member must be an integer", raw)
+		return err
 	}
 	i := slices.IndexFunc(ts.Revocations, func(r control.Revocation) bool { return r.ID == id })
 	if i < 0 {
