@@ -1,11 +1,9 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,13 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/h2"
 	"github.com/albatross-lb/albatross/internal/http1"
-	"golang.org/x/net/http2"
 )
 
-// HTTP/2 from clients (HTTPS listeners, ALPN h2) is served by
-// golang.org/x/net/http2, which owns framing, flow control, HPACK and stream
-// state. Each stream then enters the same per-request core as HTTP/1.1 (the
+// HTTP/2 from clients (HTTPS listeners, ALPN h2) is served by internal/h2,
+// which owns framing, flow control, HPACK and stream state. Each stream then enters the same per-request core as HTTP/1.1 (the
 // steps of serveRequest), through a streamConn: a net.Conn that reads as the
 // stream's request in HTTP/1.1 form and turns the HTTP/1.1 response the core
 // writes back into the stream's response. Routing, forwarding, ELB status codes,
@@ -38,54 +35,41 @@ const (
 )
 
 // h2StreamAllocs is the budget of heap allocations per HTTP/2 request
-// (docs/performance.md), which TestHTTP2StreamAllocations holds. 42.6 were
-// measured on 2026-12-07 (62.7 before the stream state was pooled), all but
-// about four of them in golang.org/x/net/http2 and net/http: the stream, its
-// context and handler goroutine, the request, its URL and header map, the
-// snapshot of the response header map, the write deadline's timer and the
-// frame writes. The proxy's own are the response header map's contents (one
-// string and one array of values) and the map's first group.
-const h2StreamAllocs = 46
+// (docs/performance.md), which TestHTTP2StreamAllocations holds. 5.6 were
+// measured on 2026-12-07 with internal/h2 (42.6 with x/net/http2's server):
+// the handler's goroutine and its closure, the stream context's done
+// channel, the HPACK decoder's closure for the header block, and the
+// literal strings HPACK decodes that the connection's table did not hold.
+const h2StreamAllocs = 8
 
 // serveH2 serves an HTTP/2 client connection until it ends.
 func (c *conn) serveH2(tc *tls.Conn) {
 	l := c.ln.Load()
-	srv := &http2.Server{
-		MaxConcurrentStreams: h2MaxConcurrentStreams,
-		// 16 KiB, the protocol's initial value, so that a frame larger than
-		// that is a FRAME_SIZE_ERROR as RFC 9113 §4.2 requires.
-		MaxReadFrameSize: 1 << 14,
-		IdleTimeout:      l.LB.Attrs.IdleTimeout,
-	}
-	base := &http.Server{MaxHeaderBytes: h2MaxHeaderBytes, ErrorLog: slog.NewLogLogger(c.p.log.Handler(), slog.LevelDebug)}
-	if err := http2.ConfigureServer(base, srv); err != nil {
-		c.p.log.Error("HTTP/2 setup failed", "err", err)
-		return
-	}
-	var goAway sync.Once
-	shutdown := func() { goAway.Do(func() { go base.Shutdown(context.Background()) }) }
-	c.p.mu.Lock()
-	c.h2Shutdown = shutdown
-	c.p.mu.Unlock()
-	if c.stopping() {
-		shutdown()
-	}
 	var requests atomic.Int64
-	fc := newFrameFilter(tc)
-	srv.ServeConn(fc, &http2.ServeConnOpts{
-		Context:    context.Background(),
-		BaseConfig: base,
+	var hc *h2.Conn
+	srv := &h2.Server{
+		MaxConcurrentStreams: h2MaxConcurrentStreams,
+		MaxHeaderListSize:    h2MaxHeaderBytes,
+		IdleTimeout:          l.LB.Attrs.IdleTimeout,
+		Log:                  c.p.log,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// ALB ends an HTTP/2 connection with GOAWAY after 10,000
 			// requests or once the client keep-alive duration has passed;
 			// streams in flight finish.
 			if requests.Add(1) >= h2MaxRequests || time.Since(c.start) >= c.ln.Load().LB.Attrs.ClientKeepAlive {
-				shutdown()
+				hc.Shutdown()
 			}
 			c.serveStream(w, r)
 		}),
-	})
-	fc.Close() // x/net closes it too, except when it gives up early; this ends the filter's writer
+	}
+	hc = srv.NewConn(tc)
+	c.p.mu.Lock()
+	c.h2Shutdown = hc.Shutdown
+	c.p.mu.Unlock()
+	if c.stopping() {
+		hc.Shutdown()
+	}
+	hc.Serve()
 }
 
 // serveStream runs one HTTP/2 request through the request core.
@@ -148,7 +132,7 @@ func (p *Proxy) getStream() *h2Stream {
 // references to the request, the response writer and the connection.
 func (p *Proxy) putStream(st *h2Stream) {
 	s := &st.s
-	s.parent, s.w, s.r, s.flusher, s.sc = nil, nil, nil, nil, nil
+	s.parent, s.w, s.r, s.flusher, s.sc, s.hw = nil, nil, nil, nil, nil, nil
 	clear(s.resp.Headers[:cap(s.resp.Headers)])
 	s.resp = http1.Response{Headers: s.resp.Headers[:0]}
 	if cap(s.rbuf) > maxPooledStreamBuf {
@@ -176,7 +160,7 @@ type streamConn struct {
 	parent *conn
 	w      http.ResponseWriter
 	r      *http.Request
-	// flusher is w's deadline and flush methods (x/net/http2's response
+	// flusher is w's deadline and flush methods (internal/h2's response
 	// writer has them), called directly rather than through an
 	// http.ResponseController, which would be one allocation per stream.
 	flusher streamWriter
@@ -191,6 +175,11 @@ type streamConn struct {
 	mu       sync.Mutex
 	deadline time.Time     // read deadline once the body is done
 	wake     chan struct{} // signals a deadline change to a blocked Read
+
+	// hw is w's HeadWriter, which takes the response head as fields.
+	hw h2.HeadWriter
+	// fields holds the head's fields for hw.
+	fields []h2.Field
 
 	// grpc is whether the request is gRPC (content type application/grpc).
 	grpc bool
@@ -209,7 +198,7 @@ type streamConn struct {
 }
 
 // streamWriter is what a stream needs of its response writer beyond
-// http.ResponseWriter; x/net/http2's has all of it.
+// http.ResponseWriter; internal/h2's has all of it.
 type streamWriter interface {
 	SetReadDeadline(time.Time) error
 	SetWriteDeadline(time.Time) error
@@ -230,6 +219,10 @@ func (s *streamConn) reset(parent *conn, w http.ResponseWriter, r *http.Request)
 	s.flusher, _ = w.(streamWriter)
 	if s.flusher == nil {
 		s.flusher = controlled{http.NewResponseController(w)}
+	}
+	s.hw, _ = w.(h2.HeadWriter)
+	if s.hw == nil {
+		s.hw = mapHead{w}
 	}
 	s.chunked = false
 	s.bodyDone.Store(false)
@@ -265,7 +258,7 @@ func (s *streamConn) appendRequestHead(b []byte) []byte {
 		switch name {
 		case "Host", "Content-Length", "Expect", "Connection", "Te", "Transfer-Encoding":
 			// Host comes from :authority; the body framing is written
-			// below; Go's HTTP/2 server answers 100-continue itself.
+			// below; internal/h2 answers 100-continue itself.
 			continue
 		}
 		for _, v := range values {
@@ -438,7 +431,7 @@ func (s *streamConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if s.done {
-		// The last of the response: x/net/http2 sends what is buffered
+		// The last of the response: internal/h2 sends what is buffered
 		// when the handler returns, with END_STREAM on the last DATA
 		// frame, where a flush now would send that frame and then an
 		// empty one to end the stream.
@@ -451,58 +444,52 @@ func (s *streamConn) Write(p []byte) (int, error) {
 }
 
 // writeHead sends the response head to the stream, without HTTP/1.1's
-// connection-specific fields.
+// connection-specific fields, in the target's order and with no header map
+// (h2.HeadWriter).
 func (s *streamConn) writeHead() {
 	s.headDone = true
-	h := s.w.Header()
-	// Every kept name (canonical) and value goes into one string, and every
-	// value's slice into one array: two allocations for the whole head
-	// rather than three per field.
-	n, size := 0, 0
+	fields := s.fields[:0]
 	for _, f := range s.resp.Headers {
 		if s.keepField(f.Name) {
-			n++
-			size += len(f.Name) + len(f.Value)
+			fields = append(fields, h2.Field{Name: f.Name, Value: f.Value})
 		}
-	}
-	var sb strings.Builder
-	sb.Grow(size)
-	for _, f := range s.resp.Headers {
-		if s.keepField(f.Name) {
-			appendCanonical(&sb, f.Name)
-			sb.Write(f.Value)
-		}
-	}
-	all, vals := sb.String(), make([]string, n)
-	at, i := 0, 0
-	for _, f := range s.resp.Headers {
-		if !s.keepField(f.Name) {
-			continue
-		}
-		name := all[at : at+len(f.Name)]
-		at += len(f.Name)
-		vals[i] = all[at : at+len(f.Value)]
-		at += len(f.Value)
-		if prev, ok := h[name]; ok {
-			h[name] = append(prev, vals[i]) // a repeated field: rare
-		} else {
-			h[name] = vals[i : i+1 : i+1]
-		}
-		i++
 	}
 	if s.grpc && s.sc.e.TargetStatusCode == 0 && s.resp.Status >= 400 {
 		// A gRPC client reads the outcome from grpc-status (ALB: 502 with
 		// grpc-status 14, grpc-message unavailable).
-		h["Grpc-Status"] = []string{grpcStatus(s.resp.Status)}
-		h["Grpc-Message"] = []string{"unavailable"}
+		msg := grpcUnavailable
 		if s.resp.Status != 502 && s.resp.Status != 503 && s.resp.Status != 504 {
-			h["Grpc-Message"] = []string{strings.ToLower(http1.StatusText(s.resp.Status))}
+			msg = []byte(strings.ToLower(http1.StatusText(s.resp.Status)))
 		}
+		fields = append(fields,
+			h2.Field{Name: grpcStatusName, Value: []byte(grpcStatus(s.resp.Status))},
+			h2.Field{Name: grpcMessageName, Value: msg})
 	}
 	s.body = s.resp.Body
 	s.remaining = s.resp.ContentLength
 	s.done = s.body == http1.BodyNone || (s.body == http1.BodyLength && s.remaining == 0)
-	s.w.WriteHeader(s.resp.Status)
+	s.hw.WriteHead(s.resp.Status, fields)
+	clear(fields)
+	s.fields = fields[:0]
+}
+
+var (
+	grpcStatusName  = []byte("grpc-status")
+	grpcMessageName = []byte("grpc-message")
+	grpcUnavailable = []byte("unavailable")
+)
+
+// mapHead is a HeadWriter through a response writer's header map, for a
+// writer without WriteHead.
+type mapHead struct{ w http.ResponseWriter }
+
+// WriteHead implements h2.HeadWriter.
+func (m mapHead) WriteHead(status int, fields []h2.Field) {
+	h := m.w.Header()
+	for _, f := range fields {
+		h.Add(string(f.Name), string(f.Value))
+	}
+	m.w.WriteHeader(status)
 }
 
 // keepField reports whether a response header field goes on to the stream:
@@ -511,29 +498,6 @@ func (s *streamConn) writeHead() {
 func (s *streamConn) keepField(name []byte) bool {
 	return !http1.IsHopByHop(name) && !http1.EqualFold(name, "Transfer-Encoding") &&
 		(s.resp.Body != http1.BodyChunked || !http1.EqualFold(name, "Content-Length"))
-}
-
-// appendCanonical writes name in the canonical form of net/http's header map
-// keys (textproto.CanonicalMIMEHeaderKey): the first letter and every letter
-// after a hyphen upper case, the others lower case; a name with a byte that
-// is not a token character is left as it is, as that function leaves it. The
-// length never changes.
-func appendCanonical(sb *strings.Builder, name []byte) {
-	if !http1.IsToken(name) {
-		sb.Write(name)
-		return
-	}
-	upper := true
-	for _, ch := range name {
-		switch {
-		case upper && 'a' <= ch && ch <= 'z':
-			ch -= 'a' - 'A'
-		case !upper && 'A' <= ch && ch <= 'Z':
-			ch += 'a' - 'A'
-		}
-		sb.WriteByte(ch)
-		upper = ch == '-'
-	}
 }
 
 // writeBody sends body bytes of the response, taking chunked framing off.

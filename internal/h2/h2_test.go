@@ -1,0 +1,512 @@
+package h2
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/albatross-lb/albatross/internal/tlsconf"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// testServer is a Server behind a real TLS listener on 127.0.0.1.
+type testServer struct {
+	addr  string
+	pool  *x509.CertPool
+	mu    sync.Mutex
+	conns []*Conn
+	wg    sync.WaitGroup
+}
+
+func startServer(t *testing.T, srv *Server) *testServer {
+	t.Helper()
+	certPEM, keyPEM, err := tlsconf.SelfSigned([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{addr: ln.Addr().String(), pool: pool}
+	ts.wg.Add(1)
+	go func() {
+		defer ts.wg.Done()
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			tc := nc.(*tls.Conn)
+			if err := tc.Handshake(); err != nil {
+				tc.Close()
+				continue
+			}
+			hc := srv.NewConn(tc)
+			ts.mu.Lock()
+			ts.conns = append(ts.conns, hc)
+			ts.mu.Unlock()
+			ts.wg.Add(1)
+			go func() { defer ts.wg.Done(); hc.Serve() }()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		ts.mu.Lock()
+		for _, c := range ts.conns {
+			c.mu.Lock()
+			c.closeLocked()
+			c.mu.Unlock()
+			c.signal()
+		}
+		ts.mu.Unlock()
+		done := make(chan struct{})
+		go func() { ts.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("connections still serving 10 s after the test")
+		}
+	})
+	return ts
+}
+
+// conn returns the i-th connection the server accepted, waiting for it.
+func (ts *testServer) conn(t *testing.T, i int) *Conn {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		ts.mu.Lock()
+		if len(ts.conns) > i {
+			c := ts.conns[i]
+			ts.mu.Unlock()
+			return c
+		}
+		ts.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("no connection %d", i)
+	return nil
+}
+
+// client is Go's HTTP/2 client for the server.
+func (ts *testServer) client(t *testing.T) *http.Client {
+	tr := &http2.Transport{TLSClientConfig: &tls.Config{RootCAs: ts.pool, ServerName: "127.0.0.1"}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
+}
+
+func TestRequestAndResponse(t *testing.T) {
+	ts := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("X-Method", r.Method)
+		w.Header().Set("X-Uri", r.RequestURI)
+		w.Header().Set("X-Path", r.URL.Path)
+		w.Header().Set("X-Query", r.URL.RawQuery)
+		w.Header().Set("X-Host", r.Host)
+		w.Header().Set("X-Cookie", r.Header.Get("Cookie"))
+		w.Header().Set("X-Proto", r.Proto)
+		w.Header().Set("X-Length", fmt.Sprint(r.ContentLength))
+		w.Header().Set("Connection", "close") // not sendable: dropped
+		w.WriteHeader(201)
+		w.Write([]byte("got " + string(body)))
+		if r.Method == "POST" {
+			w.Header().Set(http.TrailerPrefix+"X-Sum", "done")
+		}
+	})})
+	c := ts.client(t)
+	req, _ := http.NewRequest("POST", "https://"+ts.addr+"/a/b%20c?x=1&y=2", strings.NewReader("hello"))
+	req.Header.Add("Cookie", "a=1")
+	req.Header.Add("Cookie", "b=2")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"X-Method": "POST", "X-Uri": "/a/b%20c?x=1&y=2", "X-Path": "/a/b c", "X-Query": "x=1&y=2",
+		"X-Host": ts.addr, "X-Cookie": "a=1; b=2", "X-Proto": "HTTP/2.0", "X-Length": "5",
+	}
+	if resp.StatusCode != 201 || string(body) != "got hello" {
+		t.Errorf("got %d %q", resp.StatusCode, body)
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if resp.Header.Get("Connection") != "" {
+		t.Error("a Connection field was sent")
+	}
+	if got := resp.Trailer.Get("X-Sum"); got != "done" {
+		t.Errorf("trailer X-Sum = %q (trailers %v)", got, resp.Trailer)
+	}
+
+	// A GET with no body gets a Content-Length the server worked out.
+	resp, err = c.Get("https://" + ts.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.ContentLength != int64(len("got ")) || resp.Header.Get("X-Length") != "0" {
+		t.Errorf("GET: length %d, request length %q", resp.ContentLength, resp.Header.Get("X-Length"))
+	}
+}
+
+// TestLargeBodiesBothWays sends and receives bodies larger than every
+// flow-control window on either side, so that both directions wait for
+// WINDOW_UPDATE frames.
+func TestLargeBodiesBothWays(t *testing.T) {
+	const size = 9 << 20
+	ts := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		n, err := io.Copy(h, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Header().Set("X-Got", fmt.Sprintf("%d %x", n, h.Sum(nil)))
+		chunk := bytes.Repeat([]byte("abcdefgh"), 4096)
+		for sent := 0; sent < size; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	})})
+	up := bytes.Repeat([]byte("0123456789"), size/10)
+	resp, err := ts.client(t).Post("https://"+ts.addr+"/", "application/octet-stream", bytes.NewReader(up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d %x", len(up), sha256.Sum256(up)); resp.Header.Get("X-Got") != want {
+		t.Errorf("server read %q, want %q", resp.Header.Get("X-Got"), want)
+	}
+	if n < size {
+		t.Errorf("read %d bytes of the response, want %d", n, size)
+	}
+}
+
+// TestConcurrentStreams runs more requests at once than the stream limit on
+// one connection; every one is answered.
+func TestConcurrentStreams(t *testing.T) {
+	ts := startServer(t, &Server{MaxConcurrentStreams: 16, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.URL.Path)
+	})})
+	c := ts.client(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.Get(fmt.Sprintf("https://%s/%d", ts.addr, i))
+			if err != nil {
+				errs <- err
+				return
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != fmt.Sprintf("/%d", i) {
+				errs <- fmt.Errorf("request %d: body %q", i, body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestClientResetEndsContext checks that a reset from the client ends the
+// request's context and contexts derived from it (through AfterFunc).
+func TestClientResetEndsContext(t *testing.T) {
+	started := make(chan struct{})
+	ended := make(chan error, 2)
+	ts := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		derived, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush()
+		close(started)
+		select {
+		case <-derived.Done():
+			ended <- r.Context().Err()
+		case <-time.After(10 * time.Second):
+			ended <- errors.New("context still live 10 s after the reset")
+		}
+	})})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+ts.addr+"/", nil)
+	resp, err := ts.client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	cancel() // the client resets the stream
+	resp.Body.Close()
+	if err := <-ended; err != context.Canceled {
+		t.Errorf("request context: %v, want context.Canceled", err)
+	}
+}
+
+// TestShutdownFinishesStreamsInFlight: after Shutdown the stream in flight
+// completes, and the connection then closes.
+func TestShutdownFinishesStreamsInFlight(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	ts := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		io.WriteString(w, "finished")
+	})})
+	c := ts.client(t)
+	got := make(chan string, 1)
+	go func() {
+		resp, err := c.Get("https://" + ts.addr + "/")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- string(b)
+	}()
+	<-entered
+	hc := ts.conn(t, 0)
+	hc.Shutdown()
+	close(release)
+	if s := <-got; s != "finished" {
+		t.Fatalf("request in flight: %q", s)
+	}
+	select {
+	case <-hc.wdone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection still open 5 s after its last stream")
+	}
+}
+
+// TestIdleTimeout: a connection with no stream for IdleTimeout ends.
+func TestIdleTimeout(t *testing.T) {
+	ts := startServer(t, &Server{IdleTimeout: 100 * time.Millisecond, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
+	resp, err := ts.client(t).Get("https://" + ts.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case <-ts.conn(t, 0).wdone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("idle connection still open 5 s later")
+	}
+}
+
+// rawClient speaks HTTP/2 frame by frame.
+type rawClient struct {
+	t   *testing.T
+	nc  net.Conn
+	fr  *http2.Framer
+	enc *hpack.Encoder
+	buf bytes.Buffer
+}
+
+func (ts *testServer) raw(t *testing.T, settings ...http2.Setting) *rawClient {
+	t.Helper()
+	nc, err := tls.Dial("tcp", ts.addr, &tls.Config{RootCAs: ts.pool, ServerName: "127.0.0.1", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	rc := &rawClient{t: t, nc: nc, fr: http2.NewFramer(nc, nc)}
+	rc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	rc.enc = hpack.NewEncoder(&rc.buf)
+	io.WriteString(nc, http2.ClientPreface)
+	rc.fr.WriteSettings(settings...)
+	return rc
+}
+
+// request sends a request head on stream id.
+func (rc *rawClient) request(id uint32, end bool, fields ...string) {
+	rc.buf.Reset()
+	base := []string{":method", "GET", ":scheme", "https", ":authority", "x", ":path", "/"}
+	for i := 0; i < len(base); i += 2 {
+		rc.enc.WriteField(hpack.HeaderField{Name: base[i], Value: base[i+1]})
+	}
+	for i := 0; i < len(fields); i += 2 {
+		rc.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: rc.buf.Bytes(), EndStream: end, EndHeaders: true}); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+// next returns the next frame that is not SETTINGS, WINDOW_UPDATE or PING,
+// acknowledging the server's SETTINGS.
+func (rc *rawClient) next() http2.Frame {
+	rc.t.Helper()
+	for {
+		f, err := rc.fr.ReadFrame()
+		if err != nil {
+			rc.t.Fatalf("reading a frame: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if !f.IsAck() {
+				rc.fr.WriteSettingsAck()
+			}
+			continue
+		case *http2.WindowUpdateFrame, *http2.PingFrame:
+			continue
+		}
+		return f
+	}
+}
+
+func fieldsOf(f http2.Frame) []string {
+	mh, ok := f.(*http2.MetaHeadersFrame)
+	if !ok {
+		return []string{fmt.Sprintf("%T", f)}
+	}
+	var out []string
+	for _, hf := range mh.Fields {
+		out = append(out, hf.Name+": "+hf.Value)
+	}
+	return out
+}
+
+// TestWriteHeadKeepsOrderAndDropsConnectionFields checks HeadWriter's
+// encoding as a client decodes it, and the table size update after the
+// client shrinks its HPACK table.
+func TestWriteHeadKeepsOrderAndDropsConnectionFields(t *testing.T) {
+	ts := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.(HeadWriter).WriteHead(503, []Field{
+			{[]byte("Server"), []byte("awselb/2.0")},
+			{[]byte("Connection"), []byte("keep-alive")},
+			{[]byte("x-b"), []byte("2")},
+			{[]byte("X-A"), []byte("1")},
+			{[]byte("Transfer-Encoding"), []byte("chunked")},
+			{[]byte("bad name"), []byte("v")},
+			{[]byte("x-c"), []byte("no\r\nsplit")},
+			{[]byte("Content-Type"), []byte("text/plain")},
+		})
+		io.WriteString(w, "body")
+	})})
+	rc := ts.raw(t, http2.Setting{ID: http2.SettingHeaderTableSize, Val: 0})
+	rc.request(1, true)
+	got := strings.Join(fieldsOf(rc.next()), "|")
+	want := ":status: 503|server: awselb/2.0|x-b: 2|x-a: 1|content-type: text/plain"
+	if got != want {
+		t.Errorf("head %q, want %q", got, want)
+	}
+	if d, ok := rc.next().(*http2.DataFrame); !ok || string(d.Data()) != "body" || !d.StreamEnded() {
+		t.Errorf("body frame %v", d)
+	}
+}
+
+// TestDeadlines: a write that waits for a window the client never opens
+// ends at the write deadline, and a body read the client never feeds at the
+// read deadline; 100-continue is answered when the body is first read.
+func TestDeadlines(t *testing.T) {
+	results := make(chan error, 2)
+	ts := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := w.(interface {
+			SetReadDeadline(time.Time) error
+			SetWriteDeadline(time.Time) error
+		})
+		if r.URL.Path == "/read" {
+			rw.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			_, err := r.Body.Read(make([]byte, 10))
+			results <- err
+			return
+		}
+		rw.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+		w.Write([]byte("more than nothing"))
+		results <- w.(interface{ FlushError() error }).FlushError()
+	})})
+	rc := ts.raw(t, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 0})
+	rc.request(1, true)
+	if err := <-results; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("write with no window: %v, want a deadline error", err)
+	}
+	if f := rc.next(); len(fieldsOf(f)) == 0 || fieldsOf(f)[0] != ":status: 200" {
+		t.Errorf("first frame %v", fieldsOf(f))
+	}
+
+	rc.buf.Reset()
+	rc.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "POST"})
+	rc.enc.WriteField(hpack.HeaderField{Name: ":scheme", Value: "https"})
+	rc.enc.WriteField(hpack.HeaderField{Name: ":authority", Value: "x"})
+	rc.enc.WriteField(hpack.HeaderField{Name: ":path", Value: "/read"})
+	rc.enc.WriteField(hpack.HeaderField{Name: "expect", Value: "100-continue"})
+	rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: rc.buf.Bytes(), EndHeaders: true})
+	if err := <-results; !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("read of a silent body: %v, want a deadline error", err)
+	}
+	for {
+		f := rc.next()
+		if f.Header().StreamID != 3 {
+			continue
+		}
+		if got := fieldsOf(f); len(got) == 0 || got[0] != ":status: 100" {
+			t.Errorf("first frame on the stream: %v, want 100 Continue", got)
+		}
+		break
+	}
+}
+
+// TestMalformedRequestsAreStreamErrors: requests RFC 9113 §8.2 calls
+// malformed are reset with PROTOCOL_ERROR and the connection goes on.
+func TestMalformedRequestsAreStreamErrors(t *testing.T) {
+	ts := startServer(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})})
+	rc := ts.raw(t)
+	cases := [][]string{
+		{"connection", "keep-alive"},
+		{"te", "gzip"},
+		{"transfer-encoding", "chunked"},
+		{"host", "other"}, // differs from :authority
+		{"content-length", "5"},
+	}
+	for i, fields := range cases {
+		id := uint32(2*i + 1)
+		rc.request(id, true, fields...)
+		f := rc.next()
+		rst, ok := f.(*http2.RSTStreamFrame)
+		if !ok || rst.StreamID != id || rst.ErrCode != http2.ErrCodeProtocol {
+			t.Errorf("%v: got %v, want RST_STREAM PROTOCOL_ERROR", fields, fieldsOf(f))
+		}
+	}
+	rc.request(99, true)
+	if got := fieldsOf(rc.next()); len(got) == 0 || got[0] != ":status: 200" {
+		t.Errorf("after the malformed requests: %v", got)
+	}
+}
