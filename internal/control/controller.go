@@ -600,8 +600,24 @@ func (c *Controller) update(ctx context.Context, force bool, fn func(tx *Tx) err
 	// and its commit: the commit then fails with ErrConflict, changing
 	// nothing, and the change is made again on the state as it now is (fn
 	// decides afresh, so a name taken meanwhile gets AWS's error).
+	caughtUp := false
 	for attempt := 1; ; attempt++ {
 		err := c.updateOnce(ctx, force, fn)
+		var se *StoreError
+		if err != nil && !caughtUp && !errors.As(err, &se) {
+			// fn may have judged a model older than the store: a change
+			// another node committed a moment ago that this node's watch
+			// has not delivered yet (a rule created there, modified here).
+			// If the store is ahead, decide again on its state, once.
+			caughtUp = true
+			if ahead, rerr := c.storeAhead(ctx); rerr == nil && ahead {
+				if rerr := c.reload(ctx); rerr != nil {
+					return errors.Join(err, rerr)
+				}
+				continue
+			}
+			return err
+		}
 		if err == nil || !errors.Is(err, state.ErrConflict) || attempt == maxConflictRetries {
 			return err
 		}
@@ -618,6 +634,21 @@ func (c *Controller) update(ctx context.Context, force bool, fn func(tx *Tx) err
 		}
 	}
 }
+
+// storeAhead reports whether the store holds changes this node has not
+// applied: its revision, read with a Load that matches no key, is past the
+// one the model reflects. c.mu is held.
+func (c *Controller) storeAhead(ctx context.Context) (bool, error) {
+	_, rev, err := c.opts.Store.Load(ctx, noKeyPrefix)
+	if err != nil {
+		return false, err
+	}
+	return rev > c.Revision(), nil
+}
+
+// noKeyPrefix begins no key of the store (every key begins with a resource
+// kind's prefix), so a Load of it reads only the revision.
+const noKeyPrefix = "\x00revision-probe/"
 
 // maxConflictRetries bounds how often a change is retried after losing a
 // race with another node's; the waits between attempts grow from

@@ -284,3 +284,54 @@ func TestConcurrentNodesOnEtcd(t *testing.T) {
 		t.Errorf("target group a has ids %s and %s", a1.ID, a2.ID)
 	}
 }
+
+// TestChangeOnAResourceAnotherNodeJustMade: a node whose model is older than
+// the store (its watch has not delivered another node's change) judges a
+// change on the store's state, not its own: a target group created on node
+// 1 can be modified through node 2 at once, and a change that fails on the
+// store's state too still fails.
+func TestChangeOnAResourceAnotherNodeJustMade(t *testing.T) {
+	ctx := context.Background()
+	cluster := etcdtest.Start(t, 1)
+	node := func() *Controller {
+		st, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: cluster.Endpoints()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		c, err := New(ctx, Options{Store: st, IDs: st.IDs(), Node: &recorder{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c1, c2 := node(), node() // neither runs its watch: c2 stays behind
+	if err := c1.Update(ctx, addTargetGroup("a")); err != nil {
+		t.Fatal(err)
+	}
+	errNotFound := errors.New("target group a not found")
+	modify := func(port int) func(tx *Tx) error {
+		return func(tx *Tx) error {
+			tg := tx.Model().TargetGroupByName("a")
+			if tg == nil {
+				return errNotFound
+			}
+			changed := *tg
+			changed.Port = port
+			tx.PutTargetGroup(&changed)
+			return nil
+		}
+	}
+	if err := c2.Update(ctx, modify(8080)); err != nil {
+		t.Fatalf("modifying on node 2 the group node 1 created: %v", err)
+	}
+	if tg := c2.Model().TargetGroupByName("a"); tg == nil || tg.Port != 8080 {
+		t.Fatalf("node 2 holds %+v", tg)
+	}
+	if err := c2.Update(ctx, func(tx *Tx) error { return errNotFound }); err != errNotFound {
+		t.Errorf("a change that fails on the current state: %v", err)
+	}
+}
