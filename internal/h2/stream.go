@@ -46,6 +46,7 @@ type stream struct {
 	needContinue bool // Expect: 100-continue not yet answered
 	readDeadline deadline
 	rwake        chan struct{}
+	readWaiting  atomic.Bool // a body read waits on rwake
 
 	// Server side.
 	sendWindow    int64
@@ -53,6 +54,7 @@ type stream struct {
 	localDone     bool // END_STREAM (or RST_STREAM) sent
 	writeDeadline deadline
 	wwake         chan struct{}
+	writeWaiting  atomic.Bool // a write waits on wwake
 
 	peerReset   bool // RST_STREAM received
 	resetSent   bool
@@ -99,7 +101,6 @@ func (c *Conn) newStream(id uint32) *stream {
 	c.mu.Lock()
 	st.sendWindow = c.peerInitialWindow
 	c.mu.Unlock()
-	st.done = make(chan struct{})
 	return st
 }
 
@@ -164,7 +165,9 @@ func (st *stream) cancel() {
 		ctl.mu.Unlock()
 		return
 	}
-	close(st.done)
+	if st.done != nil {
+		close(st.done)
+	}
 	fs := ctl.afters
 	ctl.afters = nil
 	ctl.mu.Unlock()
@@ -225,8 +228,28 @@ func (st *stream) wakeWriter() {
 // Deadline implements context.Context.
 func (st *stream) Deadline() (time.Time, bool) { return time.Time{}, false }
 
-// Done implements context.Context.
-func (st *stream) Done() <-chan struct{} { return st.done }
+// Done implements context.Context. The channel is made on the first call:
+// most requests never ask for it.
+func (st *stream) Done() <-chan struct{} {
+	ctl := st.ctl
+	ctl.mu.Lock()
+	defer ctl.mu.Unlock()
+	if st.done == nil {
+		if ctl.canceled.Load() {
+			return closedChan
+		}
+		st.done = make(chan struct{})
+	}
+	return st.done
+}
+
+// closedChan is the Done channel of a context that ended before anyone
+// asked for one. It is closed once, when the package loads.
+var closedChan = func() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
+}()
 
 // Err implements context.Context.
 func (st *stream) Err() error {
@@ -291,9 +314,10 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		case len(p) == 0:
 			return 0, nil
 		}
-		d := st.readDeadline.get()
 		c.mu.Unlock()
-		err := deadlineWait(st.rwake, d)
+		st.readWaiting.Store(true)
+		err := deadlineWait(st.rwake, st.readDeadline.get())
+		st.readWaiting.Store(false)
 		c.mu.Lock()
 		if err != nil {
 			return 0, err
@@ -451,7 +475,9 @@ func (w *responseWriter) FlushError() error {
 // SetReadDeadline sets the deadline of the request body's reads.
 func (w *responseWriter) SetReadDeadline(t time.Time) error {
 	w.st.readDeadline.set(t)
-	w.st.wakeReader()
+	if w.st.readWaiting.Load() {
+		w.st.wakeReader() // it set the flag before it read the deadline
+	}
 	return nil
 }
 
@@ -459,7 +485,9 @@ func (w *responseWriter) SetReadDeadline(t time.Time) error {
 // (its flow-control window, or a full output buffer).
 func (w *responseWriter) SetWriteDeadline(t time.Time) error {
 	w.st.writeDeadline.set(t)
-	w.st.wakeWriter()
+	if w.st.writeWaiting.Load() {
+		w.st.wakeWriter()
+	}
 	return nil
 }
 
@@ -556,10 +584,11 @@ func (w *responseWriter) sendLocked(end bool) error {
 func (w *responseWriter) waitLocked() error {
 	st, c := w.st, w.st.c
 	st.waitingWindow = true
-	d := st.writeDeadline.get()
 	c.mu.Unlock()
 	c.signal()
-	err := deadlineWait(st.wwake, d)
+	st.writeWaiting.Store(true)
+	err := deadlineWait(st.wwake, st.writeDeadline.get())
+	st.writeWaiting.Store(false)
 	c.mu.Lock()
 	st.waitingWindow = false
 	if err != nil {

@@ -775,7 +775,7 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 		if whole {
 			send = c.out
 		}
-		err = c.readResponseHead(uc, idle, send)
+		headAt, err := c.readResponseHead(uc, idle, send, sent)
 		gone := c.stopWatch()
 		if gone {
 			uc.Discard()
@@ -797,7 +797,6 @@ func (c *conn) forward(l *snapshot.Listener, t *snapshot.Target) bool {
 			}
 			return c.answer(l, 502, false)
 		}
-		headAt := time.Now()
 		c.e.TargetProcessingTime = headAt.Sub(sent)
 		resp := &c.resp
 		uc.NoteKeepAlive(resp.KeepAliveTimeout)
@@ -915,8 +914,11 @@ func (c *conn) clientBodyFailed(l *snapshot.Listener, uc *upstream.Conn, err err
 // A non-nil send is the whole request, not yet written: the first read writes
 // it (upstream.Conn.WriteRead), and a failure to write it is an error for which
 // failedWriting is true.
-func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration, send []byte) error {
-	last := time.Now() // the idle timeout counts from the last byte
+//
+// sent is when the request went (the idle timeout counts from the last byte
+// either way); the head's time is when the read that completed it returned.
+func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration, send []byte, sent time.Time) (time.Time, error) {
+	last := sent
 	watchAt := last.Add(watchAfter)
 	watched := false
 	for {
@@ -929,18 +931,18 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration, send []by
 			if err == nil {
 				if c.resp.Status >= 100 && c.resp.Status < 200 {
 					if c.resp.Status == 101 && c.upgrade {
-						return nil
+						return last, nil
 					}
 					if c.resp.Status == 101 {
-						return &http1.Error{Status: 502, Reason: "target switched protocols without being asked"}
+						return last, &http1.Error{Status: 502, Reason: "target switched protocols without being asked"}
 					}
 					uc.R += c.resp.HeadLen
 					continue
 				}
-				return nil
+				return last, nil
 			}
 			if err != http1.ErrIncomplete {
-				return err
+				return last, err
 			}
 		}
 		if uc.R == uc.W {
@@ -972,7 +974,7 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration, send []by
 			n, err = uc.WriteRead(send, uc.Buf[uc.W:], idle)
 			send = nil
 			if failedWriting(err) {
-				return err
+				return last, err
 			}
 		} else {
 			n, err = uc.Read(uc.Buf[uc.W:])
@@ -988,7 +990,7 @@ func (c *conn) readResponseHead(uc *upstream.Conn, idle time.Duration, send []by
 				continue
 			}
 			// An *upstream.AttemptError: the retry decision reads its facts.
-			return err
+			return last, err
 		}
 	}
 }
