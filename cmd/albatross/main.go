@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -129,6 +130,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	s3SpoolMax := fs.Int64("s3-spool-max-bytes", logship.DefaultMaxSpool, "bound of the local spool of logs waiting for S3 (DATA-DIR/log-spool); past it the oldest files are dropped and counted")
 	logInterval := fs.Duration("log-interval", accesslog.DefaultInterval, "for tests and labs: how long each log file written to a directory or delivered to S3 covers (ALB: 5m); a whole number of minutes, or of seconds dividing a minute")
 	insecureIdP := fs.Bool("allow-insecure-idp", false, "let authentication actions use identity providers (issuer, endpoints, JWKS) over plain http on 127.0.0.1 or [::1]; for tests and labs only")
+	cpuProfile := fs.String("cpu-profile", "", "for performance work: write a CPU profile (pprof) of the whole run to `file`, as cmd/albatross/default.pgo is made (docs/performance.md)")
 	nodeName := fs.String("node-name", "", "this node's `name` in its log lines (node=NAME); with --store etcd:// the host name when not given")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -136,6 +138,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if err := accesslog.CheckInterval(*logInterval); err != nil {
 		fmt.Fprintf(stderr, "albatross serve: --log-interval: %v\n", err)
 		return 2
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "albatross serve: --cpu-profile: %v\n", err)
+			return 2
+		}
+		defer stopProfile()
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -482,4 +492,21 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// startCPUProfile starts a CPU profile written to path and returns what
+// stops it and closes the file.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
@@ -358,5 +359,39 @@ func TestServeEmptyConfiguration(t *testing.T) {
 				t.Fatalf("exit %d:\n%s", code, p.stderr.String())
 			}
 		})
+	}
+}
+
+// TestServeCPUProfile: --cpu-profile writes a gzip-compressed pprof profile
+// of the run when serve stops, and a path that cannot be created is refused
+// before the node starts.
+func TestServeCPUProfile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "albatross.yaml")
+	port := testutil.FreePort(t)
+	writeConfig(t, path, port, namedTarget(t, "A", 0, nil))
+	prof := filepath.Join(dir, "cpu.pprof")
+	p := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data"), "--admin-addr", "", "--cpu-profile", prof)
+	eventually(t, "the listener", func() bool { body, _ := get(fmt.Sprintf("http://127.0.0.1:%d/", port)); return body == "A" })
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, p.stderr.String())
+	}
+	f, err := os.Open(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("the profile is not gzip (pprof's format): %v", err)
+	}
+	if data, err := io.ReadAll(zr); err != nil || len(data) == 0 {
+		t.Fatalf("profile: %d bytes, %v", len(data), err)
+	}
+
+	bad := start(t, "serve", "--config", path, "--data-dir", filepath.Join(dir, "data2"), "--admin-addr", "", "--cpu-profile", filepath.Join(dir, "no-such-dir", "cpu.pprof"))
+	if code := bad.wait(t); code != 2 || !strings.Contains(bad.stderr.String(), "--cpu-profile") {
+		t.Errorf("unwritable profile path: exit %d:\n%s", code, bad.stderr.String())
 	}
 }

@@ -35,11 +35,11 @@ const (
 )
 
 // h2StreamAllocs is the budget of heap allocations per HTTP/2 request
-// (docs/performance.md), which TestHTTP2StreamAllocations holds. 5.6 were
+// (docs/performance.md), which TestHTTP2StreamAllocations holds. 4.5 were
 // measured on 2026-12-07 with internal/h2 (42.6 with x/net/http2's server):
-// the handler's goroutine and its closure, the stream context's done
-// channel, the HPACK decoder's closure for the header block, and the
-// literal strings HPACK decodes that the connection's table did not hold.
+// the stream's goroutine, the HPACK decoder's field callback for the header
+// block, and the literal strings HPACK decodes that the connection's table
+// did not hold.
 const h2StreamAllocs = 8
 
 // serveH2 serves an HTTP/2 client connection until it ends.
