@@ -3,9 +3,11 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"maps"
 	"net"
@@ -619,5 +621,57 @@ func TestHTTP2NotDesyncClassified(t *testing.T) {
 	}
 	if e.Type != "h2" || e.Classification != "" {
 		t.Errorf("HTTP/2 line: type %q classification %q (lines %q, %q)", e.Type, e.Classification, lines[0].Type, lines[1].Type)
+	}
+}
+
+// TestHTTP2LargeBodiesAndHEAD sends an HTTP/2 request body and receives a
+// response body, each larger than every flow-control window on the way,
+// through the load balancer to an HTTP/1.1 target; and a HEAD request and
+// split Cookie fields, which reach the target as HTTP/1.1 has them.
+func TestHTTP2LargeBodiesAndHEAD(t *testing.T) {
+	const size = 6 << 20
+	target := startHTTPTarget(t, func(w http.ResponseWriter, r *http.Request) {
+		h := sha256.New()
+		n, _ := io.Copy(h, r.Body)
+		w.Header().Set("X-Got", fmt.Sprintf("%d %x", n, h.Sum(nil)))
+		w.Header().Set("X-Cookie", r.Header.Get("Cookie"))
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		if r.Method == "HEAD" {
+			return
+		}
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+		for sent := 0; sent < size; sent += len(chunk) {
+			w.Write(chunk)
+		}
+	})
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+	c := tlsClient("a.example.com", true, nil)
+	up := bytes.Repeat([]byte("upload!"), size/7)
+	resp, err := c.Post("https://"+f.addr+"/big", "application/octet-stream", bytes.NewReader(up))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != size || resp.ProtoMajor != 2 {
+		t.Fatalf("response body: %d bytes of %d over %s, %v", n, size, resp.Proto, err)
+	}
+	if want := fmt.Sprintf("%d %x", len(up), sha256.Sum256(up)); resp.Header.Get("X-Got") != want {
+		t.Errorf("the target read %q, want %q", resp.Header.Get("X-Got"), want)
+	}
+
+	req, _ := http.NewRequest("HEAD", "https://"+f.addr+"/head", nil)
+	req.Header.Add("Cookie", "a=1")
+	req.Header.Add("Cookie", "b=2")
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ContentLength != size || resp.Header.Get("X-Cookie") != "a=1; b=2" {
+		t.Errorf("HEAD: %d, length %d, cookie at the target %q", resp.StatusCode, resp.ContentLength, resp.Header.Get("X-Cookie"))
+	}
+	if e := f.logLines(2)[1]; e.Type != "h2" || e.ELBStatusCode != 200 || !strings.HasPrefix(string(e.Request), "HEAD ") {
+		t.Errorf("HEAD logged %q %d %q", e.Type, e.ELBStatusCode, e.Request)
 	}
 }
