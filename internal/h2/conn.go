@@ -124,6 +124,7 @@ type Conn struct {
 	// recvUnacked is what handlers have read and is not yet returned.
 	recvWindow  int64
 	recvUnacked int64
+	prefaceSent bool   // the server's SETTINGS are queued
 	goingAway   bool   // GOAWAY sent: no new streams
 	goAwayID    uint32 // the last stream it lets through
 	closed      bool   // the connection is ending; streams are closed
@@ -202,14 +203,8 @@ func (c *Conn) Serve() {
 	c.nc.SetReadDeadline(time.Time{})
 
 	c.mu.Lock()
-	c.pending = appendSettings(c.pending,
-		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: c.maxStreams},
-		http2.Setting{ID: http2.SettingInitialWindowSize, Val: streamWindow},
-		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.fr.MaxHeaderListSize},
-	)
-	c.pending = appendWindowUpdate(c.pending, 0, connWindow-initialWindow)
-	c.unackedSettings = 1
-	if c.srv.IdleTimeout > 0 {
+	c.prefaceLocked()
+	if c.srv.IdleTimeout > 0 && !c.closed {
 		c.idleTimer = time.AfterFunc(c.srv.IdleTimeout, c.onIdle)
 	}
 	c.mu.Unlock()
@@ -237,6 +232,23 @@ func (c *Conn) Serve() {
 			}
 		}
 	}
+}
+
+// prefaceLocked queues the server's connection preface (its SETTINGS, and
+// the connection window beyond the initial one) unless it has gone: it must
+// be the first frame the client gets, a GOAWAY included.
+func (c *Conn) prefaceLocked() {
+	if c.prefaceSent {
+		return
+	}
+	c.prefaceSent = true
+	c.pending = appendSettings(c.pending,
+		http2.Setting{ID: http2.SettingMaxConcurrentStreams, Val: c.maxStreams},
+		http2.Setting{ID: http2.SettingInitialWindowSize, Val: streamWindow},
+		http2.Setting{ID: http2.SettingMaxHeaderListSize, Val: c.fr.MaxHeaderListSize},
+	)
+	c.pending = appendWindowUpdate(c.pending, 0, connWindow-initialWindow)
+	c.unackedSettings = 1
 }
 
 // readError handles an error from the Framer and reports whether the
@@ -565,6 +577,7 @@ func (c *Conn) Shutdown() {
 	}
 	c.goingAway = true
 	c.goAwayID = c.maxClientID
+	c.prefaceLocked()
 	c.pending = appendGoAway(c.pending, c.goAwayID, http2.ErrCodeNo)
 	c.signalLocked()
 	if len(c.streams) == 0 {
@@ -580,6 +593,7 @@ func (c *Conn) goAway(code http2.ErrCode) {
 		if !c.goingAway || code != http2.ErrCodeNo {
 			c.goingAway = true
 			c.goAwayID = c.maxClientID
+			c.prefaceLocked()
 			c.pending = appendGoAway(c.pending, c.goAwayID, code)
 		}
 		if code != http2.ErrCodeNo {

@@ -510,3 +510,47 @@ func TestMalformedRequestsAreStreamErrors(t *testing.T) {
 		t.Errorf("after the malformed requests: %v", got)
 	}
 }
+
+// TestShutdownBeforeServe: a connection shut down before it is served (the
+// node stopping as it accepts) still starts with the server's SETTINGS,
+// then GOAWAY, then closes.
+func TestShutdownBeforeServe(t *testing.T) {
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := srv.NewConn(sc)
+	hc.Shutdown()
+	served := make(chan struct{})
+	go func() { defer close(served); hc.Serve() }()
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(client, http2.ClientPreface)
+	fr := http2.NewFramer(client, client)
+	var types []string
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			break
+		}
+		types = append(types, f.Header().Type.String())
+	}
+	if len(types) < 2 || types[0] != "SETTINGS" || types[len(types)-1] != "GOAWAY" {
+		t.Errorf("frames %v, want SETTINGS first and GOAWAY last", types)
+	}
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve still running")
+	}
+}
