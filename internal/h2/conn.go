@@ -124,10 +124,12 @@ type Conn struct {
 	// recvUnacked is what handlers have read and is not yet returned.
 	recvWindow  int64
 	recvUnacked int64
-	prefaceSent bool   // the server's SETTINGS are queued
-	goingAway   bool   // GOAWAY sent: no new streams
-	goAwayID    uint32 // the last stream it lets through
-	closed      bool   // the connection is ending; streams are closed
+	handlers    int       // handlers running
+	unstarted   []*stream // streams waiting for a handler to finish
+	prefaceSent bool      // the server's SETTINGS are queued
+	goingAway   bool      // GOAWAY sent: no new streams
+	goAwayID    uint32    // the last stream it lets through
+	closed      bool      // the connection is ending; streams are closed
 	idleTimer   *time.Timer
 	canon       map[string]string // canonical names of other header fields
 

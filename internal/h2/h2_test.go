@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -552,5 +553,47 @@ func TestShutdownBeforeServe(t *testing.T) {
 	case <-served:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve still running")
+	}
+}
+
+// TestRapidReset: a client that opens streams and resets them at once
+// (CVE-2023-44487) never has more handlers running than the stream limit,
+// and one that keeps at it loses the connection with ENHANCE_YOUR_CALM.
+func TestRapidReset(t *testing.T) {
+	release := make(chan struct{})
+	var running, most atomic.Int32
+	ts := startServer(t, &Server{MaxConcurrentStreams: 4, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release // a handler slow to notice the reset
+		running.Add(-1)
+	})})
+	defer close(release)
+	rc := ts.raw(t)
+	var goAway *http2.GoAwayFrame
+	rc.buf.Reset()
+	for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/"}} {
+		rc.enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	block := rc.buf.Bytes() // sent again as it is: each copy adds its literals to the table anew
+	for id := uint32(1); id < 2*100; id += 2 {
+		if rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndStream: true, EndHeaders: true}) != nil ||
+			rc.fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
+			break // the server has closed the connection
+		}
+	}
+	for goAway == nil {
+		f, err := rc.fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("no GOAWAY before the connection ended: %v", err)
+		}
+		goAway, _ = f.(*http2.GoAwayFrame)
+	}
+	if goAway.ErrCode != http2.ErrCodeEnhanceYourCalm {
+		t.Errorf("GOAWAY %v, want ENHANCE_YOUR_CALM", goAway.ErrCode)
+	}
+	if m := most.Load(); m > 4 {
+		t.Errorf("%d handlers ran at once, limit 4", m)
 	}
 }

@@ -199,6 +199,22 @@ func (c *Conn) processHeaders(f *headerBlock) error {
 	if f.StreamEnded() {
 		st.remoteDone = true
 	}
+	if c.handlers >= int(c.maxStreams) {
+		// Handlers of streams the client has already reset may still be
+		// finishing. A client that keeps opening and resetting streams
+		// ("rapid reset") would otherwise start handlers without bound:
+		// the stream waits for a handler to finish, and too many waiting
+		// end the connection.
+		if len(c.unstarted) >= 4*int(c.maxStreams) {
+			c.mu.Unlock()
+			return connErr(http2.ErrCodeEnhanceYourCalm)
+		}
+		st.handler = handler
+		c.unstarted = append(c.unstarted, st)
+		c.mu.Unlock()
+		return nil
+	}
+	c.handlers++
 	c.mu.Unlock()
 	go c.runHandler(st, handler)
 	return nil

@@ -56,7 +56,8 @@ type stream struct {
 	wwake         chan struct{}
 	writeWaiting  atomic.Bool // a write waits on wwake
 
-	peerReset   bool // RST_STREAM received
+	handler     http.Handler // set while the stream waits for a handler to finish
+	peerReset   bool         // RST_STREAM received
 	resetSent   bool
 	closed      bool // left the connection's streams
 	handlerDone bool
@@ -283,10 +284,35 @@ func (c *Conn) runHandler(st *stream, h http.Handler) {
 		if st.closed {
 			c.freeStream(st)
 		}
+		c.handlers--
+		c.startQueuedLocked()
 		c.mu.Unlock()
 		c.signal()
 	}()
 	h.ServeHTTP(&st.rw, st.req)
+}
+
+// startQueuedLocked starts the handler of the first stream waiting for one
+// that is still open; the closed ones are let go.
+func (c *Conn) startQueuedLocked() {
+	for len(c.unstarted) > 0 && c.handlers < int(c.maxStreams) {
+		st := c.unstarted[0]
+		c.unstarted[0] = nil
+		c.unstarted = c.unstarted[1:]
+		if len(c.unstarted) == 0 {
+			c.unstarted = nil
+		}
+		if st.closed {
+			st.handlerDone = true
+			c.freeStream(st)
+			continue
+		}
+		h := st.handler
+		st.handler = nil
+		c.handlers++
+		go c.runHandler(st, h)
+		return
+	}
 }
 
 // requestBody is a request's body, read from the stream's DATA frames.
