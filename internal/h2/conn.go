@@ -282,8 +282,14 @@ func (c *Conn) frameError(err error) bool {
 	case errors.As(err, &se):
 		c.mu.Lock()
 		c.resetLocked(se.StreamID, se.Code)
+		calm := c.controlBacklogLocked()
 		c.mu.Unlock()
 		c.signal()
+		if calm != nil {
+			// A client that draws resets faster than it reads them.
+			c.goAway(http2.ErrCodeEnhanceYourCalm)
+			return false
+		}
 		return true
 	case errors.As(err, &ce):
 		c.log.Debug("HTTP/2 connection error", "remote", c.remote, "code", http2.ErrCode(ce), "detail", c.fr.ErrorDetail())
@@ -595,6 +601,12 @@ func (c *Conn) goAway(code http2.ErrCode) {
 		if !c.goingAway || code != http2.ErrCodeNo {
 			c.goingAway = true
 			c.goAwayID = c.maxClientID
+			if code == http2.ErrCodeEnhanceYourCalm && c.prefaceSent {
+				// The client let the server's answers pile up: they are
+				// dropped (pending holds whole frames), so that the GOAWAY
+				// is the next thing it reads.
+				c.pending = c.pending[:0]
+			}
 			c.prefaceLocked()
 			c.pending = appendGoAway(c.pending, c.goAwayID, code)
 		}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -595,5 +596,63 @@ func TestRapidReset(t *testing.T) {
 	}
 	if m := most.Load(); m > 4 {
 		t.Errorf("%d handlers ran at once, limit 4", m)
+	}
+}
+
+// TestResetFloodFromAClientThatDoesNotRead: frames that each draw a
+// RST_STREAM, from a client that reads none of them, end the connection
+// (ENHANCE_YOUR_CALM) once the answers pile up, rather than growing the
+// server's output without bound.
+func TestResetFloodFromAClientThatDoesNotRead(t *testing.T) {
+	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := srv.NewConn(sc)
+	served := make(chan struct{})
+	go func() { defer close(served); hc.Serve() }()
+
+	client.SetWriteDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(client, http2.ClientPreface)
+	fr := http2.NewFramer(client, client)
+	fr.WriteSettings()
+	// Stream 1 is opened and reset by the client: from then on each DATA
+	// frame on it is a stream error the server answers with RST_STREAM.
+	var block bytes.Buffer
+	enc := hpack.NewEncoder(&block)
+	for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/"}} {
+		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
+	}
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true})
+	fr.WriteRSTStream(1, http2.ErrCodeCancel)
+	frame := []byte{0, 0, 0, byte(http2.FrameData), 0, 0, 0, 0, 1} // empty DATA on stream 1
+	batch := bytes.Repeat(frame, 4096)
+	// 2.5 million answers are 32 MB, far more than the socket buffers (a
+	// few MB each way on loopback) and the server's bound on its output.
+	sent := 0
+	for ; sent < 2_500_000; sent += 4096 {
+		if _, err := client.Write(batch); err != nil {
+			break // the server closed the connection
+		}
+	}
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		buf := make([]byte, 1<<20)
+		hc.mu.Lock()
+		state := fmt.Sprintf("pending %d, streams %d, max id %d, closed %v, going away %v", len(hc.pending), len(hc.streams), hc.maxClientID, hc.closed, hc.goingAway)
+		hc.mu.Unlock()
+		t.Fatalf("the connection of a client that reads nothing is still served (sent %d; %s)\n%s", sent, state, buf[:runtime.Stack(buf, true)])
 	}
 }
