@@ -8,9 +8,11 @@
 // response frames into the connection's output buffer directly, which one
 // writer goroutine sends, so that frames that streams finish together leave
 // in one TLS write. Framing is read and checked by x/net/http2's Framer and
-// header blocks are HPACK-coded by x/net/http2/hpack; the connection and
-// stream state machines, flow control and the request and response mapping
-// are this package's.
+// request header blocks are decoded by x/net/http2/hpack; response header
+// blocks are encoded here without the dynamic table (hpack.go), and the
+// connection and stream state machines, flow control, the limits that keep
+// a hostile client bounded and the request and response mapping are this
+// package's too.
 //
 // A Conn is one client connection; Server holds what its connections share.
 // Each request's handler runs on a goroutine of its own with an
