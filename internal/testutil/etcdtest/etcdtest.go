@@ -6,12 +6,14 @@
 package etcdtest
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,6 +62,32 @@ func Start(t testing.TB, n int) *Cluster {
 // StartWith is Start with opts.
 func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
+	// A port freeAddr found free can be taken by another test process before
+	// etcd binds it; the cluster is then started again on new ports.
+	for attempt := 1; ; attempt++ {
+		c, err := tryStart(t, n, opts)
+		if err == nil {
+			t.Cleanup(c.Close)
+			return c
+		}
+		if !addrInUse(err) || attempt == startAttempts {
+			t.Fatal(err)
+		}
+		t.Logf("etcd: %v; starting again on other ports", err)
+	}
+}
+
+// startAttempts bounds how often StartWith tries new ports.
+const startAttempts = 5
+
+// addrInUse reports whether err is a member failing to bind its address.
+func addrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+}
+
+// tryStart starts a cluster of n members on ports free a moment ago. On
+// failure it stops whatever it started.
+func tryStart(t testing.TB, n int, opts Options) (*Cluster, error) {
 	c := &Cluster{t: t}
 	var initial []string
 	for i := range n {
@@ -86,19 +114,25 @@ func StartWith(t testing.TB, n int, opts Options) *Cluster {
 	for _, m := range c.members {
 		m.cfg.InitialCluster = strings.Join(initial, ",")
 	}
-	t.Cleanup(c.Close)
 	// The members of a new cluster start together: each waits for the others
-	// to elect a leader.
+	// to elect a leader. A member that cannot bind fails at once; the others
+	// are then stopped, which ends their wait.
 	errs := make(chan error, n)
 	for _, m := range c.members {
 		go func() { errs <- c.start(m) }()
 	}
+	var first error
 	for range n {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			go c.Close()
 		}
 	}
-	return c
+	if first != nil {
+		c.Close()
+		return nil, first
+	}
+	return c, nil
 }
 
 // Endpoints returns the client addresses (host:port) of every member, stopped
@@ -180,6 +214,8 @@ func (c *Cluster) start(m *Member) error {
 	select {
 	case <-e.Server.ReadyNotify():
 		return nil
+	case <-e.Server.StopNotify():
+		return fmt.Errorf("etcd member %s stopped before it was ready", m.Name)
 	case err := <-e.Err():
 		return fmt.Errorf("etcd member %s: %w", m.Name, err)
 	case <-time.After(readyTimeout):
