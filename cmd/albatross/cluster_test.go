@@ -247,7 +247,9 @@ func TestClusterStoreDown(t *testing.T) {
 	}
 
 	etcd.Restart(0)
-	eventually(t, "writes working again after etcd is back", func() bool {
+	// The etcd client reconnects with backoff, and a write tried before it
+	// has waits out the request timeout: allow several of those.
+	testutil.WaitFor(t, 30*time.Second, "writes working again after etcd is back", func() bool {
 		_, err := c.CreateLoadBalancer(ctx(t), &elb.CreateLoadBalancerInput{Name: aws.String("other")})
 		return err == nil
 	})

@@ -604,11 +604,13 @@ func (c *Controller) update(ctx context.Context, force bool, fn func(tx *Tx) err
 	for attempt := 1; ; attempt++ {
 		err := c.updateOnce(ctx, force, fn)
 		var se *StoreError
-		if err != nil && !caughtUp && !errors.As(err, &se) {
+		if err != nil && !caughtUp && !errors.As(err, &se) && !errors.Is(err, state.ErrUnavailable) {
 			// fn may have judged a model older than the store: a change
 			// another node committed a moment ago that this node's watch
 			// has not delivered yet (a rule created there, modified here).
-			// If the store is ahead, decide again on its state, once.
+			// If the store is ahead, decide again on its state, once. (Not
+			// when the store could not be reached: asking it again would
+			// only wait out another timeout.)
 			caughtUp = true
 			if ahead, rerr := c.storeAhead(ctx); rerr == nil && ahead {
 				if rerr := c.reload(ctx); rerr != nil {
