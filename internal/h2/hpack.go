@@ -60,36 +60,13 @@ func appendLiteral[S ~string | ~[]byte](b []byte, s S) []byte {
 	return append(b, s...)
 }
 
-// appendField appends a field as a literal without indexing. name is
-// written in lower case, as HTTP/2 requires; the caller has checked that it
-// is a field that may be sent.
-func appendField(b []byte, name, value string) []byte {
+// appendField appends a field as a literal without indexing, its name in
+// lower case as HTTP/2 requires; the caller has checked that it is a field
+// that may be sent.
+func appendField[N, V ~string | ~[]byte](b []byte, name N, value V) []byte {
 	var low [64]byte
-	if len(name) <= len(low) {
-		for i := 0; i < len(name); i++ {
-			low[i] = lower(name[i])
-		}
-		return appendFieldBytes(b, low[:len(name)], value)
-	}
-	b = append(b, 0)
-	b = appendInt(b, 0, 7, uint64(len(name)))
-	for i := 0; i < len(name); i++ {
-		b = append(b, lower(name[i]))
-	}
-	return appendLiteral(b, value)
-}
-
-// appendFieldBytes is appendField for a name in bytes.
-func appendFieldBytes[S ~string | ~[]byte](b []byte, name []byte, value S) []byte {
-	if !lowerASCII(name) {
-		if len(name) <= 64 {
-			var low [64]byte
-			for i := 0; i < len(name); i++ {
-				low[i] = lower(name[i])
-			}
-			name = low[:len(name)]
-			return appendFieldBytes(b, name, value) // low does not escape: copied out below
-		}
+	if len(name) > len(low) {
+		// Longer than any static-table name: a literal name.
 		b = append(b, 0)
 		b = appendInt(b, 0, 7, uint64(len(name)))
 		for i := 0; i < len(name); i++ {
@@ -97,11 +74,15 @@ func appendFieldBytes[S ~string | ~[]byte](b []byte, name []byte, value S) []byt
 		}
 		return appendLiteral(b, value)
 	}
-	if i, ok := staticNames[string(name)]; ok {
+	for i := 0; i < len(name); i++ {
+		low[i] = lower(name[i])
+	}
+	n := low[:len(name)]
+	if i, ok := staticNames[string(n)]; ok {
 		b = appendInt(b, 0, 4, uint64(i))
 	} else {
 		b = append(b, 0)
-		b = appendLiteral(b, name)
+		b = appendLiteral(b, n)
 	}
 	return appendLiteral(b, value)
 }
@@ -111,15 +92,6 @@ func lower(ch byte) byte {
 		return ch + 'a' - 'A'
 	}
 	return ch
-}
-
-func lowerASCII[S ~string | ~[]byte](s S) bool {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // tableSizeZero is a dynamic table size update to 0 (RFC 7541 §6.3): sent

@@ -441,7 +441,7 @@ func (w *responseWriter) WriteHead(status int, fields []Field) {
 	b := appendStatus(w.head[:0], status)
 	for _, f := range fields {
 		if sendable(f.Name) && validName(f.Name) && validValue(f.Value) {
-			b = appendFieldBytes(b, f.Name, f.Value)
+			b = appendField(b, f.Name, f.Value)
 		}
 	}
 	w.head = b
