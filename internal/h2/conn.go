@@ -408,7 +408,7 @@ func (c *Conn) processSettings(f *http2.SettingsFrame) error {
 	}
 	c.pending = appendSettingsAck(c.pending)
 	err = c.controlBacklogLocked()
-	c.signalLocked()
+	c.signal()
 	return err
 }
 
@@ -499,7 +499,7 @@ func (c *Conn) returnConnLocked(n int64) {
 		c.pending = appendWindowUpdate(c.pending, 0, uint32(c.recvUnacked))
 		c.recvWindow += c.recvUnacked
 		c.recvUnacked = 0
-		c.signalLocked()
+		c.signal()
 	}
 }
 
@@ -514,7 +514,7 @@ func (c *Conn) returnStreamLocked(st *stream, n int64) {
 	c.pending = appendWindowUpdate(c.pending, st.id, uint32(st.recvUnacked))
 	st.recvWindow += st.recvUnacked
 	st.recvUnacked = 0
-	c.signalLocked()
+	c.signal()
 }
 
 // endRemoteLocked records the end of the client's side of st.
@@ -529,7 +529,7 @@ func (c *Conn) endRemoteLocked(st *stream) {
 // resetLocked resets stream id with code (a stream error) and closes it.
 func (c *Conn) resetLocked(id uint32, code http2.ErrCode) {
 	c.pending = appendRSTStream(c.pending, id, code)
-	c.signalLocked()
+	c.signal()
 	if st := c.streams[id]; st != nil {
 		st.resetSent = true
 		c.closeStreamLocked(st)
@@ -589,7 +589,7 @@ func (c *Conn) Shutdown() {
 	c.goAwayID = c.maxClientID
 	c.prefaceLocked()
 	c.pending = appendGoAway(c.pending, c.goAwayID, http2.ErrCodeNo)
-	c.signalLocked()
+	c.signal()
 	if len(c.streams) == 0 {
 		c.closeLocked()
 	}
@@ -635,7 +635,7 @@ func (c *Conn) closeLocked() {
 		c.closeStreamLocked(st)
 	}
 	c.wcond.Broadcast()
-	c.signalLocked()
+	c.signal()
 }
 
 // closeAfterDrain waits (up to closeDrain) for the writer to send what is
@@ -660,17 +660,13 @@ func (c *Conn) finish() {
 	<-c.wdone
 }
 
-// signal wakes the writer.
+// signal wakes the writer; it never blocks, so callers may hold mu.
 func (c *Conn) signal() {
 	select {
 	case c.wsig <- struct{}{}:
 	default:
 	}
 }
-
-// signalLocked is signal, for a caller holding mu (the channel send does not
-// block).
-func (c *Conn) signalLocked() { c.signal() }
 
 // writeLoop sends what the connection's goroutines have queued in pending,
 // gathering everything queued since its last write into one, until the

@@ -328,7 +328,7 @@ func (b *requestBody) Read(p []byte) (int, error) {
 		st.needContinue = false
 		if !st.closed && !st.rw.headSent {
 			c.writeHeadersLocked(st.id, 100, nil, false)
-			c.signalLocked()
+			c.signal()
 		}
 	}
 	for st.inAt == len(st.in) {
@@ -377,7 +377,6 @@ type responseWriter struct {
 	head        []byte   // the head's header block, encoded by WriteHead
 	hasHead     bool     // WriteHead set the head: head is sent, not the map
 	keys        []string
-	sent        int64 // body bytes accepted
 }
 
 // flushAt is how much body the writer gathers before it sends.
@@ -399,7 +398,7 @@ func (w *responseWriter) WriteHeader(code int) {
 		c.mu.Lock()
 		if !w.st.closed {
 			c.writeHeadersLocked(w.st.id, code, w.st.resp, false)
-			c.signalLocked()
+			c.signal()
 		}
 		c.mu.Unlock()
 		return
@@ -407,6 +406,11 @@ func (w *responseWriter) WriteHeader(code int) {
 	if code < 100 || code > 999 {
 		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
 	}
+	w.setStatus(code)
+}
+
+// setStatus records the final status and the trailers the head declares.
+func (w *responseWriter) setStatus(code int) {
 	w.wroteHeader = true
 	w.status = code
 	w.noBody = w.st.req.Method == "HEAD" || code == 204 || code == 304
@@ -449,7 +453,14 @@ func (w *responseWriter) WriteHead(status int, fields []Field) {
 }
 
 // Write implements http.ResponseWriter.
-func (w *responseWriter) Write(p []byte) (int, error) {
+func (w *responseWriter) Write(p []byte) (int, error) { return writeBody(w, p) }
+
+// WriteString implements io.StringWriter.
+func (w *responseWriter) WriteString(s string) (int, error) { return writeBody(w, s) }
+
+// writeBody is Write for bytes or a string: it gathers p until a frame's
+// worth is waiting.
+func writeBody[S ~string | ~[]byte](w *responseWriter, p S) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -460,31 +471,12 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 		return 0, http.ErrBodyNotAllowed
 	}
 	w.out = append(w.out, p...)
-	w.sent += int64(len(p))
 	if len(w.out) >= flushAt {
 		if err := w.send(false); err != nil {
 			return 0, err
 		}
 	}
 	return len(p), nil
-}
-
-// WriteString implements io.StringWriter.
-func (w *responseWriter) WriteString(s string) (int, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	if w.noBody {
-		return w.Write([]byte(s))
-	}
-	w.out = append(w.out, s...)
-	w.sent += int64(len(s))
-	if len(w.out) >= flushAt {
-		if err := w.send(false); err != nil {
-			return 0, err
-		}
-	}
-	return len(s), nil
 }
 
 // Flush implements http.Flusher.
@@ -566,7 +558,7 @@ func (w *responseWriter) sendLocked(end bool) error {
 	data := w.out
 	for len(data) > 0 {
 		if len(c.pending) >= maxPending {
-			c.signalLocked()
+			c.signal()
 			if err := c.waitPendingLocked(); err != nil {
 				return err
 			}
@@ -668,18 +660,11 @@ func (w *responseWriter) finishLocked() {
 		return
 	}
 	if !w.wroteHeader {
-		w.WriteHeaderLocked(http.StatusOK)
+		w.setStatus(http.StatusOK)
 	}
 	if err := w.sendLocked(true); err != nil && !st.closed {
 		st.c.resetLocked(st.id, http2.ErrCodeInternal)
 	}
-}
-
-// WriteHeaderLocked is WriteHeader for a final status, with mu held.
-func (w *responseWriter) WriteHeaderLocked(code int) {
-	w.wroteHeader = true
-	w.status = code
-	w.noBody = w.st.req.Method == "HEAD" || code == 204 || code == 304
 }
 
 // writeHeadersLocked encodes a header block (status, then h's fields but the
