@@ -59,7 +59,7 @@ func (c *conn) serveH2(tc *tls.Conn) {
 			if requests.Add(1) >= h2MaxRequests || time.Since(c.start) >= c.ln.Load().LB.Attrs.ClientKeepAlive {
 				hc.Shutdown()
 			}
-			c.serveStream(w, r)
+			c.serveStream(w.(streamWriter), r) // internal/h2's writer has it all
 		}),
 	}
 	hc = srv.NewConn(tc)
@@ -73,7 +73,7 @@ func (c *conn) serveH2(tc *tls.Conn) {
 }
 
 // serveStream runs one HTTP/2 request through the request core.
-func (c *conn) serveStream(w http.ResponseWriter, r *http.Request) {
+func (c *conn) serveStream(w streamWriter, r *http.Request) {
 	c.p.wg.Add(1)
 	defer c.p.wg.Done()
 	st := c.p.getStream()
@@ -132,7 +132,7 @@ func (p *Proxy) getStream() *h2Stream {
 // references to the request, the response writer and the connection.
 func (p *Proxy) putStream(st *h2Stream) {
 	s := &st.s
-	s.parent, s.w, s.r, s.flusher, s.sc, s.hw = nil, nil, nil, nil, nil, nil
+	s.parent, s.w, s.r, s.sc = nil, nil, nil, nil
 	clear(s.resp.Headers[:cap(s.resp.Headers)])
 	s.resp = http1.Response{Headers: s.resp.Headers[:0]}
 	if cap(s.rbuf) > maxPooledStreamBuf {
@@ -158,12 +158,8 @@ func (p *Proxy) putStream(st *h2Stream) {
 // the stream.
 type streamConn struct {
 	parent *conn
-	w      http.ResponseWriter
+	w      streamWriter
 	r      *http.Request
-	// flusher is w's deadline and flush methods (internal/h2's response
-	// writer has them), called directly rather than through an
-	// http.ResponseController, which would be one allocation per stream.
-	flusher streamWriter
 
 	// Request side.
 	head    []byte // request head (then chunk framing) not yet read
@@ -176,9 +172,7 @@ type streamConn struct {
 	deadline time.Time     // read deadline once the body is done
 	wake     chan struct{} // signals a deadline change to a blocked Read
 
-	// hw is w's HeadWriter, which takes the response head as fields.
-	hw h2.HeadWriter
-	// fields holds the head's fields for hw.
+	// fields holds the head's fields for w.WriteHead.
 	fields []h2.Field
 
 	// grpc is whether the request is gRPC (content type application/grpc).
@@ -197,33 +191,21 @@ type streamConn struct {
 	done      bool // the response body is complete
 }
 
-// streamWriter is what a stream needs of its response writer beyond
-// http.ResponseWriter; internal/h2's has all of it.
+// streamWriter is what a stream needs of its response writer: internal/h2's
+// has all of it, called directly rather than through an
+// http.ResponseController, which would be one allocation per stream.
 type streamWriter interface {
+	http.ResponseWriter
+	h2.HeadWriter
 	SetReadDeadline(time.Time) error
 	SetWriteDeadline(time.Time) error
 	FlushError() error
 }
 
-// controlled is a streamWriter through http.ResponseController, for a
-// response writer without the methods.
-type controlled struct{ *http.ResponseController }
-
-// FlushError implements streamWriter.
-func (c controlled) FlushError() error { return c.Flush() }
-
 // reset prepares a (pooled) streamConn for the request r on w, keeping its
 // buffers.
-func (s *streamConn) reset(parent *conn, w http.ResponseWriter, r *http.Request) {
+func (s *streamConn) reset(parent *conn, w streamWriter, r *http.Request) {
 	s.parent, s.w, s.r = parent, w, r
-	s.flusher, _ = w.(streamWriter)
-	if s.flusher == nil {
-		s.flusher = controlled{http.NewResponseController(w)}
-	}
-	s.hw, _ = w.(h2.HeadWriter)
-	if s.hw == nil {
-		s.hw = mapHead{w}
-	}
 	s.chunked = false
 	s.bodyDone.Store(false)
 	s.deadline = time.Time{}
@@ -374,7 +356,7 @@ func (s *streamConn) waitEnd() error {
 // SetReadDeadline implements net.Conn.
 func (s *streamConn) SetReadDeadline(t time.Time) error {
 	if !s.bodyDone.Load() {
-		s.flusher.SetReadDeadline(t)
+		s.w.SetReadDeadline(t)
 	}
 	s.mu.Lock()
 	s.deadline = t
@@ -388,7 +370,7 @@ func (s *streamConn) SetReadDeadline(t time.Time) error {
 
 // SetWriteDeadline implements net.Conn.
 func (s *streamConn) SetWriteDeadline(t time.Time) error {
-	s.flusher.SetWriteDeadline(t)
+	s.w.SetWriteDeadline(t)
 	return nil
 }
 
@@ -437,7 +419,7 @@ func (s *streamConn) Write(p []byte) (int, error) {
 		// empty one to end the stream.
 		return n, nil
 	}
-	if err := s.flusher.FlushError(); err != nil {
+	if err := s.w.FlushError(); err != nil {
 		return 0, err
 	}
 	return n, nil
@@ -468,7 +450,7 @@ func (s *streamConn) writeHead() {
 	s.body = s.resp.Body
 	s.remaining = s.resp.ContentLength
 	s.done = s.body == http1.BodyNone || (s.body == http1.BodyLength && s.remaining == 0)
-	s.hw.WriteHead(s.resp.Status, fields)
+	s.w.WriteHead(s.resp.Status, fields)
 	clear(fields)
 	s.fields = fields[:0]
 }
@@ -478,19 +460,6 @@ var (
 	grpcMessageName = []byte("grpc-message")
 	grpcUnavailable = []byte("unavailable")
 )
-
-// mapHead is a HeadWriter through a response writer's header map, for a
-// writer without WriteHead.
-type mapHead struct{ w http.ResponseWriter }
-
-// WriteHead implements h2.HeadWriter.
-func (m mapHead) WriteHead(status int, fields []h2.Field) {
-	h := m.w.Header()
-	for _, f := range fields {
-		h.Add(string(f.Name), string(f.Value))
-	}
-	m.w.WriteHeader(status)
-}
 
 // keepField reports whether a response header field goes on to the stream:
 // HTTP/1.1's connection-specific fields do not, nor a Content-Length beside

@@ -143,7 +143,7 @@ func (c *conn) forwardH2(l *snapshot.Listener, t *snapshot.Target) bool {
 				c.finish(l.LB)
 				return false
 			}
-			s.flusher.FlushError()
+			s.w.FlushError()
 			c.e.SentBytes += int64(n)
 		}
 		if rerr == io.EOF {
