@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // FuzzConn feeds a connection arbitrary frames after the client preface,
@@ -20,12 +19,8 @@ func FuzzConn(f *testing.F) {
 	var seed bytes.Buffer
 	fr := http2.NewFramer(&seed, nil)
 	fr.WriteSettings(http2.Setting{ID: http2.SettingInitialWindowSize, Val: 1})
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/p?q"}, {"content-length", "3"}} {
-		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
-	}
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true})
+	block := encodeRequest("POST", "/p?q", "content-length", "3")
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block, EndHeaders: true})
 	fr.WriteData(1, true, []byte("abc"))
 	fr.WriteWindowUpdate(1, 100)
 	fr.WritePing(false, [8]byte{1})
@@ -34,34 +29,20 @@ func FuzzConn(f *testing.F) {
 	var split bytes.Buffer
 	fr = http2.NewFramer(&split, nil)
 	fr.WriteSettings()
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block.Bytes()[:4], EndStream: true})
-	fr.WriteContinuation(3, true, block.Bytes()[4:])
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: block[:4], EndStream: true})
+	fr.WriteContinuation(3, true, block[4:])
 	fr.WriteGoAway(0, http2.ErrCodeNo, nil)
 	f.Add(split.Bytes())
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer ln.Close()
+	ln := listenLoopback(f)
 	srv := &Server{MaxConcurrentStreams: 4, IdleTimeout: time.Minute, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("X-Path", r.URL.Path)
 		w.Write([]byte("answer"))
 	})}
 	f.Fuzz(func(t *testing.T, frames []byte) {
-		client, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer client.Close()
-		sc, err := ln.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc := srv.NewConn(sc)
-		served := make(chan struct{})
-		go func() { defer close(served); hc.Serve() }()
+		client, hc := plainConn(t, ln, srv)
+		served := serveInBackground(hc)
 		go io.Copy(io.Discard, client) // the client reads whatever comes back
 		client.Write([]byte(http2.ClientPreface))
 		client.Write(frames)

@@ -334,11 +334,9 @@ func TestIdleTimeout(t *testing.T) {
 
 // rawClient speaks HTTP/2 frame by frame.
 type rawClient struct {
-	t   *testing.T
-	nc  net.Conn
-	fr  *http2.Framer
-	enc *hpack.Encoder
-	buf bytes.Buffer
+	t  *testing.T
+	nc net.Conn
+	fr *http2.Framer
 }
 
 func (ts *testServer) raw(t *testing.T, settings ...http2.Setting) *rawClient {
@@ -351,25 +349,69 @@ func (ts *testServer) raw(t *testing.T, settings ...http2.Setting) *rawClient {
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	rc := &rawClient{t: t, nc: nc, fr: http2.NewFramer(nc, nc)}
 	rc.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	rc.enc = hpack.NewEncoder(&rc.buf)
 	io.WriteString(nc, http2.ClientPreface)
 	rc.fr.WriteSettings(settings...)
 	return rc
 }
 
-// request sends a request head on stream id.
+// request sends a GET / head with fields on stream id.
 func (rc *rawClient) request(id uint32, end bool, fields ...string) {
-	rc.buf.Reset()
-	base := []string{":method", "GET", ":scheme", "https", ":authority", "x", ":path", "/"}
-	for i := 0; i < len(base); i += 2 {
-		rc.enc.WriteField(hpack.HeaderField{Name: base[i], Value: base[i+1]})
-	}
-	for i := 0; i < len(fields); i += 2 {
-		rc.enc.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
-	}
-	if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: rc.buf.Bytes(), EndStream: end, EndHeaders: true}); err != nil {
+	rc.headers(id, end, encodeRequest("GET", "/", fields...))
+}
+
+// headers sends a header block on stream id.
+func (rc *rawClient) headers(id uint32, end bool, block []byte) {
+	if err := rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndStream: end, EndHeaders: true}); err != nil {
 		rc.t.Fatal(err)
 	}
+}
+
+// encodeRequest HPACK-encodes a request head for https://x with method and
+// path, then fields (name, value, ...). Each call has an encoder of its own:
+// its literals add to the server's table and refer to nothing in it, so a
+// block can be sent any number of times.
+func encodeRequest(method, path string, fields ...string) []byte {
+	var b bytes.Buffer
+	enc := hpack.NewEncoder(&b)
+	all := append([]string{":method", method, ":scheme", "https", ":authority", "x", ":path", path}, fields...)
+	for i := 0; i+1 < len(all); i += 2 {
+		enc.WriteField(hpack.HeaderField{Name: all[i], Value: all[i+1]})
+	}
+	return b.Bytes()
+}
+
+// plainConn connects a client to a Conn of srv over loopback TCP through ln,
+// without TLS; the caller serves the Conn (serveInBackground).
+func plainConn(t testing.TB, ln net.Listener, srv *Server) (client net.Conn, hc *Conn) {
+	t.Helper()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client, srv.NewConn(sc)
+}
+
+// serveInBackground runs hc.Serve; the channel closes when it returns.
+func serveInBackground(hc *Conn) <-chan struct{} {
+	served := make(chan struct{})
+	go func() { defer close(served); hc.Serve() }()
+	return served
+}
+
+// listenLoopback listens on an ephemeral port of 127.0.0.1 until the test ends.
+func listenLoopback(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
 
 // next returns the next frame that is not SETTINGS, WINDOW_UPDATE or PING,
@@ -464,13 +506,7 @@ func TestDeadlines(t *testing.T) {
 		t.Errorf("first frame %v", fieldsOf(f))
 	}
 
-	rc.buf.Reset()
-	rc.enc.WriteField(hpack.HeaderField{Name: ":method", Value: "POST"})
-	rc.enc.WriteField(hpack.HeaderField{Name: ":scheme", Value: "https"})
-	rc.enc.WriteField(hpack.HeaderField{Name: ":authority", Value: "x"})
-	rc.enc.WriteField(hpack.HeaderField{Name: ":path", Value: "/read"})
-	rc.enc.WriteField(hpack.HeaderField{Name: "expect", Value: "100-continue"})
-	rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 3, BlockFragment: rc.buf.Bytes(), EndHeaders: true})
+	rc.headers(3, false, encodeRequest("POST", "/read", "expect", "100-continue"))
 	if err := <-results; !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("read of a silent body: %v, want a deadline error", err)
 	}
@@ -518,24 +554,9 @@ func TestMalformedRequestsAreStreamErrors(t *testing.T) {
 // then GOAWAY, then closes.
 func TestShutdownBeforeServe(t *testing.T) {
 	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := srv.NewConn(sc)
+	client, hc := plainConn(t, listenLoopback(t), srv)
 	hc.Shutdown()
-	served := make(chan struct{})
-	go func() { defer close(served); hc.Serve() }()
+	served := serveInBackground(hc)
 	client.SetDeadline(time.Now().Add(10 * time.Second))
 	io.WriteString(client, http2.ClientPreface)
 	fr := http2.NewFramer(client, client)
@@ -573,11 +594,7 @@ func TestRapidReset(t *testing.T) {
 	defer close(release)
 	rc := ts.raw(t)
 	var goAway *http2.GoAwayFrame
-	rc.buf.Reset()
-	for _, kv := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/"}} {
-		rc.enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
-	}
-	block := rc.buf.Bytes() // sent again as it is: each copy adds its literals to the table anew
+	block := encodeRequest("GET", "/")
 	for id := uint32(1); id < 2*100; id += 2 {
 		if rc.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndStream: true, EndHeaders: true}) != nil ||
 			rc.fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
@@ -605,23 +622,8 @@ func TestRapidReset(t *testing.T) {
 // server's output without bound.
 func TestResetFloodFromAClientThatDoesNotRead(t *testing.T) {
 	srv := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := srv.NewConn(sc)
-	served := make(chan struct{})
-	go func() { defer close(served); hc.Serve() }()
+	client, hc := plainConn(t, listenLoopback(t), srv)
+	served := serveInBackground(hc)
 
 	client.SetWriteDeadline(time.Now().Add(20 * time.Second))
 	io.WriteString(client, http2.ClientPreface)
@@ -629,12 +631,7 @@ func TestResetFloodFromAClientThatDoesNotRead(t *testing.T) {
 	fr.WriteSettings()
 	// Stream 1 is opened and reset by the client: from then on each DATA
 	// frame on it is a stream error the server answers with RST_STREAM.
-	var block bytes.Buffer
-	enc := hpack.NewEncoder(&block)
-	for _, kv := range [][2]string{{":method", "POST"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/"}} {
-		enc.WriteField(hpack.HeaderField{Name: kv[0], Value: kv[1]})
-	}
-	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: block.Bytes(), EndHeaders: true})
+	fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: encodeRequest("POST", "/"), EndHeaders: true})
 	fr.WriteRSTStream(1, http2.ErrCodeCancel)
 	frame := []byte{0, 0, 0, byte(http2.FrameData), 0, 0, 0, 0, 1} // empty DATA on stream 1
 	batch := bytes.Repeat(frame, 4096)
