@@ -247,29 +247,35 @@ func TestRunRetriesAChangeItCouldNotApply(t *testing.T) {
 	waitForTargetGroup(t, c, "foreign")
 }
 
+// etcdNode starts a controller on its own connection to cluster, as one node
+// of several; it does not run the watch (Run), so it sees other nodes'
+// changes only when it reads the store.
+func etcdNode(t *testing.T, cluster *etcdtest.Cluster) (*Controller, state.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: cluster.Endpoints()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c, err := New(ctx, Options{Store: st, IDs: st.IDs(), Node: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	return c, st
+}
+
 // TestConcurrentNodesOnEtcd: two controllers (two nodes) share one etcd store,
 // neither watching it. The second's change, made on a stale model, conflicts;
 // it catches up and is made again on top of the first's, so both are kept.
 func TestConcurrentNodesOnEtcd(t *testing.T) {
 	ctx := context.Background()
 	cluster := etcdtest.Start(t, 1)
-	node := func() (*Controller, state.Store) {
-		st, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: cluster.Endpoints()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		c, err := New(ctx, Options{Store: st, IDs: st.IDs(), Node: &recorder{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-		return c, st
-	}
-	c1, st := node()
-	c2, _ := node()
+	c1, st := etcdNode(t, cluster)
+	c2, _ := etcdNode(t, cluster)
 	if err := c1.Update(ctx, addTargetGroup("a")); err != nil {
 		t.Fatal(err)
 	}
@@ -293,22 +299,8 @@ func TestConcurrentNodesOnEtcd(t *testing.T) {
 func TestChangeOnAResourceAnotherNodeJustMade(t *testing.T) {
 	ctx := context.Background()
 	cluster := etcdtest.Start(t, 1)
-	node := func() *Controller {
-		st, err := state.OpenEtcd(ctx, state.EtcdOptions{Endpoints: cluster.Endpoints()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		c, err := New(ctx, Options{Store: st, IDs: st.IDs(), Node: &recorder{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Start(ctx, nil); err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	c1, c2 := node(), node() // neither runs its watch: c2 stays behind
+	c1, _ := etcdNode(t, cluster)
+	c2, _ := etcdNode(t, cluster) // neither runs its watch: c2 stays behind
 	if err := c1.Update(ctx, addTargetGroup("a")); err != nil {
 		t.Fatal(err)
 	}
