@@ -193,6 +193,7 @@ func (c *Conn) processHeaders(f *headerBlock) error {
 		return nil
 	}
 	c.streams[id] = st
+	st.sendWindow = c.peerInitialWindow
 	if len(c.streams) == 1 && c.idleTimer != nil {
 		c.idleTimer.Stop()
 	}

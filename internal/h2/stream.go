@@ -94,14 +94,12 @@ var streamPool = sync.Pool{New: func() any {
 	return st
 }}
 
-// newStream returns a stream for id, pooled or new.
+// newStream returns a stream for id, pooled or new. Its send window is set
+// when it joins the connection's streams, under mu.
 func (c *Conn) newStream(id uint32) *stream {
 	st := streamPool.Get().(*stream)
 	st.c, st.id = c, id
 	st.recvWindow = streamWindow
-	c.mu.Lock()
-	st.sendWindow = c.peerInitialWindow
-	c.mu.Unlock()
 	return st
 }
 
