@@ -169,6 +169,8 @@ type result struct {
 	rps, mibps, p50, p99 float64
 	total, errors        int
 	cpuUS                float64 // proxy CPU µs per request
+	userUS, sysUS        float64 // the same, split into user and system time
+	switches             float64 // proxy thread switches (sleeps and preemptions) per request
 	resumed              int     // handshake scenarios: sessions that resumed
 	rssBefore, rssAfter  float64 // idle scenarios, KiB
 	kibPerConn           float64
@@ -179,7 +181,8 @@ func (r result) String() string {
 	if r.rssAfter > 0 {
 		return fmt.Sprintf("rss_before_mib=%.1f rss_after_mib=%.1f kib_per_conn=%.2f %s", r.rssBefore/1024, r.rssAfter/1024, r.kibPerConn, r.note)
 	}
-	return fmt.Sprintf("rps=%.0f p50=%.2fms p99=%.2fms total=%d errors=%d resumed=%d cpu_us_per_req=%.1f", r.rps, r.p50, r.p99, r.total, r.errors, r.resumed, r.cpuUS)
+	return fmt.Sprintf("rps=%.0f p50=%.2fms p99=%.2fms total=%d errors=%d resumed=%d cpu_us_per_req=%.1f user_us_per_req=%.1f sys_us_per_req=%.1f switches_per_req=%.3f",
+		r.rps, r.p50, r.p99, r.total, r.errors, r.resumed, r.cpuUS, r.userUS, r.sysUS, r.switches)
 }
 
 // proxy is one proxy process under test.
@@ -378,7 +381,7 @@ func measure(p *proxy, sc string, o *options, self string) (result, error) {
 	secs := strconv.Itoa(int(o.duration.Seconds()))
 	var r result
 	var err error
-	cpu0 := cpuTicks(pid)
+	before := usageOf(pid)
 	switch sc {
 	case "tls-ka":
 		r, err = runWrk(url, secs)
@@ -395,7 +398,13 @@ func measure(p *proxy, sc string, o *options, self string) (result, error) {
 	if err != nil {
 		return r, err
 	}
-	r.cpuUS = float64(cpuTicks(pid)-cpu0) / float64(clockTicks) * 1e6 / float64(max(1, r.total))
+	used := usageOf(pid).minus(before)
+	perReq := func(ticks int64) float64 {
+		return float64(ticks) / float64(clockTicks) * 1e6 / float64(max(1, r.total))
+	}
+	r.userUS, r.sysUS = perReq(used.user), perReq(used.sys)
+	r.cpuUS = perReq(used.user + used.sys)
+	r.switches = float64(used.switches) / float64(max(1, r.total))
 	return r, nil
 }
 
@@ -591,9 +600,22 @@ func tree(pid int) []int {
 	return out
 }
 
-// cpuTicks is the user+system time of pid and its descendants.
-func cpuTicks(pid int) int64 {
-	var total int64
+// usage is what a process tree has used so far: user and system time in
+// clock ticks, and its threads' context switches, voluntary (a sleep) and
+// involuntary (a preemption).
+type usage struct {
+	user, sys, switches int64
+}
+
+// minus is the usage between an earlier reading and u.
+func (u usage) minus(earlier usage) usage {
+	return usage{u.user - earlier.user, u.sys - earlier.sys, u.switches - earlier.switches}
+}
+
+// usageOf reads the usage of pid and its descendants from /proc. Threads
+// that have exited no longer count their switches.
+func usageOf(pid int) usage {
+	var u usage
 	for _, p := range tree(pid) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
 		if err != nil {
@@ -602,9 +624,23 @@ func cpuTicks(pid int) int64 {
 		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
 		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += ut + st
+		u.user += ut
+		u.sys += st
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", p))
+		for _, t := range tasks {
+			b, err := os.ReadFile(t)
+			if err != nil {
+				continue
+			}
+			for line := range strings.Lines(string(b)) {
+				if _, v, ok := strings.Cut(line, "ctxt_switches:"); ok {
+					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					u.switches += n
+				}
+			}
+		}
 	}
-	return total
+	return u
 }
 
 // rssKiB is the resident memory of pid and its descendants.
