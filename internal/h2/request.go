@@ -291,7 +291,7 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 	}
 
 	h := st.header
-	vals := st.vals[:0]
+	vals, order := st.vals[:0], st.order[:0]
 	for _, hf := range f.RegularFields() {
 		key := c.canonical(hf.Name)
 		if prev, ok := h[key]; ok {
@@ -300,8 +300,9 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 		}
 		vals = append(vals, hf.Value)
 		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+		order = append(order, key)
 	}
-	st.vals = vals
+	st.vals, st.order = vals, order
 	for _, name := range connectionHeaders {
 		if _, ok := h[name]; ok {
 			return false

@@ -30,6 +30,7 @@ type stream struct {
 	url    url.URL
 	header http.Header // the request's
 	vals   []string    // backing array of header's values
+	order  []string    // header's keys in the order each first arrived
 	resp   http.Header // the response's
 	body   requestBody
 	rw     responseWriter
@@ -118,6 +119,8 @@ func (c *Conn) freeStream(st *stream) {
 	clear(st.resp)
 	clear(st.vals[:cap(st.vals)])
 	st.vals = st.vals[:0]
+	clear(st.order[:cap(st.order)])
+	st.order = st.order[:0]
 	if cap(st.in) > maxKeptBuf {
 		st.in = nil
 	}
@@ -433,6 +436,21 @@ type Field struct{ Name, Value []byte }
 type HeadWriter interface {
 	WriteHead(status int, fields []Field)
 }
+
+// HeaderOrderer is implemented by the server's http.ResponseWriter. HTTP/2
+// keeps a request's header fields in order, which http.Header does not: a
+// proxy that forwards them in the client's order reads the keys from here.
+type HeaderOrderer interface {
+	// HeaderOrder returns the request's header keys, canonical as in its
+	// http.Header, in the order the client first sent each. Keys the server
+	// takes out of the header map (Host, Expect, Trailer) may be listed and
+	// then have no value. The slice is the stream's: it is valid until the
+	// handler returns and must not be modified.
+	HeaderOrder() []string
+}
+
+// HeaderOrder implements HeaderOrderer.
+func (w *responseWriter) HeaderOrder() []string { return w.st.order }
 
 // WriteHead implements HeadWriter.
 func (w *responseWriter) WriteHead(status int, fields []Field) {

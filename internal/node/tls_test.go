@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -673,5 +674,72 @@ func TestHTTP2LargeBodiesAndHEAD(t *testing.T) {
 	}
 	if e := f.logLines(2)[1]; e.Type != "h2" || e.ELBStatusCode != 200 || !strings.HasPrefix(string(e.Request), "HEAD ") {
 		t.Errorf("HEAD logged %q %d %q", e.Type, e.ELBStatusCode, e.Request)
+	}
+}
+
+// An HTTP/2 request's header fields reach the target in the order the client
+// sent them, the values of a repeated name together at its first place.
+// HTTP/2 carries fields in order; forwarding them from a Go map would shuffle
+// them on every request.
+func TestHTTP2HeaderOrderKept(t *testing.T) {
+	target := startHeadTarget(t)
+	f := startTLSLB(t, []string{target.addr}, "ELBSecurityPolicy-TLS13-1-2-2021-06", nil)
+
+	conn, err := tls.Dial("tcp", f.addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, http2.ClientPreface)
+	fr := http2.NewFramer(conn, conn)
+	fr.WriteSettings()
+	sent := [][2]string{
+		{"x-order-zulu", "1"}, {"x-order-alpha", "2"}, {"x-order-mike", "3"}, {"x-order-bravo", "4"},
+		{"x-order-alpha", "5"}, {"x-order-yankee", "6"}, {"x-order-charlie", "7"}, {"x-order-xray", "8"},
+		{"x-order-delta", "9"},
+	}
+	want := []string{
+		"x-order-zulu: 1", "x-order-alpha: 2", "x-order-alpha: 5", "x-order-mike: 3", "x-order-bravo: 4",
+		"x-order-yankee: 6", "x-order-charlie: 7", "x-order-xray: 8", "x-order-delta: 9",
+	}
+	const requests = 3
+	for i := range requests {
+		var block bytes.Buffer
+		enc := hpack.NewEncoder(&block)
+		for _, hf := range append([][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "a.example.com"}, {":path", "/"}}, sent...) {
+			enc.WriteField(hpack.HeaderField{Name: hf[0], Value: hf[1]})
+		}
+		id := uint32(2*i + 1)
+		fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block.Bytes(), EndStream: true, EndHeaders: true})
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for ended := false; !ended; {
+			frame, err := fr.ReadFrame()
+			if err != nil {
+				t.Fatalf("request %d: no response on the HTTP/2 stream: %v", i, err)
+			}
+			switch frame := frame.(type) {
+			case *http2.DataFrame:
+				ended = frame.StreamID == id && frame.StreamEnded()
+			case *http2.HeadersFrame:
+				ended = frame.StreamID == id && frame.StreamEnded()
+			case *http2.RSTStreamFrame:
+				t.Fatalf("request %d: stream reset: %v", i, frame.ErrCode)
+			}
+		}
+	}
+	heads, _, _ := target.snapshot()
+	if len(heads) != requests {
+		t.Fatalf("target saw %d requests, want %d", len(heads), requests)
+	}
+	for i, head := range heads {
+		var got []string
+		for _, line := range strings.Split(head, "\r\n") {
+			if strings.HasPrefix(line, "x-order-") {
+				got = append(got, line)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("request %d: target saw the fields\n%q\nwant\n%q", i, got, want)
+		}
 	}
 }

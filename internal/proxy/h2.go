@@ -197,6 +197,7 @@ type streamConn struct {
 type streamWriter interface {
 	http.ResponseWriter
 	h2.HeadWriter
+	h2.HeaderOrderer
 	SetReadDeadline(time.Time) error
 	SetWriteDeadline(time.Time) error
 	FlushError() error
@@ -222,9 +223,11 @@ func (s *streamConn) reset(parent *conn, w streamWriter, r *http.Request) {
 	s.headBuf = s.head
 }
 
-// appendRequestHead writes the stream's request as an HTTP/1.1 head. Header
-// names stay lowercase, as HTTP/2 carries them (ALB forwards them so); the
-// core adds Host, X-Forwarded-* and X-Amzn-Trace-Id as for HTTP/1.1.
+// appendRequestHead writes the stream's request as an HTTP/1.1 head, its
+// header fields in the order the client sent them (the values of a repeated
+// name together, at its first place). Header names stay lowercase, as HTTP/2
+// carries them (ALB forwards them so); the core adds Host, X-Forwarded-* and
+// X-Amzn-Trace-Id as for HTTP/1.1.
 func (s *streamConn) appendRequestHead(b []byte) []byte {
 	r := s.r
 	b = append(b, r.Method...)
@@ -236,7 +239,8 @@ func (s *streamConn) appendRequestHead(b []byte) []byte {
 		b = append(b, r.Host...)
 		b = append(b, "\r\n"...)
 	}
-	for name, values := range r.Header {
+	for _, name := range s.w.HeaderOrder() {
+		values := r.Header[name]
 		switch name {
 		case "Host", "Content-Length", "Expect", "Connection", "Te", "Transfer-Encoding":
 			// Host comes from :authority; the body framing is written
