@@ -14,6 +14,8 @@
 //	tls-resume  a new TLS connection per request, resuming the previous session (TLS 1.3 ticket)
 //	h2          HTTP/2 over TLS, 8 connections with 100 concurrent streams each (h2load,
 //	            runs of 9,000 requests a connection, below the GOAWAY at 10,000)
+//	h2-rate     the same with the offered load fixed (-h2-rate, requests per second):
+//	            every proxy is measured at one load instead of each at the rate it reaches
 //	tls-idle    5,000 idle kept-alive TLS client connections: resident memory per connection
 //	idle        the same over plain HTTP (the proxies' plain listeners)
 //

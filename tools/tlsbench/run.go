@@ -38,6 +38,9 @@ type options struct {
 	backend    int
 	basePort   int
 	keep       bool
+	// h2Rate is the requests per second h2load offers in the h2-rate
+	// scenario, spread over its 8 connections.
+	h2Rate int
 }
 
 // scenarioTitles names each scenario in the report, in order.
@@ -46,6 +49,7 @@ var scenarioTitles = map[string]string{
 	"tls-new":    "new TLS connection per request, full handshake, 16 workers",
 	"tls-resume": "new TLS connection per request, session resumed (TLS 1.3 ticket), 16 workers",
 	"h2":         "HTTP/2 over TLS, 8 connections × 100 concurrent streams (h2load)",
+	"h2-rate":    "HTTP/2 over TLS, 8 connections × 100 concurrent streams (h2load), offered load fixed by -h2-rate",
 	"tls-idle":   "idle kept-alive TLS client connections",
 	"idle":       "idle kept-alive plain HTTP client connections",
 }
@@ -57,12 +61,13 @@ func run(args []string) error {
 	fs.StringVar(&o.albatross, "albatross", "", "albatross binary (leave empty to measure the anchors only)")
 	fs.StringVar(&o.albatrossB, "albatross-b", "", "a second albatross binary, measured as proxy albatross-b (an A/B in one run)")
 	fs.StringVar(&proxies, "proxies", "haproxy,nginx,albatross", "proxies to measure, in order: haproxy, nginx, albatross, albatross-b (the -albatross-b build), albatross-2core (the -albatross build with GOMAXPROCS=2 on CPUs 0-1, beside the load generator)")
-	fs.StringVar(&scenarios, "scenarios", "tls-ka,tls-new,tls-resume,h2,tls-idle", "scenarios: tls-ka, tls-new, tls-resume, h2, tls-idle, idle")
+	fs.StringVar(&scenarios, "scenarios", "tls-ka,tls-new,tls-resume,h2,tls-idle", "scenarios: tls-ka, tls-new, tls-resume, h2, h2-rate, tls-idle, idle")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each proxy runs every scenario once per round, interleaved")
 	fs.DurationVar(&o.duration, "duration", 8*time.Second, "length of each load run")
 	fs.IntVar(&o.idleConns, "idle-conns", 5000, "connections held by the idle scenarios")
 	fs.IntVar(&o.backend, "backend-port", 9011, "backend port")
 	fs.IntVar(&o.basePort, "base-port", 9110, "first proxy port: albatross on it, haproxy +1, nginx +2; plain HTTP listeners +10")
+	fs.IntVar(&o.h2Rate, "h2-rate", 20000, "requests per second offered in the h2-rate scenario (a multiple of 8)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configurations, outputs)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -388,7 +393,9 @@ func measure(p *proxy, sc string, o *options, self string) (result, error) {
 	case "tls-new", "tls-resume":
 		r, err = runHandshakes(self, addr, o.duration, sc == "tls-resume")
 	case "h2":
-		r, err = runH2load(url, o.duration, p.tmp)
+		r, err = runH2load(url, o.duration, p.tmp, 0)
+	case "h2-rate":
+		r, err = runH2load(url, o.duration, p.tmp, o.h2Rate)
 	case "tls-idle", "idle":
 		if sc == "idle" {
 			addr = fmt.Sprintf("127.0.0.1:%d", p.plainPort())
@@ -489,15 +496,28 @@ var h2loadRequests = regexp.MustCompile(`requests: (\d+) total, (\d+) started, (
 
 // runH2load runs h2load (8 connections, 100 concurrent streams each, one
 // thread, a per-request log for the latency percentiles) again and again
-// until d has passed, and sums the runs.
-func runH2load(url string, d time.Duration, tmp string) (result, error) {
+// until d has passed, and sums the runs. A rate above 0 caps what h2load
+// offers at that many requests per second (--rps per connection), so that
+// every proxy is measured at the same load rather than each at the rate it
+// reaches.
+func runH2load(url string, d time.Duration, tmp string, rate int) (result, error) {
 	var r result
 	var lat []time.Duration
 	start := time.Now()
 	for time.Since(start) < d {
 		logf := filepath.Join(tmp, "h2load.log")
 		os.Remove(logf)
-		out, err := pinned("0", "h2load", "-t1", "-c8", "-m100", "-n", strconv.Itoa(h2RequestsPerRun), "--log-file="+logf, url).CombinedOutput()
+		n := h2RequestsPerRun
+		var args []string
+		if rate > 0 {
+			// A capped run lasts n/rate seconds: no longer than what is
+			// left of d, so that a low rate does not overrun it.
+			left := (d - time.Since(start)).Seconds()
+			n = min(n, max(8, int(float64(rate)*left)/8*8))
+			args = append(args, "--rps="+strconv.Itoa(max(1, rate/8)))
+		}
+		args = append(args, "-t1", "-c8", "-m100", "-n", strconv.Itoa(n), "--log-file="+logf)
+		out, err := pinned("0", append(append([]string{"h2load"}, args...), url)...).CombinedOutput()
 		s := string(out)
 		if err != nil || !strings.Contains(s, "requests:") {
 			return result{}, fmt.Errorf("h2load: %v\n%s", err, s)

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"testing"
@@ -37,5 +40,37 @@ func TestUsageOfCountsTimeAndSwitches(t *testing.T) {
 			t.Fatalf("after 30 s the child's usage is %+v: want user time and switches counted", u)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestH2loadRateCapsTheOfferedLoad runs the h2-rate scenario's h2load against
+// a real HTTP/2 server for a second at 800 requests per second. Uncapped,
+// h2load sends those requests in a few milliseconds; capped, it cannot send
+// them faster than the rate (a slow machine only makes the run slower), and
+// the run stops at the round's duration.
+func TestH2loadRateCapsTheOfferedLoad(t *testing.T) {
+	for _, tool := range []string{"h2load", "taskset"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (Debian: nghttp2-client, util-linux): %v", tool, err)
+		}
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok")
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+
+	const rate = 800
+	r, err := runH2load(srv.URL+"/", time.Second, t.TempDir(), rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The run's size is the rate times what is left of the second.
+	if r.total < rate/2 || r.total > rate || r.errors != 0 {
+		t.Fatalf("h2load served %d requests with %d errors, want %d-%d and none", r.total, r.errors, rate/2, rate)
+	}
+	if r.rps > 1.5*rate {
+		t.Errorf("h2load sent %.0f requests per second, want at most about %d", r.rps, rate)
 	}
 }
