@@ -148,7 +148,7 @@ func (c *Conn) freeStream(st *stream) {
 	default:
 	}
 	*st = stream{
-		req: st.req, header: st.header, resp: st.resp, vals: st.vals, in: st.in[:0],
+		req: st.req, header: st.header, resp: st.resp, vals: st.vals, order: st.order, in: st.in[:0],
 		rwake: st.rwake, wwake: st.wwake,
 		body: requestBody{st: st}, rw: responseWriter{st: st, out: out, keys: keys, head: head},
 		ctl: ctl,
