@@ -15,11 +15,11 @@
 // package's too.
 //
 // A Conn is one client connection; Server holds what its connections share.
-// Each request's handler runs on a goroutine of its own with an
-// *http.Request whose context ends when the stream does (a reset from the
-// client, the connection closing) and a response writer that also has
-// FlushError, SetReadDeadline and SetWriteDeadline, as http.ResponseController
-// expects.
+// Each request's handler runs on a goroutine of its own, or on one of a
+// pool's (Server.Workers), with an *http.Request whose context ends when the
+// stream does (a reset from the client, the connection closing) and a
+// response writer that also has FlushError, SetReadDeadline and
+// SetWriteDeadline, as http.ResponseController expects.
 package h2
 
 import (
@@ -37,6 +37,8 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/albatross-lb/albatross/internal/gopool"
 )
 
 // Server holds the settings of the connections it serves.
@@ -54,6 +56,49 @@ type Server struct {
 	IdleTimeout time.Duration
 	// Log receives the connection's errors at debug level; nil discards.
 	Log *slog.Logger
+	// Workers, when set, runs handlers on goroutines shared by every
+	// connection that names it; nil starts a goroutine per request.
+	Workers *Workers
+}
+
+// Workers runs request handlers on goroutines that outlive one request, so
+// that a request starts on a stack that earlier ones have already grown
+// rather than growing a new one by copying (internal/gopool). One Workers
+// serves any number of Servers and connections.
+type Workers struct {
+	pool *gopool.Pool[handlerTask]
+}
+
+// handlerTask is one request for a worker: the stream and its handler.
+type handlerTask struct {
+	c  *Conn
+	st *stream
+	h  http.Handler
+}
+
+// Worker pool bounds: how many wait for a request at most, and how long one
+// waits before it exits.
+const (
+	maxIdleWorkers = 1024
+	workerIdleTime = 10 * time.Second
+)
+
+// NewWorkers returns a pool of handler goroutines for Server.Workers.
+func NewWorkers() *Workers {
+	return &Workers{pool: gopool.New(func(t handlerTask) { t.c.runHandler(t.st, t.h) }, maxIdleWorkers, workerIdleTime)}
+}
+
+// Close stops the idle workers and waits for the busy ones to finish their
+// requests. Requests started after Close run on goroutines of their own.
+func (w *Workers) Close() { w.pool.Close() }
+
+// startHandler runs h for st on a worker or a new goroutine.
+func (c *Conn) startHandler(st *stream, h http.Handler) {
+	if w := c.srv.Workers; w != nil {
+		w.pool.Go(handlerTask{c: c, st: st, h: h})
+		return
+	}
+	go c.runHandler(st, h)
 }
 
 // Flow-control windows the server grants its clients, and when it returns

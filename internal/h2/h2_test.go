@@ -653,3 +653,77 @@ func TestResetFloodFromAClientThatDoesNotRead(t *testing.T) {
 		t.Fatalf("the connection of a client that reads nothing is still served (sent %d; %s)\n%s", sent, state, buf[:runtime.Stack(buf, true)])
 	}
 }
+
+// goroutineID returns the calling goroutine's id, from its stack header.
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	return strings.Fields(string(buf))[1]
+}
+
+// TestWorkersServeRequestsOfEveryConnection checks that with Server.Workers
+// a request runs on the goroutine an earlier request of another connection
+// ran on, also after a handler panicked, and that Close stops the workers.
+func TestWorkersServeRequestsOfEveryConnection(t *testing.T) {
+	workers := NewWorkers()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Goroutine", goroutineID())
+		if r.URL.Path == "/panic" {
+			panic(http.ErrAbortHandler)
+		}
+		io.WriteString(w, "ok")
+	})
+	a := startServer(t, &Server{Handler: handler, Workers: workers})
+	b := startServer(t, &Server{Handler: handler, Workers: workers})
+	get := func(ts *testServer, path string) (string, error) {
+		resp, err := ts.client(t).Get("https://" + ts.addr + path)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, resp.Body)
+		return resp.Header.Get("X-Goroutine"), nil
+	}
+	parked := func() {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for workers.pool.Idle() != 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d idle workers, want 1", workers.pool.Idle())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	first, err := get(a, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked()
+	second, err := get(b, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second != first {
+		t.Fatalf("request on the second connection ran on goroutine %s, want the worker %s", second, first)
+	}
+	parked()
+	if _, err := get(a, "/panic"); err == nil {
+		t.Fatal("a request whose handler aborted got a response")
+	}
+	parked()
+	third, err := get(b, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third != first {
+		t.Fatalf("request after a handler panic ran on goroutine %s, want the worker %s", third, first)
+	}
+	parked()
+	workers.Close()
+	if n := workers.pool.Idle(); n != 0 {
+		t.Fatalf("%d idle workers after Close", n)
+	}
+	if _, err := get(a, "/"); err != nil { // runs on a goroutine of its own
+		t.Fatalf("request after Close: %v", err)
+	}
+}

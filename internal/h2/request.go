@@ -217,7 +217,7 @@ func (c *Conn) processHeaders(f *headerBlock) error {
 	}
 	c.handlers++
 	c.mu.Unlock()
-	go c.runHandler(st, handler)
+	c.startHandler(st, handler)
 	return nil
 }
 

@@ -311,7 +311,7 @@ func (c *Conn) startQueuedLocked() {
 		h := st.handler
 		st.handler = nil
 		c.handlers++
-		go c.runHandler(st, h)
+		c.startHandler(st, h)
 		return
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/albatross-lb/albatross/internal/h2"
 	"github.com/albatross-lb/albatross/internal/snapshot"
 	"github.com/albatross-lb/albatross/internal/splice"
 )
@@ -30,6 +31,8 @@ type Proxy struct {
 	works sync.Pool
 	// streams holds the state of finished HTTP/2 requests (*h2Stream).
 	streams sync.Pool
+	// h2Workers runs the HTTP/2 requests of every connection.
+	h2Workers *h2.Workers
 	// pipes are the kernel pipes that large bodies move through (splice);
 	// spliced counts the body bytes that did.
 	pipes   *splice.Pool
@@ -59,7 +62,7 @@ func New(opts Options) *Proxy {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	p := &Proxy{log: opts.Logger, conns: make(map[*conn]struct{}), pipes: splice.NewPool(maxIdlePipes)}
+	p := &Proxy{log: opts.Logger, conns: make(map[*conn]struct{}), pipes: splice.NewPool(maxIdlePipes), h2Workers: h2.NewWorkers()}
 	p.parker = newParker(p)
 	p.bufs.New = func() any {
 		b := make([]byte, copyBufSize)
@@ -140,6 +143,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.retireWhere(func(*conn) bool { return true })
 	defer p.parker.stop()
 	defer p.pipes.Close()
+	defer p.h2Workers.Close()
 	done := make(chan struct{})
 	go func() { p.wg.Wait(); close(done) }()
 	select {
