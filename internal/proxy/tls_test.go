@@ -116,8 +116,8 @@ func requestLoop(tb testing.TB, c net.Conn) (func(), int) {
 // TestHTTP2StreamAllocations holds an HTTP/2 request to h2StreamAllocs heap
 // allocations (the HPACK decoder's field callback and the header strings its
 // table did not hold; stream state, handler goroutines and the proxy's stream
-// adapter are pooled): 8 connections with 4 streams in
-// flight each, the clients in a child process.
+// adapter are pooled): 8 connections with 4 streams in flight each, the
+// clients in a child process.
 func TestHTTP2StreamAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates on its own")
