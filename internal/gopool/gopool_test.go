@@ -120,8 +120,9 @@ func TestGoAfterClose(t *testing.T) {
 	}
 }
 
-// deepTask uses about 24 KiB of stack, as an HTTP/2 request through the
-// load balancer's core does.
+// deepTask uses about 24 KiB of stack, so that a new goroutine grows its
+// stack several times for it (an HTTP/2 request through the load balancer's
+// core grows it once, from 4 to 8 KiB).
 //
 //go:noinline
 func deepTask(depth int) byte {

@@ -78,6 +78,10 @@ func run(args []string) error {
 		if _, ok := scenarioTitles[s]; !ok {
 			return fmt.Errorf("unknown scenario %q", s)
 		}
+		if s == "h2-rate" && (o.h2Rate <= 0 || o.h2Rate%8 != 0) {
+			// h2load's --rps is per connection, of which there are 8.
+			return fmt.Errorf("-h2-rate %d: want a positive multiple of 8 requests per second", o.h2Rate)
+		}
 	}
 	for _, p := range o.proxies {
 		switch p {
@@ -514,7 +518,7 @@ func runH2load(url string, d time.Duration, tmp string, rate int) (result, error
 			// left of d, so that a low rate does not overrun it.
 			left := (d - time.Since(start)).Seconds()
 			n = min(n, max(8, int(float64(rate)*left)/8*8))
-			args = append(args, "--rps="+strconv.Itoa(max(1, rate/8)))
+			args = append(args, "--rps="+strconv.Itoa(rate/8))
 		}
 		args = append(args, "-t1", "-c8", "-m100", "-n", strconv.Itoa(n), "--log-file="+logf)
 		out, err := pinned("0", append(append([]string{"h2load"}, args...), url)...).CombinedOutput()

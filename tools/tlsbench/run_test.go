@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +73,16 @@ func TestH2loadRateCapsTheOfferedLoad(t *testing.T) {
 	}
 	if r.rps > 1.5*rate {
 		t.Errorf("h2load sent %.0f requests per second, want at most about %d", r.rps, rate)
+	}
+}
+
+// TestH2RateMustSpreadOverTheConnections checks that a rate h2load cannot
+// spread evenly over its 8 connections is refused before anything starts.
+func TestH2RateMustSpreadOverTheConnections(t *testing.T) {
+	for _, rate := range []string{"0", "-8", "100"} {
+		err := run([]string{"-scenarios", "h2-rate", "-h2-rate", rate, "-proxies", "haproxy"})
+		if err == nil || !strings.Contains(err.Error(), "-h2-rate "+rate+": want a positive multiple of 8") {
+			t.Errorf("-h2-rate %s: %v, want it refused", rate, err)
+		}
 	}
 }
