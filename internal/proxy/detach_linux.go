@@ -24,7 +24,8 @@ func (c *conn) detach(fd int) {
 	nc := c.nc
 	if tc, ok := nc.(*tls.Conn); ok {
 		s := tc.NetConn().(*tlsSocket)
-		nc, s.Conn = s.Conn, nil
+		nc = s.Conn
+		s.setConn(nil)
 		c.parkedTLS = tc
 	}
 	c.nc, c.pollRaw, c.parkFD = nil, nil, int32(fd)
@@ -47,7 +48,7 @@ func (c *conn) attach() error {
 	fc := &fileConn{f: f, remote: c.client}
 	c.p.mu.Lock()
 	if tc := c.parkedTLS; tc != nil {
-		tc.NetConn().(*tlsSocket).Conn = fc
+		tc.NetConn().(*tlsSocket).setConn(fc)
 		c.nc, c.parkedTLS = tc, nil
 	} else {
 		c.nc = fc

@@ -21,7 +21,8 @@ func (c *conn) serveTLS(l *snapshot.Listener) {
 	// The handshake runs on the connection's goroutine.
 	c.parkable = false
 	hs := l.TLS.NewHandshake()
-	sock := &tlsSocket{Conn: raw}
+	sock := new(tlsSocket)
+	sock.setConn(raw)
 	tc := tls.Server(sock, hs.Config)
 	// Until the handshake completes the connection counts as idle: a shutdown
 	// ends it at once.

@@ -18,14 +18,7 @@ import (
 // offered through ALPN when h2 is set.
 func withTLS(tb testing.TB, ln *atomic.Pointer[snapshot.Listener], h2 bool) *atomic.Pointer[snapshot.Listener] {
 	tb.Helper()
-	certPEM, keyPEM, err := tlsconf.SelfSigned([]string{"bench.example"}, time.Hour)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	kp, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	kp := selfSigned(tb, "bench.example")
 	pol, err := tlsconf.Lookup(tlsconf.DefaultPolicy)
 	if err != nil {
 		tb.Fatal(err)
@@ -39,6 +32,20 @@ func withTLS(tb testing.TB, ln *atomic.Pointer[snapshot.Listener], h2 bool) *ato
 	var p atomic.Pointer[snapshot.Listener]
 	p.Store(&l)
 	return &p
+}
+
+// selfSigned returns a self-signed certificate for name, valid for an hour.
+func selfSigned(tb testing.TB, name string) tls.Certificate {
+	tb.Helper()
+	certPEM, keyPEM, err := tlsconf.SelfSigned([]string{name}, time.Hour)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kp, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return kp
 }
 
 // dialTLS opens a TLS 1.3 connection speaking HTTP/1.1 (or h2 with alpn "h2")

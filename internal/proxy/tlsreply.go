@@ -1,7 +1,9 @@
 package proxy
 
 import (
+	"io"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/albatross-lb/albatross/internal/sendrecv"
@@ -40,6 +42,22 @@ type tlsSocket struct {
 	// full is whether the last read of the connection filled its buffer
 	// (crypto/tls may then hold more of the record).
 	full bool
+
+	// io makes Conn's reads and writes raw system calls (sendrecv.Stream)
+	// through raw, the RawConn of Conn when it is a *net.TCPConn (nil for
+	// the os.File a parked connection is rebuilt on, or when the platform
+	// has no raw path). setConn sets both.
+	io  sendrecv.Stream
+	raw syscall.RawConn
+}
+
+// setConn makes nc the socket under s (nil while a parked connection is
+// detached from it).
+func (s *tlsSocket) setConn(nc net.Conn) {
+	s.Conn, s.raw = nc, nil
+	if tc, ok := nc.(*net.TCPConn); ok && sendrecv.Supported {
+		s.raw, _ = tc.SyscallConn()
+	}
 }
 
 // Write implements net.Conn.
@@ -48,7 +66,20 @@ func (s *tlsSocket) Write(p []byte) (int, error) {
 		s.sealed = append(s.sealed, p...)
 		return len(p), nil
 	}
+	if s.raw != nil {
+		n, err := s.io.Write(s.raw, p)
+		return n, opError("write", err)
+	}
 	return s.Conn.Write(p)
+}
+
+// opError wraps an error of a raw read or write as a TCPConn wraps its own
+// (the cause stays visible to errors.Is); io.EOF stays as it is.
+func opError(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return &net.OpError{Op: op, Net: "tcp", Err: err}
 }
 
 // Read implements net.Conn.
@@ -61,6 +92,9 @@ func (s *tlsSocket) Read(p []byte) (int, error) {
 		if len(s.pending) == 0 {
 			s.pending = nil // the array is the connection's work buffer
 		}
+	} else if s.raw != nil {
+		n, err = s.io.Read(s.raw, p)
+		err = opError("read", err)
 	} else {
 		n, err = s.Conn.Read(p)
 	}

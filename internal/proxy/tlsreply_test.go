@@ -3,8 +3,13 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -13,6 +18,8 @@ import (
 
 	"github.com/albatross-lb/albatross/internal/accesslog"
 	"github.com/albatross-lb/albatross/internal/config"
+	"github.com/albatross-lb/albatross/internal/sendrecv"
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // replyLog records each access log entry's sent bytes and whether it was
@@ -126,3 +133,87 @@ func TestTLSKeepAliveReplyIsDeferred(t *testing.T) {
 // deferredRepliesSupported is whether this platform has the raw socket calls
 // and the poller the deferred reply path needs (sendrecv, park_linux.go).
 func deferredRepliesSupported() bool { return runtime.GOOS == "linux" }
+
+// TestTLSSocketUsesRawCalls checks that crypto/tls's reads and writes of a
+// client's TCP socket go through the raw calls (sendrecv.Stream), which keep
+// the runtime's monitor thread asleep between bursts of HTTP/2 traffic, and
+// that their errors are a TCPConn's: io.EOF at the client's FIN, a timeout
+// crypto/tls may read past, and net.ErrClosed once the socket is closed.
+func TestTLSSocketUsesRawCalls(t *testing.T) {
+	if !sendrecv.Supported {
+		t.Skip("no raw socket calls on this platform")
+	}
+	kp := selfSigned(t, "raw.example")
+	c, peer := testutil.TCPPair(t)
+	sock := new(tlsSocket)
+	sock.setConn(c)
+	if sock.raw == nil {
+		t.Fatal("a TCP connection's tlsSocket has no raw path")
+	}
+	srv := tls.Server(sock, &tls.Config{Certificates: []tls.Certificate{kp}, MinVersion: tls.VersionTLS13})
+	cli := tls.Client(peer, &tls.Config{InsecureSkipVerify: true, ServerName: "raw.example", MinVersion: tls.VersionTLS13})
+	defer cli.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	peer.SetDeadline(time.Now().Add(time.Minute))
+	echoed := make(chan error, 1)
+	go func() {
+		if _, err := cli.Write([]byte("ping")); err != nil {
+			echoed <- err
+			return
+		}
+		buf := make([]byte, 4)
+		_, err := io.ReadFull(cli, buf)
+		if err == nil && string(buf) != "pong" {
+			err = fmt.Errorf("client read %q, want pong", buf)
+		}
+		echoed <- err
+	}()
+	buf := make([]byte, 16)
+	n, err := srv.Read(buf)
+	if err != nil || string(buf[:n]) != "ping" {
+		t.Fatalf("server read %q, %v; want ping", buf[:n], err)
+	}
+	if _, err := srv.Write([]byte("pong")); err != nil {
+		t.Fatalf("server write: %v", err)
+	}
+	if err := <-echoed; err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	if reads, writes := sock.io.Calls(); reads == 0 || writes == 0 {
+		t.Fatalf("raw calls: %d reads, %d writes; want both (the handshake and the data went around them)", reads, writes)
+	}
+
+	// A read deadline is a timeout that does not break the TLS connection.
+	c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	var ne net.Error
+	if _, err := srv.Read(buf); !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read past the deadline: %v; want a net.Error timeout", err)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	go cli.Write([]byte("again"))
+	if n, err := srv.Read(buf); err != nil || string(buf[:n]) != "again" {
+		t.Fatalf("read after a timeout: %q, %v; want again", buf[:n], err)
+	}
+
+	// The client's FIN (after its close_notify) ends reads with io.EOF.
+	cli.Close()
+	for i := 0; ; i++ {
+		_, err := srv.Read(buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil || i > 10 {
+			t.Fatalf("read after the client closed: %v; want io.EOF", err)
+		}
+	}
+	if _, err := sock.Read(buf); err != io.EOF {
+		t.Fatalf("socket read after the client's FIN: %v; want io.EOF", err)
+	}
+	c.Close()
+	if _, err := sock.Read(buf); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("read of a closed socket: %v; want net.ErrClosed", err)
+	}
+	if _, err := sock.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("write to a closed socket: %v; want net.ErrClosed", err)
+	}
+}

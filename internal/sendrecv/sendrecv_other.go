@@ -24,3 +24,21 @@ func (o *Op) Run(raw syscall.RawConn, out, in []byte) (sent, n int, err error, s
 
 // ReadWaiting reads nothing on this platform: Run never defers a read here.
 func ReadWaiting(raw syscall.RawConn, p []byte) int { return 0 }
+
+// Stream is a socket's reads and writes; on this platform they go through the
+// ordinary calls of the RawConn's file descriptor, which have no raw form, so
+// callers use the net.Conn instead (Supported is false).
+type Stream struct{}
+
+// Read reports an error: the platform has no raw path.
+func (s *Stream) Read(raw syscall.RawConn, p []byte) (int, error) {
+	return 0, errors.New("sendrecv: not supported on this platform")
+}
+
+// Write reports an error: the platform has no raw path.
+func (s *Stream) Write(raw syscall.RawConn, p []byte) (int, error) {
+	return 0, errors.New("sendrecv: not supported on this platform")
+}
+
+// Calls reports no calls: the platform has no raw path.
+func (s *Stream) Calls() (reads, writes int) { return 0, 0 }

@@ -217,3 +217,109 @@ func TestReadWaiting(t *testing.T) {
 		t.Fatalf("ReadWaiting read %q, want %q", buf[:n], "abc")
 	}
 }
+
+// TestStreamReadsAndWrites: a Stream carries bytes both ways as a net.Conn
+// does, reads the end of the stream as io.EOF, and waits for bytes that have
+// not come yet instead of returning nothing.
+func TestStreamReadsAndWrites(t *testing.T) {
+	c, peer := testutil.TCPPair(t)
+	raw := testutil.RawConn(t, c)
+	c.SetDeadline(time.Now().Add(time.Minute))
+	var s Stream
+	if n, err := s.Write(raw, []byte("request")); n != 7 || err != nil {
+		t.Fatalf("Write: %d, %v; want 7, nil", n, err)
+	}
+	got := make([]byte, 7)
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != "request" {
+		t.Fatalf("peer read %q, %v; want %q", got, err, "request")
+	}
+	// The read may begin before the peer writes: it then waits, not return 0.
+	done := make(chan struct{})
+	var n int
+	var err error
+	buf := make([]byte, 16)
+	go func() {
+		defer close(done)
+		n, err = s.Read(raw, buf)
+	}()
+	peer.Write([]byte("reply"))
+	<-done
+	if err != nil || string(buf[:n]) != "reply" {
+		t.Fatalf("Read: %q, %v; want %q, nil", buf[:n], err, "reply")
+	}
+	peer.CloseWrite()
+	if n, err := s.Read(raw, buf); n != 0 || err != io.EOF {
+		t.Fatalf("Read after the peer's FIN: %d, %v; want 0, io.EOF", n, err)
+	}
+	if reads, writes := s.Calls(); reads < 2 || writes != 1 {
+		t.Fatalf("Calls: %d reads, %d writes; want at least 2 and 1", reads, writes)
+	}
+}
+
+// TestStreamHonoursDeadlinesAndClose: a read past its deadline and a write
+// that cannot finish before its own end with os.ErrDeadlineExceeded, having
+// written what the socket took; a read on a closed socket reports it closed.
+func TestStreamHonoursDeadlinesAndClose(t *testing.T) {
+	c, _ := testutil.TCPPair(t)
+	c.SetWriteBuffer(64 << 10)
+	raw := testutil.RawConn(t, c)
+	var s Stream
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	if n, err := s.Read(raw, make([]byte, 8)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read from a quiet peer: %d, %v; want 0, deadline exceeded", n, err)
+	}
+	big := bytes.Repeat([]byte("x"), 64<<20) // the peer reads none of it
+	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
+	n, err := s.Write(raw, big)
+	if !errors.Is(err, os.ErrDeadlineExceeded) || n <= 0 || n >= len(big) {
+		t.Fatalf("Write to a peer that does not read: %d of %d, %v; want part of it and deadline exceeded", n, len(big), err)
+	}
+	c.Close()
+	if _, err := s.Read(raw, make([]byte, 8)); err == nil {
+		t.Fatal("Read from a closed socket succeeded")
+	}
+}
+
+// TestStreamReportsAReset: a write to a connection the peer reset fails
+// with the reset (or a broken pipe), not silently.
+func TestStreamReportsAReset(t *testing.T) {
+	c, peer := testutil.TCPPair(t)
+	peer.SetLinger(0)
+	peer.Close()
+	raw := testutil.RawConn(t, c)
+	c.SetDeadline(time.Now().Add(time.Minute))
+	var s Stream
+	if _, err := s.Read(raw, make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("Read after a reset: %v; want ECONNRESET", err)
+	}
+	if _, err := s.Write(raw, []byte("late")); !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("Write after a reset: %v; want EPIPE or ECONNRESET", err)
+	}
+}
+
+// TestStreamAllocatesNothing: a reused Stream costs no allocation per read
+// or write.
+func TestStreamAllocatesNothing(t *testing.T) {
+	c, peer := testutil.TCPPair(t)
+	go io.Copy(peer, peer) // echo
+	c.SetDeadline(time.Now().Add(time.Minute))
+	raw := testutil.RawConn(t, c)
+	var s Stream
+	out, in := []byte("ping"), make([]byte, 16)
+	exchange := func() {
+		if _, err := s.Write(raw, out); err != nil {
+			t.Fatalf("Write: %v", err)
+		}
+		for got := 0; got < len(out); {
+			n, err := s.Read(raw, in)
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			got += n
+		}
+	}
+	exchange()
+	if a := testing.AllocsPerRun(200, exchange); a != 0 {
+		t.Fatalf("%.1f allocations per write and read, want 0", a)
+	}
+}
