@@ -566,7 +566,12 @@ func (c *conn) readHead(idle time.Duration) error {
 		if n > 0 {
 			if empty {
 				c.state.Store(stateActive)
-				c.reqStart = time.Now()
+				if c.h2 != nil {
+					// A stream's head is in memory: the read did not wait.
+					c.reqStart = now
+				} else {
+					c.reqStart = time.Now()
+				}
 				c.idleSince = time.Time{}
 			}
 			c.w += n

@@ -225,10 +225,13 @@ func (p *Pool) Get(ctx context.Context, replayable bool) (*Conn, error) {
 	if !replayable {
 		limit = lim.NonReplayable
 	}
-	deadline := time.Now().Add(p.opts.ConnectTimeout)
+	var deadline time.Time // set at the first dial: a reused connection needs none
 	for {
 		if c := p.getIdle(limit); c != nil {
 			return c, nil
+		}
+		if deadline.IsZero() {
+			deadline = time.Now().Add(p.opts.ConnectTimeout)
 		}
 		c, err := p.dial(ctx, deadline, limit)
 		if err != errReleased {
