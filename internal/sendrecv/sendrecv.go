@@ -9,6 +9,10 @@
 // after the runtime has forgotten the socket's earlier readiness and before it
 // waits, so the wait that follows cannot miss the reply, and reads only once
 // the poller says the reply is there.
+//
+// Stream does a socket's ordinary reads and writes with the same raw calls,
+// where the socket is read and written in the usual way but its calls must
+// not wake the scheduler's monitor thread.
 package sendrecv
 
 // State says how far Run got.

@@ -25,9 +25,8 @@ func (o *Op) Run(raw syscall.RawConn, out, in []byte) (sent, n int, err error, s
 // ReadWaiting reads nothing on this platform: Run never defers a read here.
 func ReadWaiting(raw syscall.RawConn, p []byte) int { return 0 }
 
-// Stream is a socket's reads and writes; on this platform they go through the
-// ordinary calls of the RawConn's file descriptor, which have no raw form, so
-// callers use the net.Conn instead (Supported is false).
+// Stream is a socket's reads and writes as raw system calls; this platform
+// has none (Supported is false), so callers read and write the net.Conn.
 type Stream struct{}
 
 // Read reports an error: the platform has no raw path.

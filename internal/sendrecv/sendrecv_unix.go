@@ -89,18 +89,25 @@ func (o *Op) step(fd uintptr) bool {
 		return false
 	}
 	o.reads++
-	n, err := rawRead(int(fd), o.in)
+	var done bool
+	o.n, o.err, done = readOnce(fd, o.in)
+	return done // not done: woken for nothing (an older edge), wait again
+}
+
+// readOnce reads into p from the non-blocking socket fd: n bytes, or the end
+// of the stream (io.EOF) or an error, with done true; done is false when
+// nothing is there yet (EAGAIN) and the caller is to wait.
+func readOnce(fd uintptr, p []byte) (n int, err error, done bool) {
+	n, err = rawRead(int(fd), p)
 	switch {
 	case err == syscall.EAGAIN:
-		return false // woken for nothing (an older edge): wait again
+		return 0, nil, false
 	case err != nil:
-		o.err = os.NewSyscallError("read", err)
-	case n == 0 && len(o.in) > 0:
-		o.err = io.EOF
-	default:
-		o.n = n
+		return 0, os.NewSyscallError("read", err), true
+	case n == 0 && len(p) > 0:
+		return 0, io.EOF, true
 	}
-	return true
+	return n, nil, true
 }
 
 // The socket is non-blocking, so these calls never wait: they are made raw,
@@ -211,18 +218,9 @@ func (s *Stream) Read(raw syscall.RawConn, p []byte) (int, error) {
 // socket to be readable and call it again.
 func (s *Stream) readStep(fd uintptr) bool {
 	s.reads++
-	n, err := rawRead(int(fd), s.rp)
-	switch {
-	case err == syscall.EAGAIN:
-		return false
-	case err != nil:
-		s.rerr = os.NewSyscallError("read", err)
-	case n == 0:
-		s.rerr = io.EOF
-	default:
-		s.rn = n
-	}
-	return true
+	var done bool
+	s.rn, s.rerr, done = readOnce(fd, s.rp)
+	return done
 }
 
 // Write writes all of p to the socket behind raw, waiting under its write
