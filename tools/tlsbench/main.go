@@ -25,7 +25,8 @@
 //	go run ./tools/tlsbench -albatross /tmp/albatross -rounds 3 -duration 8s
 //
 // An A/B of two builds in one run: -albatross-b OTHER -proxies albatross,albatross-b.
-// Two cores: -proxies albatross,albatross-2core (GOMAXPROCS=2 on CPUs 0-1).
+// Two cores: -proxies albatross,albatross-2core (GOMAXPROCS=2 on CPUs 0-1), and
+// haproxy,haproxy-2core for the same comparison of an anchor (nbthread 2).
 //
 // The subcommands backend, handshakes and idle are the pieces it runs on CPU 0.
 package main

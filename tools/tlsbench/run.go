@@ -60,7 +60,7 @@ func run(args []string) error {
 	var proxies, scenarios string
 	fs.StringVar(&o.albatross, "albatross", "", "albatross binary (leave empty to measure the anchors only)")
 	fs.StringVar(&o.albatrossB, "albatross-b", "", "a second albatross binary, measured as proxy albatross-b (an A/B in one run)")
-	fs.StringVar(&proxies, "proxies", "haproxy,nginx,albatross", "proxies to measure, in order: haproxy, nginx, albatross, albatross-b (the -albatross-b build), albatross-2core (the -albatross build with GOMAXPROCS=2 on CPUs 0-1, beside the load generator)")
+	fs.StringVar(&proxies, "proxies", "haproxy,nginx,albatross", "proxies to measure, in order: haproxy, nginx, albatross, albatross-b (the -albatross-b build), albatross-2core (the -albatross build with GOMAXPROCS=2 on CPUs 0-1, beside the load generator), haproxy-2core (HAProxy with nbthread 2 on CPUs 0-1, the same comparison for an anchor)")
 	fs.StringVar(&scenarios, "scenarios", "tls-ka,tls-new,tls-resume,h2,tls-idle", "scenarios: tls-ka, tls-new, tls-resume, h2, h2-rate, tls-idle, idle")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each proxy runs every scenario once per round, interleaved")
 	fs.DurationVar(&o.duration, "duration", 8*time.Second, "length of each load run")
@@ -85,7 +85,7 @@ func run(args []string) error {
 	}
 	for _, p := range o.proxies {
 		switch p {
-		case "haproxy", "nginx":
+		case "haproxy", "nginx", "haproxy-2core":
 		case "albatross", "albatross-2core":
 			if o.albatross == "" {
 				return fmt.Errorf("proxy %s needs -albatross BINARY", p)
@@ -95,7 +95,7 @@ func run(args []string) error {
 				return errors.New("proxy albatross-b needs -albatross-b BINARY")
 			}
 		default:
-			return fmt.Errorf("unknown proxy %q (haproxy, nginx, albatross, albatross-b, albatross-2core)", p)
+			return fmt.Errorf("unknown proxy %q (haproxy, nginx, albatross, albatross-b, albatross-2core, haproxy-2core)", p)
 		}
 	}
 	for _, tool := range []string{"taskset", "haproxy", "nginx", "wrk", "h2load"} {
@@ -204,7 +204,7 @@ type proxy struct {
 
 // port is the proxy's HTTPS port; plainPort its HTTP one.
 func (p *proxy) port() int {
-	return p.o.basePort + slices.Index([]string{"albatross", "haproxy", "nginx", "albatross-b", "albatross-2core"}, p.name)
+	return p.o.basePort + slices.Index([]string{"albatross", "haproxy", "nginx", "albatross-b", "albatross-2core", "haproxy-2core"}, p.name)
 }
 
 func (p *proxy) plainPort() int { return p.port() + 10 }
@@ -215,11 +215,15 @@ func (p *proxy) start() error {
 	t, be, port, plain := p.tmp, p.o.backend, p.port(), p.plainPort()
 	var argv []string
 	switch p.name {
-	case "haproxy":
-		cfg := filepath.Join(t, "haproxy.cfg")
+	case "haproxy", "haproxy-2core":
+		cfg := filepath.Join(t, p.name+".cfg")
+		threads := 1
+		if p.name == "haproxy-2core" {
+			threads = 2
+		}
 		// As compare.py's, plus the TLS frontend.
 		if err := os.WriteFile(cfg, fmt.Appendf(nil, `global
-  nbthread 1
+  nbthread %d
   maxconn 9000
   ssl-default-bind-ciphersuites TLS_AES_128_GCM_SHA256
   ssl-default-bind-options ssl-min-ver TLSv1.3
@@ -237,7 +241,7 @@ frontend fe
 backend be
   http-reuse safe
   server s1 127.0.0.1:%d
-`, plain, port, t, be), 0o644); err != nil {
+`, threads, plain, port, t, be), 0o644); err != nil {
 			return err
 		}
 		argv = []string{"haproxy", "-db", "-f", cfg}
@@ -304,7 +308,7 @@ target_groups:
 		argv = []string{bin, "serve", "--config", cfg, "--data-dir", data, "--admin-addr", ""}
 	}
 	cpus, procs := "1", "GOMAXPROCS=1"
-	if p.name == "albatross-2core" {
+	if p.name == "albatross-2core" || p.name == "haproxy-2core" {
 		cpus, procs = "0,1", "GOMAXPROCS=2"
 	}
 	p.cmd = pinned(cpus, argv...)
