@@ -84,8 +84,10 @@ func run(args []string) error {
 		}
 	}
 	for _, p := range o.proxies {
+		if !slices.Contains(proxyNames, p) {
+			return fmt.Errorf("unknown proxy %q (%s)", p, strings.Join(proxyNames, ", "))
+		}
 		switch p {
-		case "haproxy", "nginx", "haproxy-2core":
 		case "albatross", "albatross-2core":
 			if o.albatross == "" {
 				return fmt.Errorf("proxy %s needs -albatross BINARY", p)
@@ -94,8 +96,6 @@ func run(args []string) error {
 			if o.albatrossB == "" {
 				return errors.New("proxy albatross-b needs -albatross-b BINARY")
 			}
-		default:
-			return fmt.Errorf("unknown proxy %q (haproxy, nginx, albatross, albatross-b, albatross-2core, haproxy-2core)", p)
 		}
 	}
 	for _, tool := range []string{"taskset", "haproxy", "nginx", "wrk", "h2load"} {
@@ -202,10 +202,15 @@ type proxy struct {
 	cmd  *exec.Cmd
 }
 
+// proxyNames are the proxies tlsbench knows, in the order of their ports.
+var proxyNames = []string{"albatross", "haproxy", "nginx", "albatross-b", "albatross-2core", "haproxy-2core"}
+
 // port is the proxy's HTTPS port; plainPort its HTTP one.
-func (p *proxy) port() int {
-	return p.o.basePort + slices.Index([]string{"albatross", "haproxy", "nginx", "albatross-b", "albatross-2core", "haproxy-2core"}, p.name)
-}
+func (p *proxy) port() int { return p.o.basePort + slices.Index(proxyNames, p.name) }
+
+// twoCores is whether the proxy runs on CPUs 0-1 with two threads (or Ps),
+// beside the load generator, rather than alone on CPU 1.
+func (p *proxy) twoCores() bool { return strings.HasSuffix(p.name, "-2core") }
 
 func (p *proxy) plainPort() int { return p.port() + 10 }
 
@@ -218,7 +223,7 @@ func (p *proxy) start() error {
 	case "haproxy", "haproxy-2core":
 		cfg := filepath.Join(t, p.name+".cfg")
 		threads := 1
-		if p.name == "haproxy-2core" {
+		if p.twoCores() {
 			threads = 2
 		}
 		// As compare.py's, plus the TLS frontend.
@@ -308,7 +313,7 @@ target_groups:
 		argv = []string{bin, "serve", "--config", cfg, "--data-dir", data, "--admin-addr", ""}
 	}
 	cpus, procs := "1", "GOMAXPROCS=1"
-	if p.name == "albatross-2core" || p.name == "haproxy-2core" {
+	if p.twoCores() {
 		cpus, procs = "0,1", "GOMAXPROCS=2"
 	}
 	p.cmd = pinned(cpus, argv...)

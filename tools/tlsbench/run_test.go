@@ -89,9 +89,8 @@ func TestH2RateMustSpreadOverTheConnections(t *testing.T) {
 
 func TestEveryProxyHasPortsOfItsOwn(t *testing.T) {
 	o := &options{basePort: 9110}
-	names := []string{"haproxy", "nginx", "albatross", "albatross-b", "albatross-2core", "haproxy-2core"}
 	seen := map[int]string{}
-	for _, name := range names {
+	for _, name := range proxyNames {
 		p := &proxy{name: name, o: o}
 		if p.port() < o.basePort {
 			t.Errorf("%s: port %d below the base port %d (not in the port list)", name, p.port(), o.basePort)
