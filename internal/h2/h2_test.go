@@ -529,7 +529,11 @@ func TestMalformedRequestsAreStreamErrors(t *testing.T) {
 	rc := ts.raw(t)
 	cases := [][]string{
 		{"connection", "keep-alive"},
+		{"keep-alive", "timeout=5"},
+		{"proxy-connection", "keep-alive"},
+		{"upgrade", "websocket"},
 		{"te", "gzip"},
+		{"te", "trailers", "te", "trailers"},
 		{"transfer-encoding", "chunked"},
 		{"host", "other"}, // differs from :authority
 		{"content-length", "5"},

@@ -258,9 +258,43 @@ func (c *Conn) processTrailers(st *stream, f *headerBlock) error {
 	return nil
 }
 
-// connectionHeaders are the connection-specific fields a request must not
-// carry (RFC 9113 §8.2.2), canonical.
-var connectionHeaders = [...]string{"Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"}
+// specialFields is a set of the request fields buildRequest treats apart
+// from the others.
+type specialFields uint8
+
+// The fields of specialFields. fieldForbidden stands for the
+// connection-specific fields a request must not carry (RFC 9113 §8.2.2).
+const (
+	fieldForbidden specialFields = 1 << iota
+	fieldTE
+	fieldCookie
+	fieldExpect
+	fieldTrailer
+	fieldHost
+	fieldContentLength
+)
+
+// specialField classifies a field name in HTTP/2's lower case: one of the
+// specialFields, or zero for any other field.
+func specialField(name string) specialFields {
+	switch name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return fieldForbidden
+	case "te":
+		return fieldTE
+	case "cookie":
+		return fieldCookie
+	case "expect":
+		return fieldExpect
+	case "trailer":
+		return fieldTrailer
+	case "host":
+		return fieldHost
+	case "content-length":
+		return fieldContentLength
+	}
+	return 0
+}
 
 // buildRequest fills st's request from a request header block. It reports
 // false for a malformed request (RFC 9113 §8.3), a stream error of type
@@ -292,7 +326,17 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 
 	h := st.header
 	vals, order := st.vals[:0], st.order[:0]
+	var special specialFields
 	for _, hf := range f.RegularFields() {
+		// Names arrive in lower case (validWireName), so the fields this
+		// function looks at again are noted here, by their wire name, and
+		// the map is consulted only for those that are present.
+		if k := specialField(hf.Name); k != 0 {
+			if k == fieldForbidden {
+				return false // connection-specific (§8.2.2)
+			}
+			special |= k
+		}
 		key := c.canonical(hf.Name)
 		if prev, ok := h[key]; ok {
 			h[key] = append(prev, hf.Value)
@@ -303,25 +347,27 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 		order = append(order, key)
 	}
 	st.vals, st.order = vals, order
-	for _, name := range connectionHeaders {
-		if _, ok := h[name]; ok {
+	if special&fieldTE != 0 {
+		if te := h["Te"]; len(te) > 1 || (len(te) == 1 && te[0] != "trailers") {
 			return false
 		}
 	}
-	if te := h["Te"]; len(te) > 1 || (len(te) == 1 && te[0] != "trailers") {
-		return false
+	if special&fieldCookie != 0 {
+		if cookies := h["Cookie"]; len(cookies) > 1 {
+			// HTTP/2 may split the Cookie field; HTTP/1.1 has one (§8.2.3).
+			h["Cookie"] = []string{strings.Join(cookies, "; ")}
+		}
 	}
-	if cookies := h["Cookie"]; len(cookies) > 1 {
-		// HTTP/2 may split the Cookie field; HTTP/1.1 has one (§8.2.3).
-		h["Cookie"] = []string{strings.Join(cookies, "; ")}
-	}
-	if expect := h["Expect"]; len(expect) > 0 && httpguts.HeaderValuesContainsToken(expect, "100-continue") {
-		delete(h, "Expect")
-		st.needContinue = true
+	if special&fieldExpect != 0 {
+		if expect := h["Expect"]; len(expect) > 0 && httpguts.HeaderValuesContainsToken(expect, "100-continue") {
+			delete(h, "Expect")
+			st.needContinue = true
+		}
 	}
 	r := st.req
 	r.Trailer = nil
-	if tr, ok := h["Trailer"]; ok {
+	if special&fieldTrailer != 0 {
+		tr := h["Trailer"]
 		for _, v := range tr {
 			for _, key := range strings.Split(v, ",") {
 				key = textproto.CanonicalMIMEHeaderKey(textproto.TrimString(key))
@@ -337,7 +383,9 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 		}
 		delete(h, "Trailer")
 	}
-	if host := h["Host"]; len(host) == 1 {
+	if special&fieldHost == 0 {
+		// No Host field: :authority alone names the host.
+	} else if host := h["Host"]; len(host) == 1 {
 		if authority == "" {
 			authority = host[0]
 		} else if host[0] != authority {
@@ -394,7 +442,8 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 	if !f.StreamEnded() {
 		r.Body = &st.body
 		r.ContentLength = -1
-		if cl, ok := h["Content-Length"]; ok {
+		if special&fieldContentLength != 0 {
+			cl := h["Content-Length"]
 			n, err := strconv.ParseUint(cl[0], 10, 63)
 			if err != nil || len(cl) > 1 {
 				return false
@@ -402,7 +451,7 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 			r.ContentLength = int64(n)
 			st.declared = int64(n)
 		}
-	} else if cl, ok := h["Content-Length"]; ok && (len(cl) > 1 || cl[0] != "0") {
+	} else if cl := h["Content-Length"]; special&fieldContentLength != 0 && (len(cl) > 1 || cl[0] != "0") {
 		return false // a length the (empty) body does not have
 	}
 	return true
