@@ -60,6 +60,33 @@ func ParseRequest(buf []byte, req *Request) error {
 	return req.interpret()
 }
 
+// Rendered completes req for head, an HTTP/1.1 request head that the caller
+// wrote itself rather than received, as Albatross renders an HTTP/2 stream's
+// request: "method SP target SP HTTP/1.1 CRLF", one "name: value CRLF" line
+// per field, then CRLF. The caller has already set req.Headers to the fields,
+// as slices of head with their capacity capped and values without leading or
+// trailing whitespace, and passes the lengths of the method and the target.
+// Rendered sets the request line fields and then derives the framing and
+// connection fields as ParseRequest does, without scanning head again.
+//
+// The caller vouches that ParseRequest would parse head into the same
+// Request: the method a token, the target free of SP and control bytes, the
+// field lines valid. Its error is ParseRequest's for the same framing.
+func (req *Request) Rendered(head []byte, methodLen, targetLen int) error {
+	line := head[:methodLen+1+targetLen+len(" HTTP/1.1")]
+	req.Method = line[:methodLen:methodLen]
+	req.Target = line[methodLen+1 : methodLen+1+targetLen : methodLen+1+targetLen]
+	req.Proto = line[len(line)-len("HTTP/1.1") : len(line) : len(line)]
+	req.RawProto = req.Proto
+	req.Major, req.Minor = 1, 1
+	req.HeadLen = len(head)
+	req.Body, req.ContentLength = BodyNone, 0
+	req.Host, req.HostCount = nil, 0
+	req.KeepAlive, req.ExpectContinue, req.Upgrade = false, false, false
+	req.ObsFold, req.BareLF = false, false
+	return req.interpret()
+}
+
 // skipEmptyLines returns the index of the first byte after the empty lines (CRLF
 // or LF) at the start of buf. RFC 9112 §2.2: a server SHOULD ignore at least one
 // empty line received before the request line; clients send one after a POST

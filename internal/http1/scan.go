@@ -21,12 +21,12 @@ var isTchar = func() (t [256]bool) {
 }()
 
 // isToken reports whether b is a non-empty RFC 9110 token.
-func isToken(b []byte) bool {
+func isToken[S ~string | ~[]byte](b S) bool {
 	if len(b) == 0 {
 		return false
 	}
-	for _, c := range b {
-		if !isTchar[c] {
+	for i := 0; i < len(b); i++ {
+		if !isTchar[b[i]] {
 			return false
 		}
 	}
@@ -34,8 +34,8 @@ func isToken(b []byte) bool {
 }
 
 // IsToken reports whether b is a non-empty RFC 9110 token (a valid field
-// name).
-func IsToken(b []byte) bool { return isToken(b) }
+// name, or method).
+func IsToken[S ~string | ~[]byte](b S) bool { return isToken(b) }
 
 // isOWS reports whether c is optional whitespace (RFC 9110 §5.6.3).
 func isOWS(c byte) bool { return c == ' ' || c == '\t' }

@@ -503,6 +503,20 @@ func (c *conn) readHead(idle time.Duration) error {
 		// received, as far as the log is concerned, when its turn comes.
 		c.reqStart = time.Now()
 	}
+	if c.h2 != nil && c.h2.head == nil && c.r == c.w {
+		// An HTTP/2 stream's one request: in memory already.
+		if c.stopping() {
+			return errNoRequest
+		}
+		if c.h2.renderHead(c) {
+			now := time.Now()
+			c.state.Store(stateActive)
+			c.reqStart = now
+			c.nc.SetReadDeadline(now.Add(idle)) // what the read below would have had
+			return nil
+		}
+		c.h2.headBytes()
+	}
 	for {
 		if c.r < c.w {
 			err := http1.ParseRequest(c.buf[c.r:c.w], &c.req)

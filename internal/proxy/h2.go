@@ -220,25 +220,69 @@ func (s *streamConn) reset(parent *conn, w streamWriter, r *http.Request) {
 	s.headDone, s.done = false, false
 	s.body, s.remaining = 0, 0
 	s.dc = dechunker{}
-	s.head = s.appendRequestHead(s.headBuf[:0])
+	s.head = nil // readHead renders it (renderHead) or asks for the bytes (headBytes)
+}
+
+// renderHead writes the stream's request head into c's empty read buffer and
+// fills c.req as http1.ParseRequest would parse it, without parsing it: the
+// head is Albatross's own rendering of fields internal/h2 has checked. It
+// reports false, having changed nothing the core reads, for a request it
+// leaves to the parser (headBytes): a method that is not a token, an empty
+// target or one with bytes other than visible ASCII, a head larger than the
+// buffer, or framing ParseRequest would refuse.
+func (s *streamConn) renderHead(c *conn) bool {
+	r := s.r
+	if !http1.IsToken(r.Method) || r.RequestURI == "" || !visibleASCII(r.RequestURI) {
+		return false
+	}
+	c.req.Headers = c.req.Headers[:0]
+	b := s.appendRequestHead(c.buf[:0], &c.req.Headers)
+	if cap(b) != cap(c.buf) {
+		// It did not fit: appending moved it elsewhere, and the fields
+		// noted before the move point into the buffer, which ParseRequest
+		// starts over from; they must not keep the moved copy alive.
+		clear(c.req.Headers)
+		c.req.Headers = c.req.Headers[:0]
+		return false
+	}
+	if c.req.Rendered(b, len(r.Method), len(r.RequestURI)) != nil {
+		return false
+	}
+	c.r, c.w = 0, len(b)
+	return true
+}
+
+// headBytes makes the stream's request head what Read returns first, for the
+// core to parse, when renderHead has declined it.
+func (s *streamConn) headBytes() {
+	s.head = s.appendRequestHead(s.headBuf[:0], nil)
 	s.headBuf = s.head
+}
+
+// visibleASCII reports whether s has only bytes from '!' to '~'.
+func visibleASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // appendRequestHead writes the stream's request as an HTTP/1.1 head, its
 // header fields in the order the client sent them (the values of a repeated
 // name together, at its first place). Header names stay lowercase, as HTTP/2
 // carries them (ALB forwards them so); the core adds Host, X-Forwarded-* and
-// X-Amzn-Trace-Id as for HTTP/1.1.
-func (s *streamConn) appendRequestHead(b []byte) []byte {
+// X-Amzn-Trace-Id as for HTTP/1.1. With fields, it also appends each field as
+// a parser would see it: slices of b, valid while appending did not move b.
+func (s *streamConn) appendRequestHead(b []byte, fields *[]http1.Header) []byte {
 	r := s.r
 	b = append(b, r.Method...)
 	b = append(b, ' ')
 	b = append(b, r.RequestURI...)
 	b = append(b, " HTTP/1.1\r\n"...)
 	if r.Host != "" {
-		b = append(b, "Host: "...)
-		b = append(b, r.Host...)
-		b = append(b, "\r\n"...)
+		b = appendFieldLine(b, fields, "Host", r.Host)
 	}
 	for _, name := range s.w.HeaderOrder() {
 		values := r.Header[name]
@@ -249,6 +293,7 @@ func (s *streamConn) appendRequestHead(b []byte) []byte {
 			continue
 		}
 		for _, v := range values {
+			n0 := len(b)
 			for i := 0; i < len(name); i++ {
 				ch := name[i]
 				if ch >= 'A' && ch <= 'Z' {
@@ -256,23 +301,57 @@ func (s *streamConn) appendRequestHead(b []byte) []byte {
 				}
 				b = append(b, ch)
 			}
-			b = append(b, ": "...)
-			b = append(b, v...)
-			b = append(b, "\r\n"...)
+			b = appendFieldValue(b, fields, n0, v)
 		}
 	}
 	switch {
 	case r.ContentLength > 0 || (r.ContentLength == 0 && len(r.Header["Content-Length"]) > 0):
-		b = append(b, "content-length: "...)
+		n0 := len(b)
+		b = append(b, "content-length"...)
+		b = append(b, ": "...)
+		v0 := len(b)
 		b = strconv.AppendInt(b, r.ContentLength, 10)
+		if fields != nil {
+			*fields = append(*fields, http1.Header{Name: b[n0 : v0-2 : v0-2], Value: b[v0:len(b):len(b)]})
+		}
 		b = append(b, "\r\n"...)
 	case r.ContentLength < 0:
 		s.chunked = true
-		b = append(b, "transfer-encoding: chunked\r\n"...)
+		b = appendFieldLine(b, fields, "transfer-encoding", "chunked")
 	default:
 		s.bodyDone.Store(true)
 	}
-	return append(b, "Connection: close\r\n\r\n"...)
+	b = appendFieldLine(b, fields, "Connection", "close")
+	return append(b, "\r\n"...)
+}
+
+// appendFieldLine appends the field line "name: value" (CRLF included), and
+// the field to fields when that is not nil.
+func appendFieldLine(b []byte, fields *[]http1.Header, name, value string) []byte {
+	n0 := len(b)
+	b = append(b, name...)
+	return appendFieldValue(b, fields, n0, value)
+}
+
+// appendFieldValue ends a field line whose name starts at b[n0:]: ": ",
+// the value, CRLF. The field it appends to fields has the value without its
+// leading and trailing spaces and tabs, as a parser's has.
+func appendFieldValue(b []byte, fields *[]http1.Header, n0 int, value string) []byte {
+	n1 := len(b)
+	b = append(b, ": "...)
+	v0 := len(b)
+	b = append(b, value...)
+	if fields != nil {
+		v1 := len(b)
+		for v0 < v1 && (b[v0] == ' ' || b[v0] == '\t') {
+			v0++
+		}
+		for v1 > v0 && (b[v1-1] == ' ' || b[v1-1] == '\t') {
+			v1--
+		}
+		*fields = append(*fields, http1.Header{Name: b[n0:n1:n1], Value: b[v0:v1:v1]})
+	}
+	return append(b, "\r\n"...)
 }
 
 // Read implements net.Conn.
