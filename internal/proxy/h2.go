@@ -19,10 +19,13 @@ import (
 
 // HTTP/2 from clients (HTTPS listeners, ALPN h2) is served by internal/h2,
 // which owns framing, flow control, HPACK and stream state. Each stream then enters the same per-request core as HTTP/1.1 (the
-// steps of serveRequest), through a streamConn: a net.Conn that reads as the
-// stream's request in HTTP/1.1 form and turns the HTTP/1.1 response the core
-// writes back into the stream's response. Routing, forwarding, ELB status codes,
-// timeouts and access log lines are therefore the same code for both versions.
+// steps of serveRequest), through a streamConn: a net.Conn whose request head
+// is rendered in HTTP/1.1 form straight into the core's read buffer, already
+// parsed (renderHead; rare heads are read as bytes and parsed instead), whose
+// body reads as the stream's, and which turns the HTTP/1.1 response the core
+// writes back into the stream's response. Routing, forwarding, ELB status
+// codes, timeouts and access log lines are therefore the same code for both
+// versions.
 
 // ALB's HTTP/2 limits (spec §11).
 const (
