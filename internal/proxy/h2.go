@@ -240,7 +240,7 @@ func (s *streamConn) renderHead(c *conn) bool {
 	}
 	c.req.Headers = c.req.Headers[:0]
 	b := s.appendRequestHead(c.buf[:0], &c.req.Headers)
-	if cap(b) != cap(c.buf) {
+	if len(b) > len(c.buf) || &b[0] != &c.buf[0] {
 		// It did not fit: appending moved it elsewhere, and the fields
 		// noted before the move point into the buffer, which ParseRequest
 		// starts over from; they must not keep the moved copy alive.

@@ -16,6 +16,7 @@
 //	            runs of 9,000 requests a connection, below the GOAWAY at 10,000)
 //	h2-rate     the same with the offered load fixed (-h2-rate, requests per second):
 //	            every proxy is measured at one load instead of each at the rate it reaches
+//	            (-h2-streams sets the streams per connection of both, 100 by default)
 //	tls-idle    5,000 idle kept-alive TLS client connections: resident memory per connection
 //	idle        the same over plain HTTP (the proxies' plain listeners)
 //

@@ -41,15 +41,22 @@ type options struct {
 	// h2Rate is the requests per second h2load offers in the h2-rate
 	// scenario, spread over its 8 connections.
 	h2Rate int
+	// h2Streams is how many concurrent streams each of h2load's 8
+	// connections keeps open in the h2 scenarios.
+	h2Streams int
 }
+
+// maxH2Streams is the most concurrent streams per connection every proxy
+// allows by default: HAProxy's tune.h2.max-concurrent-streams is 100.
+const maxH2Streams = 100
 
 // scenarioTitles names each scenario in the report, in order.
 var scenarioTitles = map[string]string{
 	"tls-ka":     "HTTPS keep-alive, HTTP/1.1, 64 B responses, 64 connections (wrk)",
 	"tls-new":    "new TLS connection per request, full handshake, 16 workers",
 	"tls-resume": "new TLS connection per request, session resumed (TLS 1.3 ticket), 16 workers",
-	"h2":         "HTTP/2 over TLS, 8 connections × 100 concurrent streams (h2load)",
-	"h2-rate":    "HTTP/2 over TLS, 8 connections × 100 concurrent streams (h2load), offered load fixed by -h2-rate",
+	"h2":         "HTTP/2 over TLS, 8 connections × %d concurrent streams (h2load)",
+	"h2-rate":    "HTTP/2 over TLS, 8 connections × %d concurrent streams (h2load), offered load fixed by -h2-rate",
 	"tls-idle":   "idle kept-alive TLS client connections",
 	"idle":       "idle kept-alive plain HTTP client connections",
 }
@@ -68,6 +75,7 @@ func run(args []string) error {
 	fs.IntVar(&o.backend, "backend-port", 9011, "backend port")
 	fs.IntVar(&o.basePort, "base-port", 9110, "first proxy port: albatross on it, haproxy +1, nginx +2; plain HTTP listeners +10")
 	fs.IntVar(&o.h2Rate, "h2-rate", 20000, "requests per second offered in the h2-rate scenario (a multiple of 8)")
+	fs.IntVar(&o.h2Streams, "h2-streams", maxH2Streams, fmt.Sprintf("concurrent streams on each of the 8 HTTP/2 connections in the h2 scenarios (1-%d)", maxH2Streams))
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configurations, outputs)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,6 +89,9 @@ func run(args []string) error {
 		if s == "h2-rate" && (o.h2Rate <= 0 || o.h2Rate%8 != 0) {
 			// h2load's --rps is per connection, of which there are 8.
 			return fmt.Errorf("-h2-rate %d: want a positive multiple of 8 requests per second", o.h2Rate)
+		}
+		if (s == "h2" || s == "h2-rate") && (o.h2Streams < 1 || o.h2Streams > maxH2Streams) {
+			return fmt.Errorf("-h2-streams %d: want 1 to %d concurrent streams per connection", o.h2Streams, maxH2Streams)
 		}
 	}
 	for _, p := range o.proxies {
@@ -406,9 +417,9 @@ func measure(p *proxy, sc string, o *options, self string) (result, error) {
 	case "tls-new", "tls-resume":
 		r, err = runHandshakes(self, addr, o.duration, sc == "tls-resume")
 	case "h2":
-		r, err = runH2load(url, o.duration, p.tmp, 0)
+		r, err = runH2load(url, o.duration, p.tmp, 0, o.h2Streams)
 	case "h2-rate":
-		r, err = runH2load(url, o.duration, p.tmp, o.h2Rate)
+		r, err = runH2load(url, o.duration, p.tmp, o.h2Rate, o.h2Streams)
 	case "tls-idle", "idle":
 		if sc == "idle" {
 			addr = fmt.Sprintf("127.0.0.1:%d", p.plainPort())
@@ -507,13 +518,13 @@ const h2RequestsPerRun = 8 * 9000
 // h2loadRequests is the requests line of h2load's summary.
 var h2loadRequests = regexp.MustCompile(`requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout`)
 
-// runH2load runs h2load (8 connections, 100 concurrent streams each, one
+// runH2load runs h2load (8 connections, streams concurrent streams each, one
 // thread, a per-request log for the latency percentiles) again and again
 // until d has passed, and sums the runs. A rate above 0 caps what h2load
 // offers at that many requests per second (--rps per connection), so that
 // every proxy is measured at the same load rather than each at the rate it
 // reaches.
-func runH2load(url string, d time.Duration, tmp string, rate int) (result, error) {
+func runH2load(url string, d time.Duration, tmp string, rate, streams int) (result, error) {
 	var r result
 	var lat []time.Duration
 	start := time.Now()
@@ -529,7 +540,7 @@ func runH2load(url string, d time.Duration, tmp string, rate int) (result, error
 			n = min(n, max(8, int(float64(rate)*left)/8*8))
 			args = append(args, "--rps="+strconv.Itoa(rate/8))
 		}
-		args = append(args, "-t1", "-c8", "-m100", "-n", strconv.Itoa(n), "--log-file="+logf)
+		args = append(args, "-t1", "-c8", "-m"+strconv.Itoa(streams), "-n", strconv.Itoa(n), "--log-file="+logf)
 		out, err := pinned("0", append(append([]string{"h2load"}, args...), url)...).CombinedOutput()
 		s := string(out)
 		if err != nil || !strings.Contains(s, "requests:") {
@@ -718,7 +729,11 @@ func report(w io.Writer, results map[string]map[string][]result, o *options) {
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), strings.TrimSpace(string(cpu)), o.rounds, o.duration)
 	for _, sc := range o.scenarios {
 		byProxy := results[sc]
-		fmt.Fprintf(w, "### %s: %s\n\n", sc, scenarioTitles[sc])
+		title := scenarioTitles[sc]
+		if sc == "h2" || sc == "h2-rate" {
+			title = fmt.Sprintf(title, o.h2Streams)
+		}
+		fmt.Fprintf(w, "### %s: %s\n\n", sc, title)
 		if sc == "tls-idle" || sc == "idle" {
 			fmt.Fprintf(w, "%d connections.\n\n| proxy | RSS before MiB | RSS after MiB | KiB per connection | rounds (KiB per connection) |\n|---|---|---|---|---|\n", o.idleConns)
 			for _, n := range o.proxies {

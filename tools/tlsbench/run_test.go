@@ -63,7 +63,7 @@ func TestH2loadRateCapsTheOfferedLoad(t *testing.T) {
 	defer srv.Close()
 
 	const rate = 800
-	r, err := runH2load(srv.URL+"/", time.Second, t.TempDir(), rate)
+	r, err := runH2load(srv.URL+"/", time.Second, t.TempDir(), rate, maxH2Streams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +83,20 @@ func TestH2RateMustSpreadOverTheConnections(t *testing.T) {
 		err := run([]string{"-scenarios", "h2-rate", "-h2-rate", rate, "-proxies", "haproxy"})
 		if err == nil || !strings.Contains(err.Error(), "-h2-rate "+rate+": want a positive multiple of 8") {
 			t.Errorf("-h2-rate %s: %v, want it refused", rate, err)
+		}
+	}
+}
+
+// TestH2StreamsWithinWhatEveryProxyAllows checks that a stream count some
+// proxy would refuse is refused before anything starts, for either HTTP/2
+// scenario.
+func TestH2StreamsWithinWhatEveryProxyAllows(t *testing.T) {
+	for _, sc := range []string{"h2", "h2-rate"} {
+		for _, n := range []string{"0", "-1", "101"} {
+			err := run([]string{"-scenarios", sc, "-h2-streams", n, "-proxies", "haproxy"})
+			if err == nil || !strings.Contains(err.Error(), "-h2-streams "+n+": want 1 to 100") {
+				t.Errorf("%s -h2-streams %s: %v, want it refused", sc, n, err)
+			}
 		}
 	}
 }
