@@ -479,22 +479,38 @@ func (s *streamConn) RemoteAddr() net.Addr { return s.parent.nc.RemoteAddr() }
 // Write implements net.Conn: it takes the HTTP/1.1 response the core writes.
 func (s *streamConn) Write(p []byte) (int, error) {
 	n := len(p)
-	if !s.headDone {
-		s.rbuf = append(s.rbuf, p...)
-		err := http1.ParseResponse(s.rbuf, &s.resp, s.method)
+	for !s.headDone {
+		// The core writes a whole head at once: it is parsed where it is,
+		// and only a head that arrives in parts is gathered in rbuf. The
+		// head's fields alias p until writeHead has encoded them.
+		head := p
+		if len(s.rbuf) > 0 {
+			s.rbuf = append(s.rbuf, p...)
+			head = s.rbuf
+		}
+		err := http1.ParseResponse(head, &s.resp, s.method)
 		if err == http1.ErrIncomplete {
+			if len(s.rbuf) == 0 {
+				s.rbuf = append(s.rbuf, p...)
+			}
 			return n, nil
 		}
 		if err != nil {
 			return 0, err
 		}
+		// What follows the head stays where it is, in p or in rbuf's
+		// array, which nothing appends to before the next Write.
+		p = head[s.resp.HeadLen:]
+		s.rbuf = s.rbuf[:0]
 		if s.resp.Status < 200 {
-			// An interim response: HTTP/2 has its own 100-continue.
-			s.rbuf = s.rbuf[:copy(s.rbuf, s.rbuf[s.resp.HeadLen:])]
-			return n, nil
+			// An interim response: HTTP/2 has its own 100-continue. The
+			// final head may follow it in the same write.
+			if len(p) == 0 {
+				return n, nil
+			}
+			continue
 		}
 		s.writeHead()
-		p = s.rbuf[s.resp.HeadLen:]
 	}
 	if err := s.writeBody(p); err != nil {
 		return 0, err

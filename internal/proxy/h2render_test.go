@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/albatross-lb/albatross/internal/h2"
 	"github.com/albatross-lb/albatross/internal/http1"
 )
 
@@ -159,4 +160,59 @@ func BenchmarkStreamHead(b *testing.B) {
 			}
 		}
 	})
+}
+
+// recordingStream is the response side of a stream's writer: it keeps the
+// head and body it is given.
+type recordingStream struct {
+	streamWriter
+	status int
+	fields []string
+	body   []byte
+}
+
+func (w *recordingStream) WriteHead(status int, fields []h2.Field) {
+	w.status = status
+	for _, f := range fields {
+		w.fields = append(w.fields, string(f.Name)+": "+string(f.Value))
+	}
+}
+
+func (w *recordingStream) Write(p []byte) (int, error) {
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+func (w *recordingStream) FlushError() error { return nil }
+
+// TestStreamResponseInAnyParts: the HTTP/1.1 response the core writes
+// reaches the stream the same whether it comes in one write, in two split
+// at any byte, or after an interim response; and a head that is parsed
+// where it was written is no longer needed once it has gone.
+func TestStreamResponseInAnyParts(t *testing.T) {
+	const head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\nConnection: keep-alive\r\n\r\n"
+	for _, prefix := range []string{"", "HTTP/1.1 100 Continue\r\n\r\n"} {
+		whole := prefix + head + "hello"
+		for split := 0; split <= len(whole); split++ {
+			w := &recordingStream{}
+			s := &streamConn{w: w, method: methodGET}
+			buf := []byte(whole)
+			for _, part := range [][]byte{buf[:split], buf[split:]} {
+				if len(part) == 0 {
+					continue
+				}
+				if n, err := s.Write(part); n != len(part) || err != nil {
+					t.Fatalf("split %d: Write = %d, %v", split, n, err)
+				}
+				if s.headDone {
+					clear(part) // the core reuses its buffer
+				}
+			}
+			got := strings.Join(w.fields, "|")
+			if w.status != 200 || got != "Content-Length: 5|X-A: b" || string(w.body) != "hello" || !s.complete() {
+				t.Fatalf("prefix %q, split %d: status %d, fields %q, body %q, complete %v",
+					prefix, split, w.status, got, w.body, s.complete())
+			}
+		}
+	}
 }
