@@ -74,7 +74,7 @@ func TestDeleteListenerClosesConnections(t *testing.T) {
 	e := startEnv(t, envOptions{listeners: 2})
 	c := e.client
 	arrived := make(chan struct{}, 1)
-	slow := slowTarget(t, "A", 500*time.Millisecond, arrived)
+	slow, releaseSlow := slowTarget(t, "A", arrived)
 	lbARN, tgARN := createLBAndTG(t, e, "del", "del-tg")
 	if _, err := c.RegisterTargets(ctx(t), &elb.RegisterTargetsInput{TargetGroupArn: aws.String(tgARN),
 		Targets: []types.TargetDescription{{Id: aws.String(slow.ip), Port: aws.Int32(slow.port)}}}); err != nil {
@@ -138,7 +138,10 @@ func TestDeleteListenerClosesConnections(t *testing.T) {
 			t.Errorf("%s connection: %v", name, err)
 		}
 	}
-	// The request in flight completes, and its connection then closes.
+	// The request in flight completes, and its connection then closes. Its
+	// target answers only now, when the idle connections' closing shows that
+	// the deletion has reached the data plane.
+	releaseSlow()
 	resp, body, err := busy.response()
 	if err != nil || resp.StatusCode != 200 || body != "A" || !resp.Close {
 		t.Fatalf("request in flight across DeleteListener: %+v %q %v (want 200 A with Connection: close)", resp, body, err)

@@ -3,6 +3,7 @@ package elbv2_test
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -16,23 +17,54 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
 )
 
-// slowTarget answers /slow after delay (announcing the request's arrival on
-// arrived) and everything else at once, with its name.
-func slowTarget(t *testing.T, name string, delay time.Duration, arrived chan<- struct{}) target {
+// slowTarget answers /slow only once the test calls the release function it
+// returns (announcing the request's arrival on arrived), and everything else
+// at once, with its name. The test decides when the slow answer goes, after
+// what it wants the request to be in flight across has taken effect, rather
+// than a delay guessing how long that takes.
+func slowTarget(t *testing.T, name string, arrived chan<- struct{}) (target, func()) {
 	t.Helper()
+	released := make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(released) }) }
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
 			select {
 			case arrived <- struct{}{}:
 			default:
 			}
-			time.Sleep(delay) // the target is slow; this is what is being served
+			select {
+			case <-released:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		io.WriteString(w, name)
 	}))
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		release() // a test that failed before releasing it must not hang Close
+		srv.Close()
+	})
 	ap := netip.MustParseAddrPort(srv.Listener.Addr().String())
-	return target{name: name, ip: ap.Addr().String(), port: int32(ap.Port())}
+	return target{name: name, ip: ap.Addr().String(), port: int32(ap.Port())}, release
+}
+
+// waitRefused polls until addr refuses connections: the listener there has
+// been closed.
+func waitRefused(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still accepts connections 10 s after DeleteListener", addr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // TestChangesDropNoRequests: API changes are applied while clients send a
@@ -43,7 +75,7 @@ func TestChangesDropNoRequests(t *testing.T) {
 	c := e.client
 	port := e.ports[0]
 	arrived := make(chan struct{}, 1)
-	a := slowTarget(t, "A", 500*time.Millisecond, arrived)
+	a, releaseSlow := slowTarget(t, "A", arrived)
 	b := startTarget(t, "B")
 	lbARN, tgARN := createLBAndTG(t, e, "web", "web-tg")
 	if _, err := c.RegisterTargets(ctx(t), &elb.RegisterTargetsInput{TargetGroupArn: aws.String(tgARN),
@@ -154,6 +186,9 @@ func TestChangesDropNoRequests(t *testing.T) {
 	if _, err := c.DeleteListener(ctx(t), &elb.DeleteListenerInput{ListenerArn: l.Listeners[0].ListenerArn}); err != nil {
 		t.Fatal(err)
 	}
+	// The target answers once the listener is gone from the data plane.
+	waitRefused(t, fmt.Sprintf("127.0.0.1:%d", port))
+	releaseSlow()
 	select {
 	case got := <-done:
 		if got != "200 A" {
