@@ -789,7 +789,28 @@ func report(w io.Writer, results map[string]map[string][]result, o *options) {
 				rounds(rs, cpuUS, "%.1f"), lo, hi)
 		}
 		fmt.Fprintln(w)
+		splitTable(w, byProxy, o.proxies)
 	}
+}
+
+// splitTable prints, below a scenario's table, where each proxy's CPU time
+// went, round by round: user and system time per request, and thread
+// switches per request. Which of them differs between two proxies says
+// where to look (user time: the proxy's own work; system time: its system
+// calls; switches: its sleeps).
+func splitTable(w io.Writer, byProxy map[string][]result, proxies []string) {
+	fmt.Fprintf(w, "| proxy | user µs/req rounds | system µs/req rounds | thread switches per request, rounds |\n|---|---|---|---|\n")
+	for _, n := range proxies {
+		rs := byProxy[n]
+		if len(rs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", n,
+			rounds(rs, func(r result) float64 { return r.userUS }, "%.1f"),
+			rounds(rs, func(r result) float64 { return r.sysUS }, "%.1f"),
+			rounds(rs, func(r result) float64 { return r.switches }, "%.3f"))
+	}
+	fmt.Fprintln(w)
 }
 
 func cpuUS(r result) float64 { return r.cpuUS }

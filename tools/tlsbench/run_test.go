@@ -117,3 +117,25 @@ func TestEveryProxyHasPortsOfItsOwn(t *testing.T) {
 		}
 	}
 }
+
+// TestReportSplitsCPUTime: below each load scenario's table, the report
+// gives every proxy's user and system time and thread switches per request,
+// round by round, in the order the proxies were measured.
+func TestReportSplitsCPUTime(t *testing.T) {
+	results := map[string]map[string][]result{"h2": {
+		"haproxy":   {{rps: 100, cpuUS: 20, userUS: 9.5, sysUS: 10.5, switches: 0.2}, {rps: 100, cpuUS: 22, userUS: 10.25, sysUS: 11.75, switches: 0.125}},
+		"albatross": {{rps: 100, cpuUS: 30, userUS: 17, sysUS: 13, switches: 0.05}, {rps: 100, cpuUS: 31, userUS: 18, sysUS: 13, switches: 0.0625}},
+	}}
+	var b strings.Builder
+	report(&b, results, &options{scenarios: []string{"h2"}, proxies: []string{"haproxy", "albatross"}, rounds: 2, duration: time.Second, h2Streams: 100})
+	out := b.String()
+	for _, want := range []string{
+		"### h2: HTTP/2 over TLS, 8 connections × 100 concurrent streams (h2load)",
+		"| proxy | user µs/req rounds | system µs/req rounds | thread switches per request, rounds |",
+		"| haproxy | 9.5, 10.2 | 10.5, 11.8 | 0.200, 0.125 |\n| albatross | 17.0, 18.0 | 13.0, 13.0 | 0.050, 0.062 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
