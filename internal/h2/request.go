@@ -383,17 +383,17 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 		}
 		delete(h, "Trailer")
 	}
-	if special&fieldHost == 0 {
-		// No Host field: :authority alone names the host.
-	} else if host := h["Host"]; len(host) == 1 {
+	if special&fieldHost != 0 {
+		host := h["Host"]
+		if len(host) > 1 {
+			return false
+		}
 		if authority == "" {
 			authority = host[0]
 		} else if host[0] != authority {
 			return false
 		}
 		delete(h, "Host")
-	} else if len(host) > 1 {
-		return false
 	}
 	if authority != "" && (strings.IndexByte(authority, '@') >= 0 || !httpguts.ValidHostHeader(authority)) {
 		return false
@@ -451,8 +451,10 @@ func (c *Conn) buildRequest(st *stream, f *headerBlock) bool {
 			r.ContentLength = int64(n)
 			st.declared = int64(n)
 		}
-	} else if cl := h["Content-Length"]; special&fieldContentLength != 0 && (len(cl) > 1 || cl[0] != "0") {
-		return false // a length the (empty) body does not have
+	} else if special&fieldContentLength != 0 {
+		if cl := h["Content-Length"]; len(cl) > 1 || cl[0] != "0" {
+			return false // a length the (empty) body does not have
+		}
 	}
 	return true
 }
