@@ -309,15 +309,8 @@ func (s *streamConn) appendRequestHead(b []byte, fields *[]http1.Header) []byte 
 	}
 	switch {
 	case r.ContentLength > 0 || (r.ContentLength == 0 && len(r.Header["Content-Length"]) > 0):
-		n0 := len(b)
-		b = append(b, "content-length"...)
-		b = append(b, ": "...)
-		v0 := len(b)
-		b = strconv.AppendInt(b, r.ContentLength, 10)
-		if fields != nil {
-			*fields = append(*fields, http1.Header{Name: b[n0 : v0-2 : v0-2], Value: b[v0:len(b):len(b)]})
-		}
-		b = append(b, "\r\n"...)
+		var digits [20]byte
+		b = appendFieldLine(b, fields, "content-length", strconv.AppendInt(digits[:0], r.ContentLength, 10))
 	case r.ContentLength < 0:
 		s.chunked = true
 		b = appendFieldLine(b, fields, "transfer-encoding", "chunked")
@@ -330,29 +323,23 @@ func (s *streamConn) appendRequestHead(b []byte, fields *[]http1.Header) []byte 
 
 // appendFieldLine appends the field line "name: value" (CRLF included), and
 // the field to fields when that is not nil.
-func appendFieldLine(b []byte, fields *[]http1.Header, name, value string) []byte {
+func appendFieldLine[V ~string | ~[]byte](b []byte, fields *[]http1.Header, name string, value V) []byte {
 	n0 := len(b)
 	b = append(b, name...)
 	return appendFieldValue(b, fields, n0, value)
 }
 
 // appendFieldValue ends a field line whose name starts at b[n0:]: ": ",
-// the value, CRLF. The field it appends to fields has the value without its
-// leading and trailing spaces and tabs, as a parser's has.
-func appendFieldValue(b []byte, fields *[]http1.Header, n0 int, value string) []byte {
+// the value, CRLF. The field it appends to fields has the value as a
+// parser's has it (http1.TrimOWS).
+func appendFieldValue[V ~string | ~[]byte](b []byte, fields *[]http1.Header, n0 int, value V) []byte {
 	n1 := len(b)
 	b = append(b, ": "...)
 	v0 := len(b)
 	b = append(b, value...)
 	if fields != nil {
-		v1 := len(b)
-		for v0 < v1 && (b[v0] == ' ' || b[v0] == '\t') {
-			v0++
-		}
-		for v1 > v0 && (b[v1-1] == ' ' || b[v1-1] == '\t') {
-			v1--
-		}
-		*fields = append(*fields, http1.Header{Name: b[n0:n1:n1], Value: b[v0:v1:v1]})
+		v := http1.TrimOWS(b[v0:len(b):len(b)])
+		*fields = append(*fields, http1.Header{Name: b[n0:n1:n1], Value: v[:len(v):len(v)]})
 	}
 	return append(b, "\r\n"...)
 }
