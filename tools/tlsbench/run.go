@@ -50,6 +50,10 @@ type options struct {
 // allows by default: HAProxy's tune.h2.max-concurrent-streams is 100.
 const maxH2Streams = 100
 
+// h2Scenario reports whether a scenario runs h2load, and so has a stream
+// count (-h2-streams) in its title.
+func h2Scenario(sc string) bool { return sc == "h2" || sc == "h2-rate" }
+
 // scenarioTitles names each scenario in the report, in order.
 var scenarioTitles = map[string]string{
 	"tls-ka":     "HTTPS keep-alive, HTTP/1.1, 64 B responses, 64 connections (wrk)",
@@ -90,7 +94,7 @@ func run(args []string) error {
 			// h2load's --rps is per connection, of which there are 8.
 			return fmt.Errorf("-h2-rate %d: want a positive multiple of 8 requests per second", o.h2Rate)
 		}
-		if (s == "h2" || s == "h2-rate") && (o.h2Streams < 1 || o.h2Streams > maxH2Streams) {
+		if h2Scenario(s) && (o.h2Streams < 1 || o.h2Streams > maxH2Streams) {
 			return fmt.Errorf("-h2-streams %d: want 1 to %d concurrent streams per connection", o.h2Streams, maxH2Streams)
 		}
 	}
@@ -730,7 +734,7 @@ func report(w io.Writer, results map[string]map[string][]result, o *options) {
 	for _, sc := range o.scenarios {
 		byProxy := results[sc]
 		title := scenarioTitles[sc]
-		if sc == "h2" || sc == "h2-rate" {
+		if h2Scenario(sc) {
 			title = fmt.Sprintf(title, o.h2Streams)
 		}
 		fmt.Fprintf(w, "### %s: %s\n\n", sc, title)
