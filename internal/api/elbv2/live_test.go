@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	elb "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
 	"github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
+	"github.com/albatross-lb/albatross/internal/testutil"
 )
 
 // slowTarget answers /slow only once the test calls the release function it
@@ -47,24 +49,6 @@ func slowTarget(t *testing.T, name string, arrived chan<- struct{}) (target, fun
 	})
 	ap := netip.MustParseAddrPort(srv.Listener.Addr().String())
 	return target{name: name, ip: ap.Addr().String(), port: int32(ap.Port())}, release
-}
-
-// waitRefused polls until addr refuses connections: the listener there has
-// been closed.
-func waitRefused(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			return
-		}
-		c.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("%s still accepts connections 10 s after DeleteListener", addr)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestChangesDropNoRequests: API changes are applied while clients send a
@@ -187,7 +171,15 @@ func TestChangesDropNoRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The target answers once the listener is gone from the data plane.
-	waitRefused(t, fmt.Sprintf("127.0.0.1:%d", port))
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	testutil.WaitFor(t, 10*time.Second, "the deleted listener's port to refuse connections", func() bool {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		return false
+	})
 	releaseSlow()
 	select {
 	case got := <-done:
